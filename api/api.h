@@ -1,0 +1,89 @@
+/*
+ * api.h - the HTTPS edge: the daemon's listener, the route table, request
+ * bodies, errors as problem+json, the access log and metrics.
+ *
+ * This is the only module that includes microhttpd.h and GnuTLS headers.
+ * It turns HTTP into calls on broker/ and broker results into HTTP; it
+ * holds no durable state of its own.
+ *
+ * Conventions: fallible functions return 0 or a negative API_E_* code
+ * (range -400..-499).
+ */
+#ifndef CCX_API_H
+#define CCX_API_H
+
+#include <stddef.h>
+
+#include "broker/broker.h"
+
+enum {
+	API_OK = 0,
+	API_E_BADREQ = -400,	   /* malformed request */
+	API_E_SMUGGLE = -401,	   /* ambiguous message framing */
+	API_E_NOTFOUND = -402,	   /* no such route or resource */
+	API_E_METHOD = -403,	   /* route exists, method does not */
+	API_E_UNAUTH = -404,	   /* missing or bad credentials */
+	API_E_FORBIDDEN = -405,	   /* authenticated, not allowed */
+	API_E_LENGTH = -406,	   /* body without a length */
+	API_E_TOOBIG = -407,	   /* body over the cap */
+	API_E_MEDIA = -408,	   /* unsupported Content-Type */
+	API_E_JSON = -409,	   /* body is not acceptable JSON */
+	API_E_PRECOND_REQ = -410,  /* If-Match required */
+	API_E_PRECOND_FAIL = -411, /* If-Match stale */
+	API_E_CONFLICT = -412,	   /* state conflict */
+	API_E_THROTTLED = -413,	   /* slowed down: retry later */
+	API_E_NOMEM = -414,	   /* allocation failed */
+	API_E_INTERNAL = -415,	   /* a bug or an unexpected failure */
+	API_E_UNAVAILABLE = -416,  /* shutting down or overloaded */
+	API_E_CONFIG = -417,	   /* bad daemon configuration */
+	API_E_TLS = -418,	   /* certificate or key unusable */
+};
+
+/* Returns a static English description of an API_E_* code. */
+const char *api_strerror(int err);
+
+/* Everything an operator or a test may tune; see README for the flags. */
+struct api_config {
+	const char *data_dir;
+	const char *listen;	     /* HOST:PORT or [V6]:PORT; port 0 picks one */
+	const char *issuer;	     /* NULL: stored one, else https://localhost:PORT */
+	const char *tls_priorities;  /* GnuTLS priority string */
+	const char *access_log;	     /* file path, or "-" for stdout */
+	unsigned threads;	     /* worker threads; 0: one per core */
+	unsigned max_conns;	     /* connections in total */
+	unsigned max_conns_per_ip;   /* connections from one address */
+	size_t conn_memory;	     /* bytes per connection (headers, buffers) */
+	unsigned conn_timeout;	     /* seconds of inactivity before closing */
+	size_t max_body;	     /* bytes of one request body */
+	unsigned shutdown_timeout;   /* seconds to let requests finish */
+	unsigned log_flush_ms;	     /* access-log flush interval */
+	struct broker_store_opts store;
+};
+
+/* Fills cfg with the defaults documented in README.md. */
+void api_config_defaults(struct api_config *cfg);
+
+struct api_server; /* opaque: a running daemon */
+
+/*
+ * Opens the store, loads the certificate, key and admin token from the
+ * data directory and starts serving.  Caller stops with api_server_stop().
+ * On failure a reason is written to errbuf.
+ */
+int api_server_start(const struct api_config *cfg, struct api_server **out,
+    char *errbuf, size_t errcap);
+
+/* The issuer URL the server answers as; borrowed until stop. */
+const char *api_server_issuer(const struct api_server *srv);
+
+/* The bound port (useful when the config asked for port 0). */
+unsigned api_server_port(const struct api_server *srv);
+
+/*
+ * Graceful stop: stops accepting, lets in-flight requests finish (up to
+ * shutdown_timeout), commits every acknowledged write, flushes the access
+ * log and frees everything.  NULL ok.
+ */
+void api_server_stop(struct api_server *srv);
+
+#endif /* CCX_API_H */

@@ -1,0 +1,210 @@
+/*
+ * api_int.h - declarations shared by the api/ files only.
+ */
+#ifndef CCX_API_INT_H
+#define CCX_API_INT_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "api/api.h"
+#include "policy/policy.h"
+
+/* A handler returns 0 (response set), API_SUSPENDED, or an error code. */
+#define API_SUSPENDED 1
+
+#define API_MAX_PARAMS 4
+#define API_DETAIL_MAX 256
+
+struct api_request;
+typedef int (*api_handler_fn)(struct api_request *r);
+
+enum api_auth {
+	API_AUTH_NONE,	/* public */
+	API_AUTH_ADMIN, /* Authorization: Bearer <admin.token> */
+};
+
+enum api_body_kind {
+	API_BODY_NONE, /* a body is refused */
+	API_BODY_JSON, /* application/json, parsed under policy limits */
+};
+
+struct api_route {
+	const char *method;
+	const char *pattern; /* "/v1/me/grants/{id}": {x} is one segment */
+	api_handler_fn handler;
+	enum api_auth auth;
+	enum api_body_kind body;
+	const char *name; /* metrics label */
+};
+
+/* The route table and its size (routes.c). */
+extern const struct api_route api_routes[];
+extern const size_t api_n_routes;
+
+/*
+ * Finds the route for method and path.  0 and *route set; API_E_NOTFOUND
+ * when no pattern matches the path; API_E_METHOD when one does but not for
+ * this method (allow then lists the methods, comma-separated).  HEAD is
+ * served by GET routes.  Captured {params} are stored in params as
+ * pointers into path with their lengths.
+ */
+struct api_param {
+	const char *s;
+	size_t len;
+};
+int api_route_match(const char *method, const char *path,
+    const struct api_route **route, struct api_param params[API_MAX_PARAMS],
+    size_t *n_params, char *allow, size_t allowcap);
+
+/* ---- request bodies (body.c) ------------------------------------------ */
+
+/* A growable buffer with a hard cap fixed at creation. */
+struct api_body {
+	char *data;
+	size_t len;
+	size_t cap;   /* allocated */
+	size_t limit; /* never grows past this */
+};
+
+void api_body_init(struct api_body *b, size_t limit);
+
+/* Appends; API_E_TOOBIG the moment limit would be crossed (nothing added). */
+int api_body_append(struct api_body *b, const void *data, size_t len);
+
+/* Releases the buffer, wiping it: bodies carry passwords.  */
+void api_body_free(struct api_body *b);
+
+/* ---- JSON (json.c) ---------------------------------------------------- */
+
+/*
+ * Parses a request body: depth pre-scan, json_loadb with
+ * JSON_REJECT_DUPLICATES, then the limits of lim.  Caller owns *out
+ * (json_decref).  API_E_JSON, or the POLICY_E_* code of a crossed limit,
+ * with a human-readable reason in detail.
+ */
+int api_json_parse(const char *buf, size_t len,
+    const struct policy_json_limits *lim, json_t **out, char *detail,
+    size_t detailcap);
+
+/* ---- per-thread statistics (metrics.c) ------------------------------ */
+
+#define API_LAT_BUCKETS 12
+enum { API_CLASS_1XX, API_CLASS_2XX, API_CLASS_3XX, API_CLASS_4XX,
+	API_CLASS_5XX, API_N_CLASSES };
+
+/* Records one finished request on this thread's counters (no shared lock). */
+void api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
+    size_t bytes);
+void api_metrics_connection(int opened);
+
+/* Counts a request as begun; in-flight = begun - finished (all threads). */
+void api_metrics_started(void);
+uint64_t api_metrics_inflight(void);
+
+/* Renders every counter in Prometheus text format.  Caller frees. */
+char *api_metrics_render(const struct api_server *srv, size_t *len);
+
+/* Frees every thread's counters; only once no worker runs. */
+void api_metrics_shutdown(void);
+
+/* ---- access log (accesslog.c) -------------------------------------- */
+
+/* Starts the writer thread; path "-" is stdout. */
+int api_accesslog_open(const char *path, unsigned flush_ms);
+
+/* Queues one line on this thread's ring; never blocks (drops if full). */
+void api_accesslog_line(const char *ip, const char *method, const char *path,
+    unsigned status, size_t bytes, uint64_t usec);
+
+/* Lines dropped because a ring was full. */
+uint64_t api_accesslog_dropped(void);
+
+/* Flushes everything queued and stops the writer. */
+void api_accesslog_close(void);
+
+/* ---- the server and its requests (server.c, respond.c) ----------- */
+
+struct api_server {
+	struct api_config cfg;
+	struct MHD_Daemon *mhd;
+	struct broker_store *store;
+	int listen_fd;
+	unsigned port;
+	char issuer[512];
+	char *cert_pem, *key_pem;
+	size_t cert_len, key_len;
+	char *admin_token;
+	size_t admin_token_len;
+	_Atomic int stopping;
+	_Atomic long inflight;
+};
+
+struct api_request {
+	struct api_server *srv;
+	struct MHD_Connection *conn;
+	const struct api_route *route;
+	size_t route_idx; /* api_n_routes when none matched */
+	const char *method;
+	const char *path; /* borrowed from MHD: valid until completion */
+	struct api_param params[API_MAX_PARAMS];
+	size_t n_params;
+	struct api_body body;
+	json_t *json; /* the parsed body, for API_BODY_JSON routes */
+	int early;    /* an error found before the body was read */
+	int started;  /* the handler has been called at least once */
+	int queued;   /* a response has been queued */
+	int suspended;
+	int write_rc; /* set by the committer before resuming */
+	unsigned status;
+	size_t resp_bytes;
+	uint64_t t0_usec;
+	char allow[64];
+	char detail[API_DETAIL_MAX];
+	struct MHD_Response *resp;
+	void *state; /* a handler's own state across a suspension */
+	void (*state_free)(void *);
+};
+
+/* Monotonic microseconds. */
+uint64_t api_now_usec(void);
+
+/* Sets r's response to JSON (takes ownership of body). */
+int api_respond_json(struct api_request *r, unsigned status, json_t *body);
+
+/* Sets r's response to raw bytes of a content type (copied). */
+int api_respond_bytes(struct api_request *r, unsigned status,
+    const char *ctype, const void *data, size_t len);
+
+/*
+ * Sets r's response to the problem+json for err (any module's code),
+ * with r->detail as detail when set.
+ */
+int api_respond_problem(struct api_request *r, int err);
+
+/* Formats r->detail; returns err so handlers can `return api_fail(...)`. */
+int api_fail(struct api_request *r, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The HTTP status and problem type slug for an error code (errors.c). */
+struct api_error_info {
+	unsigned status;
+	const char *type;  /* slug under <issuer>/problems/ */
+	const char *title;
+};
+const struct api_error_info *api_error_lookup(int err);
+
+/*
+ * Runs fn in the next shared commit and suspends the connection until it
+ * is durable; the handler is then called again with r->write_rc set.
+ */
+int api_write(struct api_request *r, broker_write_fn fn, void *arg);
+
+/* ---- handlers (ops.c) ------------------------------------------------ */
+int api_h_healthz(struct api_request *r);
+int api_h_metrics(struct api_request *r);
+
+#endif /* CCX_API_INT_H */

@@ -1,0 +1,178 @@
+/*
+ * main.c - ccx-broker: parses flags, starts the server, waits for signals.
+ *
+ * No logic lives here beyond argument parsing and the signal loop: SIGTERM
+ * and SIGINT stop gracefully; SIGHUP is reserved for reloading.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+
+static const char usage[] =
+    "usage: ccx-broker [--data DIR] [--listen HOST:PORT] [--issuer URL]\n"
+    "                  [--threads N] [--max-connections N]\n"
+    "                  [--max-connections-per-ip N] [--connection-memory BYTES]\n"
+    "                  [--connection-timeout SECONDS] [--max-body BYTES]\n"
+    "                  [--shutdown-timeout SECONDS] [--access-log FILE|-]\n"
+    "                  [--log-flush-ms MS] [--map-size BYTES]\n"
+    "                  [--tls-priorities STRING]\n";
+
+enum {
+	OPT_DATA = 256, OPT_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
+	OPT_MAXCONN_IP, OPT_CONNMEM, OPT_CONNTIMEOUT, OPT_MAXBODY,
+	OPT_SHUTDOWN, OPT_ACCESSLOG, OPT_FLUSH, OPT_MAPSIZE, OPT_TLSPRIO,
+	OPT_HELP,
+};
+
+static const struct option options[] = {
+	{ "data", required_argument, NULL, OPT_DATA },
+	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "issuer", required_argument, NULL, OPT_ISSUER },
+	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
+	{ "max-connections-per-ip", required_argument, NULL, OPT_MAXCONN_IP },
+	{ "connection-memory", required_argument, NULL, OPT_CONNMEM },
+	{ "connection-timeout", required_argument, NULL, OPT_CONNTIMEOUT },
+	{ "max-body", required_argument, NULL, OPT_MAXBODY },
+	{ "shutdown-timeout", required_argument, NULL, OPT_SHUTDOWN },
+	{ "access-log", required_argument, NULL, OPT_ACCESSLOG },
+	{ "log-flush-ms", required_argument, NULL, OPT_FLUSH },
+	{ "map-size", required_argument, NULL, OPT_MAPSIZE },
+	{ "tls-priorities", required_argument, NULL, OPT_TLSPRIO },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Parses a decimal in [min, max]; 0 on success. */
+static int
+parse_num(const char *s, unsigned long long min, unsigned long long max,
+    unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (s[0] == '-' || s[0] == '\0')
+		return -1;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+parse_args(int argc, char **argv, struct api_config *cfg)
+{
+	unsigned long long v;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_DATA: cfg->data_dir = optarg; continue;
+		case OPT_LISTEN: cfg->listen = optarg; continue;
+		case OPT_ISSUER: cfg->issuer = optarg; continue;
+		case OPT_ACCESSLOG: cfg->access_log = optarg; continue;
+		case OPT_TLSPRIO: cfg->tls_priorities = optarg; continue;
+		case OPT_HELP: fputs(usage, stdout); exit(0);
+		case '?': return -1;
+		default: break;
+		}
+		/* The rest are numbers, each with its sane range. */
+		switch (c) {
+		case OPT_THREADS:
+			if (parse_num(optarg, 1, 256, &v)) goto bad;
+			cfg->threads = (unsigned)v; break;
+		case OPT_MAXCONN:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->max_conns = (unsigned)v; break;
+		case OPT_MAXCONN_IP:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->max_conns_per_ip = (unsigned)v; break;
+		case OPT_CONNMEM:
+			if (parse_num(optarg, 4096, 64u << 20, &v)) goto bad;
+			cfg->conn_memory = (size_t)v; break;
+		case OPT_CONNTIMEOUT:
+			if (parse_num(optarg, 1, 86400, &v)) goto bad;
+			cfg->conn_timeout = (unsigned)v; break;
+		case OPT_MAXBODY:
+			if (parse_num(optarg, 1, 64u << 20, &v)) goto bad;
+			cfg->max_body = (size_t)v; break;
+		case OPT_SHUTDOWN:
+			if (parse_num(optarg, 0, 3600, &v)) goto bad;
+			cfg->shutdown_timeout = (unsigned)v; break;
+		case OPT_FLUSH:
+			if (parse_num(optarg, 1, 10000, &v)) goto bad;
+			cfg->log_flush_ms = (unsigned)v; break;
+		case OPT_MAPSIZE:
+			if (parse_num(optarg, 1u << 20, 1ull << 40, &v)) goto bad;
+			cfg->store.map_size = (size_t)v; break;
+		default:
+			return -1;
+		}
+		continue;
+bad:
+		fprintf(stderr, "ccx-broker: bad value '%s' for --%s\n", optarg,
+		    options[c - OPT_DATA].name);
+		return -1;
+	}
+	if (optind != argc) {
+		fprintf(stderr, "ccx-broker: unexpected argument '%s'\n",
+		    argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct api_config cfg;
+	struct api_server *srv = NULL;
+	char err[512];
+	sigset_t set;
+	int sig, rc;
+
+	api_config_defaults(&cfg);
+	if (getenv("CCX_DATA") != NULL && getenv("CCX_DATA")[0] != '\0')
+		cfg.data_dir = getenv("CCX_DATA");
+	if (parse_args(argc, argv, &cfg) != 0) {
+		fputs(usage, stderr);
+		return 2;
+	}
+	/* Block before any thread starts so that all of them inherit it. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	if ((rc = api_server_start(&cfg, &srv, err, sizeof(err))) != 0) {
+		fprintf(stderr, "ccx-broker: %s (%s)\n", err, api_strerror(rc));
+		return 1;
+	}
+	fprintf(stderr, "ccx-broker: listening on https://%s (port %u), "
+	    "issuer %s\n", cfg.listen, api_server_port(srv),
+	    api_server_issuer(srv));
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		if (sig == SIGHUP) {
+			fprintf(stderr, "ccx-broker: SIGHUP: nothing to reload\n");
+			continue;
+		}
+		break;
+	}
+	fprintf(stderr, "ccx-broker: stopping (signal %d)\n", sig);
+	api_server_stop(srv);
+	fprintf(stderr, "ccx-broker: stopped\n");
+	return 0;
+}

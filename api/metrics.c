@@ -1,0 +1,235 @@
+/*
+ * metrics.c - request counters kept per thread, summed only when read.
+ *
+ * Each worker thread owns its counters and is their only writer, so the
+ * hot path does a relaxed load and store on its own cache lines: no lock
+ * and no shared atomic read-modify-write.  GET /metrics walks every
+ * thread's block and renders Prometheus text format.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "api/api_int.h"
+
+/* Upper bounds of the latency histogram, in microseconds. */
+static const uint64_t lat_bounds[API_LAT_BUCKETS] = {
+	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+	1000000,
+};
+
+struct counters {
+	struct counters *next;
+	_Atomic uint64_t lat[API_LAT_BUCKETS + 1]; /* last: +Inf */
+	_Atomic uint64_t lat_sum;
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t conn_opened;
+	_Atomic uint64_t conn_closed;
+	_Atomic uint64_t started;
+	_Atomic uint64_t req[]; /* (api_n_routes + 1) x API_N_CLASSES */
+};
+
+static _Atomic(struct counters *) all;
+static _Atomic unsigned generation = 1;
+static _Thread_local struct counters *mine;
+static _Thread_local unsigned mine_gen;
+
+/* Single writer: a relaxed load and store, no locked instruction. */
+static void
+bump(_Atomic uint64_t *c, uint64_t by)
+{
+	atomic_store_explicit(c,
+	    atomic_load_explicit(c, memory_order_relaxed) + by,
+	    memory_order_relaxed);
+}
+
+static uint64_t
+get(_Atomic uint64_t *c)
+{
+	return atomic_load_explicit(c, memory_order_relaxed);
+}
+
+/* This thread's block, registered once (lock-free push). */
+static struct counters *
+mine_get(void)
+{
+	unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
+	size_t n = (api_n_routes + 1) * API_N_CLASSES;
+	struct counters *c;
+
+	if (mine != NULL && mine_gen == gen)
+		return mine;
+	c = calloc(1, sizeof(*c) + n * sizeof(c->req[0]));
+	if (c == NULL)
+		return NULL;
+	c->next = atomic_load_explicit(&all, memory_order_relaxed);
+	while (!atomic_compare_exchange_weak_explicit(&all, &c->next, c,
+	    memory_order_release, memory_order_relaxed))
+		;
+	mine = c;
+	mine_gen = gen;
+	return c;
+}
+
+void
+api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
+    size_t bytes)
+{
+	struct counters *c = mine_get();
+	unsigned cls = status >= 100 && status < 600 ? status / 100 - 1
+						     : API_CLASS_5XX;
+	size_t b = 0;
+
+	if (c == NULL)
+		return;
+	if (route_idx > api_n_routes)
+		route_idx = api_n_routes;
+	bump(&c->req[route_idx * API_N_CLASSES + cls], 1);
+	while (b < API_LAT_BUCKETS && usec > lat_bounds[b])
+		b++;
+	bump(&c->lat[b], 1);
+	bump(&c->lat_sum, usec);
+	bump(&c->bytes, bytes);
+}
+
+void
+api_metrics_started(void)
+{
+	struct counters *c = mine_get();
+
+	if (c != NULL)
+		bump(&c->started, 1);
+}
+
+uint64_t
+api_metrics_inflight(void)
+{
+	uint64_t started = 0, done = 0;
+
+	for (struct counters *c = atomic_load(&all); c; c = c->next) {
+		started += get(&c->started);
+		for (int b = 0; b <= API_LAT_BUCKETS; b++)
+			done += get(&c->lat[b]);
+	}
+	return started > done ? started - done : 0;
+}
+
+void
+api_metrics_connection(int opened)
+{
+	struct counters *c = mine_get();
+
+	if (c != NULL)
+		bump(opened ? &c->conn_opened : &c->conn_closed, 1);
+}
+
+void
+api_metrics_shutdown(void)
+{
+	struct counters *c = atomic_exchange(&all, NULL), *next;
+
+	atomic_fetch_add(&generation, 1);
+	for (; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
+}
+
+static const char *const class_names[API_N_CLASSES] = { "1xx", "2xx", "3xx",
+	"4xx", "5xx" };
+
+char *
+api_metrics_render(const struct api_server *srv, size_t *len)
+{
+	struct counters *head = atomic_load_explicit(&all, memory_order_acquire);
+	struct broker_store_stats st;
+	uint64_t lat[API_LAT_BUCKETS + 1] = { 0 }, sum = 0, bytes = 0;
+	uint64_t opened = 0, closed = 0, cum = 0;
+	char *buf = NULL;
+	size_t size = 0;
+	FILE *f;
+
+	*len = 0;
+	if ((f = open_memstream(&buf, &size)) == NULL)
+		return NULL;
+	fputs("# HELP ccx_requests_total Requests answered, by route and "
+	      "status class.\n# TYPE ccx_requests_total counter\n", f);
+	for (size_t r = 0; r <= api_n_routes; r++) {
+		const char *name = r < api_n_routes ? api_routes[r].name
+						    : "unmatched";
+		for (int k = 0; k < API_N_CLASSES; k++) {
+			uint64_t v = 0;
+
+			for (struct counters *c = head; c; c = c->next)
+				v += get(&c->req[r * API_N_CLASSES + k]);
+			if (v != 0)
+				fprintf(f, "ccx_requests_total{route=\"%s\","
+				    "class=\"%s\"} %llu\n", name,
+				    class_names[k], (unsigned long long)v);
+		}
+	}
+	for (struct counters *c = head; c; c = c->next) {
+		for (int b = 0; b <= API_LAT_BUCKETS; b++)
+			lat[b] += get(&c->lat[b]);
+		sum += get(&c->lat_sum);
+		bytes += get(&c->bytes);
+		opened += get(&c->conn_opened);
+		closed += get(&c->conn_closed);
+	}
+	fputs("# HELP ccx_request_duration_seconds Time from request to "
+	      "response.\n# TYPE ccx_request_duration_seconds histogram\n", f);
+	for (int b = 0; b <= API_LAT_BUCKETS; b++) {
+		cum += lat[b];
+		if (b < API_LAT_BUCKETS)
+			fprintf(f, "ccx_request_duration_seconds_bucket{le=\"%g\"}"
+			    " %llu\n", (double)lat_bounds[b] / 1e6,
+			    (unsigned long long)cum);
+		else
+			fprintf(f, "ccx_request_duration_seconds_bucket{le=\"+Inf\"}"
+			    " %llu\n", (unsigned long long)cum);
+	}
+	fprintf(f, "ccx_request_duration_seconds_sum %.6f\n"
+	    "ccx_request_duration_seconds_count %llu\n",
+	    (double)sum / 1e6, (unsigned long long)cum);
+	fprintf(f, "# HELP ccx_response_bytes_total Response body bytes.\n"
+	    "# TYPE ccx_response_bytes_total counter\n"
+	    "ccx_response_bytes_total %llu\n", (unsigned long long)bytes);
+	fprintf(f, "# HELP ccx_connections_total Connections accepted.\n"
+	    "# TYPE ccx_connections_total counter\n"
+	    "ccx_connections_total %llu\n"
+	    "# HELP ccx_connections_open Connections open now.\n"
+	    "# TYPE ccx_connections_open gauge\n"
+	    "ccx_connections_open %llu\n", (unsigned long long)opened,
+	    (unsigned long long)(opened >= closed ? opened - closed : 0));
+	broker_store_stats(srv->store, &st);
+	fprintf(f, "# HELP ccx_store_commits_total Durable shared commits.\n"
+	    "# TYPE ccx_store_commits_total counter\n"
+	    "ccx_store_commits_total %llu\n"
+	    "# HELP ccx_store_writes_total Writes committed.\n"
+	    "# TYPE ccx_store_writes_total counter\n"
+	    "ccx_store_writes_total %llu\n"
+	    "# HELP ccx_store_write_errors_total Writes that failed.\n"
+	    "# TYPE ccx_store_write_errors_total counter\n"
+	    "ccx_store_write_errors_total %llu\n"
+	    "# HELP ccx_store_batch_max Largest number of writes in one commit.\n"
+	    "# TYPE ccx_store_batch_max gauge\n"
+	    "ccx_store_batch_max %llu\n"
+	    "# HELP ccx_store_queue_depth Writes waiting for a commit.\n"
+	    "# TYPE ccx_store_queue_depth gauge\n"
+	    "ccx_store_queue_depth %llu\n",
+	    (unsigned long long)st.commits, (unsigned long long)st.writes,
+	    (unsigned long long)st.write_errors,
+	    (unsigned long long)st.max_batch,
+	    (unsigned long long)st.queue_depth);
+	fprintf(f, "# HELP ccx_accesslog_dropped_total Access-log lines "
+	    "dropped because a buffer was full.\n"
+	    "# TYPE ccx_accesslog_dropped_total counter\n"
+	    "ccx_accesslog_dropped_total %llu\n",
+	    (unsigned long long)api_accesslog_dropped());
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	*len = size;
+	return buf;
+}

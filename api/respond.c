@@ -1,0 +1,156 @@
+/*
+ * respond.c - building responses: JSON, raw bytes and problem+json, plus
+ * the hand-off of writes to the committer.
+ *
+ * Handlers only describe their response here; server.c queues it on a
+ * later callback (queueing on the first call makes libmicrohttpd close the
+ * connection).  Every response carries the same security headers.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/api_int.h"
+
+uint64_t
+api_now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+static int
+set_response(struct api_request *r, unsigned status, const char *ctype,
+    void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp;
+
+	if (r->resp != NULL) {
+		MHD_destroy_response(r->resp);
+		r->resp = NULL;
+	}
+	resp = MHD_create_response_from_buffer(len, data, mode);
+	if (resp == NULL) {
+		if (mode == MHD_RESPMEM_MUST_FREE)
+			free(data);
+		return API_E_NOMEM;
+	}
+	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+		ctype) != MHD_YES ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		"no-store") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options",
+		"nosniff") != MHD_YES ||
+	    MHD_add_response_header(resp, "Strict-Transport-Security",
+		"max-age=31536000") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return API_E_NOMEM;
+	}
+	r->resp = resp;
+	r->status = status;
+	r->resp_bytes = len;
+	return 0;
+}
+
+int
+api_respond_json(struct api_request *r, unsigned status, json_t *body)
+{
+	char *text;
+	int rc;
+
+	text = json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(15));
+	json_decref(body);
+	if (text == NULL)
+		return API_E_NOMEM;
+	rc = set_response(r, status, "application/json", text, strlen(text),
+	    MHD_RESPMEM_MUST_FREE);
+	return rc;
+}
+
+int
+api_respond_bytes(struct api_request *r, unsigned status, const char *ctype,
+    const void *data, size_t len)
+{
+	return set_response(r, status, ctype, (void *)(uintptr_t)data, len,
+	    MHD_RESPMEM_MUST_COPY);
+}
+
+int
+api_respond_problem(struct api_request *r, int err)
+{
+	const struct api_error_info *e = api_error_lookup(err);
+	char type[640];
+	json_t *body;
+	char *text;
+	int n, rc;
+
+	n = snprintf(type, sizeof(type), "%s/problems/%s", r->srv->issuer,
+	    e->type);
+	if (n < 0 || (size_t)n >= sizeof(type))
+		return API_E_INTERNAL;
+	body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+	    e->title, "status", (int)e->status, "detail",
+	    r->detail[0] ? r->detail : e->title);
+	if (body == NULL)
+		return API_E_NOMEM;
+	text = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (text == NULL)
+		return API_E_NOMEM;
+	rc = set_response(r, e->status, "application/problem+json", text,
+	    strlen(text), MHD_RESPMEM_MUST_FREE);
+	if (rc != 0)
+		return rc;
+	if (e->status == 405 && r->allow[0] != '\0')
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (e->status == 401)
+		MHD_add_response_header(r->resp,
+		    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ccx\"");
+	return 0;
+}
+
+int
+api_fail(struct api_request *r, int err, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		r->detail[0] = '\0';
+	/* A truncated detail is still a useful detail. */
+	return err;
+}
+
+/* Runs on the committer thread once the write is durable or failed. */
+static void
+write_done(void *cookie, int rc)
+{
+	struct api_request *r = cookie;
+
+	r->write_rc = rc;
+	MHD_resume_connection(r->conn);
+}
+
+int
+api_write(struct api_request *r, broker_write_fn fn, void *arg)
+{
+	int rc;
+
+	/* Suspend first: the committer may finish before submit returns. */
+	MHD_suspend_connection(r->conn);
+	r->suspended = 1;
+	rc = broker_write_submit(r->srv->store, fn, arg, write_done, r);
+	if (rc != 0) {
+		r->suspended = 0;
+		MHD_resume_connection(r->conn);
+		return rc;
+	}
+	return API_SUSPENDED;
+}

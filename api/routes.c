@@ -1,0 +1,105 @@
+/*
+ * routes.c - the route table and the dispatcher's matcher.
+ *
+ * Every endpoint is one row here: method, path pattern, handler, the
+ * authentication it needs and the body it takes.  Anything not listed is
+ * denied (404, or 405 with Allow when only the method is wrong); there is
+ * no other way for a request to reach a handler.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_int.h"
+
+const struct api_route api_routes[] = {
+	/* method  pattern      handler        auth            body           metrics name */
+	{ "GET",   "/healthz",  api_h_healthz, API_AUTH_NONE,  API_BODY_NONE, "healthz" },
+	{ "GET",   "/metrics",  api_h_metrics, API_AUTH_ADMIN, API_BODY_NONE, "metrics" },
+};
+const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
+
+/* Matches path against pattern segment by segment, capturing {params}. */
+static int
+pattern_match(const char *pat, const char *path, struct api_param *params,
+    size_t *n)
+{
+	*n = 0;
+	while (*pat != '\0' && *path != '\0') {
+		if (*pat != '/' || *path != '/')
+			return 0;
+		pat++;
+		path++;
+		if (*pat == '{') {
+			const char *end = strchr(path, '/');
+			size_t len = end ? (size_t)(end - path) : strlen(path);
+
+			if (len == 0 || *n >= API_MAX_PARAMS)
+				return 0;
+			params[*n].s = path;
+			params[*n].len = len;
+			(*n)++;
+			path += len;
+			pat = strchr(pat, '}');
+			if (pat == NULL)
+				return 0;
+			pat++;
+			continue;
+		}
+		while (*pat != '\0' && *pat != '/' && *pat == *path) {
+			pat++;
+			path++;
+		}
+		if ((*pat != '\0' && *pat != '/') || (*path != '\0' && *path != '/'))
+			return 0;
+	}
+	return *pat == '\0' && *path == '\0';
+}
+
+static void
+allow_add(char *allow, size_t cap, const char *method)
+{
+	size_t used = strlen(allow);
+	int n;
+
+	if (strstr(allow, method) != NULL)
+		return;
+	n = snprintf(allow + used, cap - used, "%s%s", used ? ", " : "",
+	    method);
+	if (n < 0 || (size_t)n >= cap - used)
+		allow[used] = '\0';
+}
+
+int
+api_route_match(const char *method, const char *path,
+    const struct api_route **route, struct api_param params[API_MAX_PARAMS],
+    size_t *n_params, char *allow, size_t allowcap)
+{
+	struct api_param p[API_MAX_PARAMS];
+	size_t n, i;
+	int path_found = 0, head = strcmp(method, "HEAD") == 0;
+
+	*route = NULL;
+	*n_params = 0;
+	if (allowcap > 0)
+		allow[0] = '\0';
+	for (i = 0; i < api_n_routes; i++) {
+		const struct api_route *rt = &api_routes[i];
+
+		if (!pattern_match(rt->pattern, path, p, &n))
+			continue;
+		path_found = 1;
+		if (allowcap > 0) {
+			allow_add(allow, allowcap, rt->method);
+			if (strcmp(rt->method, "GET") == 0)
+				allow_add(allow, allowcap, "HEAD");
+		}
+		if (strcmp(rt->method, method) == 0 ||
+		    (head && strcmp(rt->method, "GET") == 0)) {
+			*route = rt;
+			memcpy(params, p, n * sizeof(p[0]));
+			*n_params = n;
+			return 0;
+		}
+	}
+	return path_found ? API_E_METHOD : API_E_NOTFOUND;
+}

@@ -1,0 +1,608 @@
+/*
+ * server.c - the libmicrohttpd daemon: listener, TLS, limits, the request
+ * life cycle and graceful shutdown.
+ *
+ * A request goes: first callback (state allocated, route, framing, auth
+ * and length checked, nothing queued: queueing here would make MHD close
+ * the connection), body callbacks (into a capped buffer), final callback
+ * (body parsed, handler run, response queued), possibly a suspension while
+ * the committer makes a write durable, then the completion callback, which
+ * logs, counts and frees.  It never blocks a worker thread on the disk.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "api/api_int.h"
+#include "certs/certs.h"
+
+/*
+ * TLS 1.2 and 1.3 only, AEAD ciphers only, forward-secret key exchange
+ * only: GnuTLS's "NORMAL" would also offer TLS 1.0/1.1 and CBC.
+ */
+#define DEFAULT_TLS_PRIORITIES                                                \
+	"NONE:+VERS-TLS1.3:+VERS-TLS1.2:+AES-128-GCM:+AES-256-GCM:"          \
+	"+CHACHA20-POLY1305:+AEAD:+ECDHE-ECDSA:+ECDHE-RSA:+SIGN-ALL:"        \
+	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+COMP-NULL:"        \
+	"+CTYPE-X509:%SERVER_PRECEDENCE"
+
+#define LISTEN_BACKLOG 1024
+#define ADMIN_TOKEN_MAX 256
+
+void
+api_config_defaults(struct api_config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->data_dir = "var";
+	c->listen = "127.0.0.1:8443";
+	c->tls_priorities = DEFAULT_TLS_PRIORITIES;
+	c->access_log = "-";
+	c->threads = 0;
+	c->max_conns = 1024;
+	c->max_conns_per_ip = 256;
+	c->conn_memory = 32 * 1024;
+	c->conn_timeout = 30;
+	c->max_body = 64 * 1024;
+	c->shutdown_timeout = 10;
+	c->log_flush_ms = 50;
+}
+
+static void
+errmsg(char *buf, size_t cap, const char *what, const char *why)
+{
+	if (cap > 0 && snprintf(buf, cap, "%s: %s", what, why) < 0)
+		buf[0] = '\0';
+}
+
+/* ---- request framing and authentication ------------------------------- */
+
+struct framing {
+	int n_cl, n_te, te_chunked;
+	const char *ctype;
+	const char *authz;
+};
+
+static enum MHD_Result
+scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct framing *f = cls;
+
+	(void)kind;
+	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+		f->n_cl++;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
+		f->n_te++;
+		f->te_chunked = value != NULL && strcasecmp(value, "chunked") == 0;
+	} else if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_TYPE) == 0)
+		f->ctype = value;
+	else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
+		f->authz = value;
+	return MHD_YES;
+}
+
+/* "application/json" or any "+json" type, parameters ignored. */
+static int
+is_json_type(const char *ct)
+{
+	size_t n = strcspn(ct, ";");
+
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
+		return 1;
+	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+	    strncasecmp(ct + n - 5, "+json", 5) == 0;
+}
+
+static int
+check_admin(const struct api_server *srv, const char *authz)
+{
+	size_t len;
+
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return API_E_UNAUTH;
+	authz += 7;
+	len = strlen(authz);
+	/* The token's length is public (fixed); its bytes are compared in
+	 * constant time. */
+	if (len != srv->admin_token_len ||
+	    !certs_ct_equal(authz, srv->admin_token, len))
+		return API_E_UNAUTH;
+	return 0;
+}
+
+/*
+ * Everything decidable from the request line and headers: returns the
+ * error to answer with, or 0.  Ambiguous framing is request smuggling's
+ * raw material (a proxy and the broker could disagree on where the body
+ * ends), so it is refused outright.
+ */
+static int
+first_checks(struct api_request *r, int route_rc)
+{
+	struct framing f = { 0 };
+	const char *cl;
+	unsigned long long n;
+	char *end;
+
+	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &f);
+	if (f.n_cl > 1 || f.n_te > 1 || (f.n_cl && f.n_te) ||
+	    (f.n_te && !f.te_chunked))
+		return api_fail(r, API_E_SMUGGLE,
+		    "conflicting Content-Length/Transfer-Encoding headers");
+	if (route_rc != 0)
+		return route_rc;
+	if (r->route->auth == API_AUTH_ADMIN &&
+	    check_admin(r->srv, f.authz) != 0)
+		return api_fail(r, API_E_UNAUTH, "admin token required");
+	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_CONTENT_LENGTH);
+	n = 0;
+	if (cl != NULL) {
+		errno = 0;
+		n = strtoull(cl, &end, 10);
+		if (errno != 0 || end == cl || *end != '\0')
+			return api_fail(r, API_E_BADREQ, "bad Content-Length");
+	}
+	if (r->route->body == API_BODY_NONE) {
+		if (n > 0 || f.n_te)
+			return api_fail(r, API_E_BADREQ,
+			    "this endpoint takes no request body");
+		return 0;
+	}
+	if (cl == NULL && !f.n_te)
+		return api_fail(r, API_E_LENGTH,
+		    "a request body needs Content-Length or chunked encoding");
+	if (n > r->srv->cfg.max_body)
+		return api_fail(r, API_E_TOOBIG, "body larger than %zu bytes",
+		    r->srv->cfg.max_body);
+	if (f.ctype == NULL || !is_json_type(f.ctype))
+		return api_fail(r, API_E_MEDIA, "expected application/json");
+	return 0;
+}
+
+/* ---- the request life cycle ------------------------------------------- */
+
+static struct api_request *
+request_new(struct api_server *srv, struct MHD_Connection *conn,
+    const char *method, const char *url)
+{
+	struct api_request *r = calloc(1, sizeof(*r));
+	int rc;
+
+	if (r == NULL)
+		return NULL;
+	r->srv = srv;
+	r->conn = conn;
+	r->method = method;
+	r->path = url;
+	r->t0_usec = api_now_usec();
+	api_body_init(&r->body, srv->cfg.max_body);
+	rc = api_route_match(method, url, &r->route, r->params, &r->n_params,
+	    r->allow, sizeof(r->allow));
+	r->route_idx = r->route ? (size_t)(r->route - api_routes)
+				: api_n_routes;
+	r->early = first_checks(r, rc);
+	api_metrics_started();
+	return r;
+}
+
+static enum MHD_Result
+queue(struct api_request *r)
+{
+	enum MHD_Result ok;
+
+	r->queued = 1;
+	if (r->resp == NULL) {
+		/* Could not even build a problem: let MHD answer 500. */
+		return MHD_NO;
+	}
+	ok = MHD_queue_response(r->conn, r->status, r->resp);
+	MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	return ok;
+}
+
+static enum MHD_Result
+answer_error(struct api_request *r, int err)
+{
+	if (api_respond_problem(r, err) != 0)
+		return MHD_NO;
+	return queue(r);
+}
+
+/* Runs (or resumes) the handler and queues what it produced. */
+static enum MHD_Result
+run_handler(struct api_request *r)
+{
+	int rc;
+
+	if (r->route->body == API_BODY_JSON && r->json == NULL) {
+		static const struct policy_json_limits lim =
+		    POLICY_JSON_LIMITS_DEFAULT;
+
+		rc = api_json_parse(r->body.data ? r->body.data : "",
+		    r->body.len, &lim, &r->json, r->detail, sizeof(r->detail));
+		if (rc != 0)
+			return answer_error(r, rc);
+	}
+	r->started = 1;
+	rc = r->route->handler(r);
+	if (rc == API_SUSPENDED)
+		return MHD_YES;
+	if (rc < 0)
+		return answer_error(r, rc);
+	return queue(r);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_data_size, void **req_cls)
+{
+	struct api_server *srv = cls;
+	struct api_request *r = *req_cls;
+	int rc;
+
+	(void)version;
+	if (r == NULL) {
+		if ((r = request_new(srv, conn, method, url)) == NULL)
+			return MHD_NO;
+		*req_cls = r;
+		return MHD_YES; /* never queue on the first call */
+	}
+	if (r->queued) {
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (r->early != 0) {
+			*upload_data_size = 0;
+			return answer_error(r, r->early);
+		}
+		rc = api_body_append(&r->body, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (rc != 0) {
+			/* Answer the moment the cap is crossed. */
+			api_fail(r, rc, "body larger than %zu bytes",
+			    srv->cfg.max_body);
+			api_body_free(&r->body);
+			return answer_error(r, rc);
+		}
+		return MHD_YES;
+	}
+	if (r->early != 0)
+		return answer_error(r, r->early);
+	if (!r->started && atomic_load(&srv->stopping)) {
+		api_fail(r, API_E_UNAVAILABLE, "the broker is shutting down");
+		return answer_error(r, API_E_UNAVAILABLE);
+	}
+	if (r->suspended) {
+		/* Resumed by the committer: the write's result is in. */
+		r->suspended = 0;
+		if (r->write_rc < 0) {
+			r->detail[0] = '\0';
+			return answer_error(r, r->write_rc);
+		}
+	}
+	return run_handler(r);
+}
+
+static void
+client_ip(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, cap, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    out, (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)cap);
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct api_request *r = *req_cls;
+	char ip[INET6_ADDRSTRLEN + 1];
+	uint64_t usec;
+	unsigned status;
+
+	(void)cls;
+	if (r == NULL)
+		return;
+	*req_cls = NULL;
+	usec = api_now_usec() - r->t0_usec;
+	/* 499 as nginx logs it: the client went away before an answer. */
+	status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 499;
+	client_ip(conn, ip, sizeof(ip));
+	api_accesslog_line(ip, r->method, r->path, status, r->resp_bytes, usec);
+	api_metrics_request(r->route_idx, status, usec, r->resp_bytes);
+	if (r->resp != NULL)
+		MHD_destroy_response(r->resp);
+	if (r->state_free != NULL)
+		r->state_free(r->state);
+	json_decref(r->json);
+	api_body_free(&r->body);
+	free(r);
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	(void)cls;
+	(void)conn;
+	(void)socket_ctx;
+	api_metrics_connection(toe == MHD_CONNECTION_NOTIFY_STARTED);
+}
+
+/* ---- start and stop --------------------------------------------------- */
+
+static int
+bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
+{
+	char host[256], port[16];
+	const char *spec = srv->cfg.listen, *colon;
+	struct addrinfo hints = { 0 }, *ai = NULL;
+	struct sockaddr_storage ss;
+	socklen_t sl = sizeof(ss);
+	size_t hl;
+	int fd = -1, one = 1, rc;
+
+	colon = strrchr(spec, ':');
+	if (colon == NULL || colon == spec || strlen(colon + 1) == 0 ||
+	    strlen(colon + 1) >= sizeof(port)) {
+		errmsg(errbuf, errcap, spec, "expected HOST:PORT");
+		return API_E_CONFIG;
+	}
+	if (spec[0] == '[' && colon[-1] == ']') {
+		spec++;
+		hl = (size_t)(colon - spec) - 1;
+	} else
+		hl = (size_t)(colon - spec);
+	if (hl == 0 || hl >= sizeof(host)) {
+		errmsg(errbuf, errcap, srv->cfg.listen, "bad host");
+		return API_E_CONFIG;
+	}
+	memcpy(host, spec, hl);
+	host[hl] = '\0';
+	memcpy(port, colon + 1, strlen(colon + 1) + 1);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
+		errmsg(errbuf, errcap, srv->cfg.listen, gai_strerror(rc));
+		return API_E_CONFIG;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
+	    listen(fd, LISTEN_BACKLOG) != 0 ||
+	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
+		errmsg(errbuf, errcap, srv->cfg.listen, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(ai);
+		return API_E_CONFIG;
+	}
+	freeaddrinfo(ai);
+	srv->listen_fd = fd;
+	srv->port = ntohs(ss.ss_family == AF_INET6
+		? ((struct sockaddr_in6 *)&ss)->sin6_port
+		: ((struct sockaddr_in *)&ss)->sin_port);
+	return 0;
+}
+
+/* Loads certificate, key and admin token; refuses unsafe permissions. */
+static int
+load_secrets(struct api_server *srv, char *errbuf, size_t errcap)
+{
+	char path[BROKER_PATH_MAX];
+	int rc;
+
+	if (broker_path(path, srv->cfg.data_dir, "certs/server.pem") != 0 ||
+	    (rc = certs_file_read(path, &srv->cert_pem, &srv->cert_len)) != 0) {
+		errmsg(errbuf, errcap, path, "cannot read server certificate");
+		return API_E_TLS;
+	}
+	if (broker_path(path, srv->cfg.data_dir, "certs/server.key") != 0 ||
+	    (rc = certs_file_read_private(path, &srv->key_pem,
+		 &srv->key_len)) != 0) {
+		errmsg(errbuf, errcap, path, certs_strerror(rc));
+		return API_E_TLS;
+	}
+	if (certs_pem_check_pair(srv->cert_pem, srv->cert_len, srv->key_pem,
+		srv->key_len) != 0) {
+		errmsg(errbuf, errcap, "certs/server.pem",
+		    "certificate and key do not match, or it has expired");
+		return API_E_TLS;
+	}
+	if (broker_path(path, srv->cfg.data_dir, "admin.token") != 0 ||
+	    (rc = certs_file_read_private(path, &srv->admin_token,
+		 &srv->admin_token_len)) != 0) {
+		errmsg(errbuf, errcap, path, certs_strerror(rc));
+		return API_E_CONFIG;
+	}
+	while (srv->admin_token_len > 0 &&
+	    (srv->admin_token[srv->admin_token_len - 1] == '\n' ||
+		srv->admin_token[srv->admin_token_len - 1] == '\r'))
+		srv->admin_token[--srv->admin_token_len] = '\0';
+	if (srv->admin_token_len < 16 || srv->admin_token_len > ADMIN_TOKEN_MAX) {
+		errmsg(errbuf, errcap, path, "admin token has a bad length");
+		return API_E_CONFIG;
+	}
+	return 0;
+}
+
+static int
+set_issuer(struct api_server *srv, char *errbuf, size_t errcap)
+{
+	int n;
+
+	if (srv->cfg.issuer != NULL)
+		n = snprintf(srv->issuer, sizeof(srv->issuer), "%s",
+		    srv->cfg.issuer);
+	else if (broker_meta_issuer(srv->store, srv->issuer,
+		     sizeof(srv->issuer)) == 0)
+		n = (int)strlen(srv->issuer);
+	else
+		n = snprintf(srv->issuer, sizeof(srv->issuer),
+		    "https://localhost:%u", srv->port);
+	if (n < 0 || (size_t)n >= sizeof(srv->issuer) ||
+	    strncmp(srv->issuer, "https://", 8) != 0) {
+		errmsg(errbuf, errcap, "issuer", "must be an https URL");
+		return API_E_CONFIG;
+	}
+	/* Every URL derives from the issuer: no trailing slash. */
+	while (n > 8 && srv->issuer[n - 1] == '/')
+		srv->issuer[--n] = '\0';
+	return 0;
+}
+
+static void
+server_free(struct api_server *srv)
+{
+	if (srv->mhd != NULL)
+		MHD_stop_daemon(srv->mhd);
+	broker_store_close(srv->store);
+	api_accesslog_close();
+	api_metrics_shutdown();
+	if (srv->listen_fd >= 0)
+		close(srv->listen_fd);
+	certs_free_secret(srv->key_pem, srv->key_len);
+	certs_free_secret(srv->admin_token, srv->admin_token_len);
+	free(srv->cert_pem);
+	free(srv);
+}
+
+int
+api_server_start(const struct api_config *cfg, struct api_server **out,
+    char *errbuf, size_t errcap)
+{
+	struct api_server *srv;
+	unsigned threads;
+	long ncpu;
+	int rc;
+
+	*out = NULL;
+	if (errcap > 0)
+		errbuf[0] = '\0';
+	if ((srv = calloc(1, sizeof(*srv))) == NULL)
+		return API_E_NOMEM;
+	srv->cfg = *cfg;
+	srv->listen_fd = -1;
+	if ((rc = load_secrets(srv, errbuf, errcap)) != 0)
+		goto fail;
+	if ((rc = broker_store_open(cfg->data_dir, &cfg->store,
+		 &srv->store)) != 0) {
+		errmsg(errbuf, errcap, "store", broker_strerror(rc));
+		rc = API_E_CONFIG;
+		goto fail;
+	}
+	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||
+	    (rc = set_issuer(srv, errbuf, errcap)) != 0)
+		goto fail;
+	if ((rc = api_accesslog_open(cfg->access_log, cfg->log_flush_ms)) != 0) {
+		errmsg(errbuf, errcap, cfg->access_log, "cannot open access log");
+		goto fail;
+	}
+	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
+	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+	    0, NULL, NULL, on_request, srv,
+	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
+	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_END);
+	if (srv->mhd == NULL) {
+		errmsg(errbuf, errcap, "https", "libmicrohttpd refused to start "
+		    "(TLS priorities, certificate or limits)");
+		rc = API_E_CONFIG;
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	server_free(srv);
+	return rc;
+}
+
+const char *
+api_server_issuer(const struct api_server *srv)
+{
+	return srv->issuer;
+}
+
+unsigned
+api_server_port(const struct api_server *srv)
+{
+	return srv->port;
+}
+
+/* Waits up to deadline for in-flight requests to finish. */
+static void
+drain_requests(uint64_t deadline)
+{
+	while (api_metrics_inflight() > 0 && api_now_usec() < deadline)
+		usleep(10000);
+}
+
+void
+api_server_stop(struct api_server *srv)
+{
+	uint64_t deadline;
+	MHD_socket fd;
+
+	if (srv == NULL)
+		return;
+	deadline = api_now_usec() +
+	    (uint64_t)srv->cfg.shutdown_timeout * 1000000u;
+	/* Stop accepting; connections already open may finish. */
+	fd = MHD_quiesce_daemon(srv->mhd);
+	if (fd != MHD_INVALID_SOCKET && fd == srv->listen_fd) {
+		close(srv->listen_fd);
+		srv->listen_fd = -1;
+	}
+	drain_requests(deadline);
+	/* Requests arriving on open connections from now on get 503. */
+	atomic_store(&srv->stopping, 1);
+	drain_requests(deadline);
+	/*
+	 * Closing the store commits every queued write and resumes its
+	 * request while the daemon can still answer it; then the last
+	 * answers go out before the daemon stops.
+	 */
+	broker_store_close(srv->store);
+	srv->store = NULL;
+	drain_requests(deadline);
+	server_free(srv);
+}

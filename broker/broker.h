@@ -1,0 +1,217 @@
+/*
+ * broker.h - accounts, profiles, grants, audit and the LMDB store under
+ * them.
+ *
+ * This is the only module that includes lmdb.h.  It owns the data
+ * directory's layout and every durable record; it never speaks HTTP and
+ * never includes api headers.
+ *
+ * Conventions: fallible functions return 0 on success or a negative
+ * BROKER_E_* code (range -300..-399); out-parameters are cleared first and
+ * set only on success.
+ */
+#ifndef CCX_BROKER_H
+#define CCX_BROKER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum {
+	BROKER_OK = 0,
+	BROKER_E_NOTFOUND = -300, /* no such record */
+	BROKER_E_EXISTS = -301,	  /* record or data directory already exists */
+	BROKER_E_FULL = -302,	  /* map full or disk full: nothing written */
+	BROKER_E_STORAGE = -303,  /* the store failed (I/O, LMDB error) */
+	BROKER_E_NOMEM = -304,	  /* allocation failed */
+	BROKER_E_BUSY = -305,	  /* write queue full: try again shortly */
+	BROKER_E_CORRUPT = -306,  /* a stored record fails validation */
+	BROKER_E_NOTINIT = -307,  /* data directory not initialised */
+	BROKER_E_INVAL = -308,	  /* bad argument */
+	BROKER_E_STOPPED = -309,  /* the store is shutting down */
+	BROKER_E_VERSION = -310,  /* data written by a newer format */
+	BROKER_E_IO = -311,	  /* file-system error outside LMDB */
+};
+
+/* Returns a static English description of a BROKER_E_* code. */
+const char *broker_strerror(int err);
+
+/* ---- the data directory ------------------------------------------------ */
+
+/*
+ * Layout below the data directory (mode 0700):
+ *   db/                 the LMDB environment
+ *   certs/ca.pem        the local CA clients trust (ca.key beside it, 0600)
+ *   certs/server.pem    the server certificate (server.key beside it, 0600)
+ *   keys/<kid>.key      Ed25519 token-signing keys (0600)
+ *   pairwise.key        the pairwise-subject secret (0600)
+ *   admin.token         the admin bearer token (0600)
+ */
+#define BROKER_PATH_MAX 4096
+
+/*
+ * Writes "<dir>/<rel>" into out.  BROKER_E_INVAL when it does not fit.
+ */
+int broker_path(char out[BROKER_PATH_MAX], const char *dir, const char *rel);
+
+struct broker_init_opts {
+	const char *data_dir;
+	const char *const *hostnames; /* extra SANs beyond localhost/127.0.0.1/::1 */
+	size_t n_hostnames;
+	const char *issuer; /* NULL: derived from the listen address at start */
+	size_t map_size;    /* LMDB map size in bytes; 0: default */
+};
+
+struct broker_init_result {
+	char kid[64];	  /* the first signing key's id */
+	char ca_path[BROKER_PATH_MAX];
+	char token_path[BROKER_PATH_MAX];
+};
+
+/*
+ * Creates and initialises a data directory: CA, server certificate, first
+ * signing key, pairwise secret, admin token, LMDB environment.  Refuses a
+ * directory that already holds anything (BROKER_E_EXISTS).
+ */
+int broker_init(const struct broker_init_opts *opts,
+    struct broker_init_result *res);
+
+/* ---- the store ------------------------------------------------------------ */
+
+/* The named databases.  Their names are part of the on-disk format. */
+enum broker_db {
+	BROKER_DB_META,	     /* format version, issuer, ...            */
+	BROKER_DB_CUSTOMERS, /* customer id -> account record          */
+	BROKER_DB_LOGINS,    /* login -> customer id                   */
+	BROKER_DB_SESSIONS,  /* hash(session token) -> session         */
+	BROKER_DB_PROFILES,  /* customer id -> profile JSON            */
+	BROKER_DB_COMPANIES, /* client id -> company record            */
+	BROKER_DB_GRANTS,    /* grant id -> grant record               */
+	BROKER_DB_REFRESH,   /* hash(refresh token) -> refresh record  */
+	BROKER_DB_KEYS,	     /* kid -> key metadata and public key     */
+	BROKER_DB_AUDIT,     /* time-ordered key -> audit record       */
+	BROKER_DB_COUNT
+};
+
+/* On-disk format of the environment; records carry their own version. */
+#define BROKER_FORMAT 1
+
+struct broker_store; /* opaque: the environment and its committer thread */
+struct broker_txn;   /* opaque: a read or write transaction */
+
+struct broker_store_opts {
+	size_t map_size;       /* bytes; 0: 1 GiB */
+	unsigned max_batch;    /* writes per shared commit; 0: 256 */
+	unsigned queue_cap;    /* pending writes before BROKER_E_BUSY; 0: 4096 */
+};
+
+/*
+ * Opens the LMDB environment below data_dir ("db/"), runs
+ * mdb_reader_check, checks the format version and starts the committer
+ * thread.  BROKER_E_NOTINIT when the directory was never initialised,
+ * BROKER_E_VERSION when a newer format wrote it.  Caller closes with
+ * broker_store_close().
+ */
+int broker_store_open(const char *data_dir, const struct broker_store_opts *opts,
+    struct broker_store **out);
+
+/*
+ * Stops the committer after it has committed every write already
+ * submitted (their callbacks run), then closes the environment.  NULL ok.
+ */
+void broker_store_close(struct broker_store *store);
+
+/* Counters for metrics; each read is a relaxed snapshot. */
+struct broker_store_stats {
+	uint64_t commits;	  /* successful shared commits */
+	uint64_t writes;	  /* writes committed */
+	uint64_t write_errors;	  /* writes that failed */
+	uint64_t max_batch;	  /* largest batch seen */
+	uint64_t queue_depth;	  /* writes waiting now */
+};
+void broker_store_stats(const struct broker_store *store,
+    struct broker_store_stats *out);
+
+/* ---- reads ---------------------------------------------------------------- */
+
+/* Begins a read-only snapshot.  End it with broker_read_end(). */
+int broker_read_begin(struct broker_store *store, struct broker_txn **out);
+
+/* Ends a read snapshot; every value it returned becomes invalid.  NULL ok. */
+void broker_read_end(struct broker_txn *txn);
+
+/*
+ * Looks key up in db.  On success *val and *len point at the record's payload
+ * (its version header already checked and stripped), borrowed from the
+ * map: valid only until the transaction ends.  BROKER_E_NOTFOUND is a
+ * normal result.  *version receives the record's version when non-NULL.
+ */
+int broker_txn_get(struct broker_txn *txn, enum broker_db db, const void *key,
+    size_t klen, const void **val, size_t *len, unsigned *version);
+
+/*
+ * Iterates db in key order starting at the first key >= start (NULL:
+ * from the beginning), calling fn for each record until it returns
+ * non-zero (which stops the scan and is returned) or the keys run out (0).
+ * Values are borrowed as for broker_txn_get.
+ */
+typedef int (*broker_scan_fn)(void *arg, const void *key, size_t klen,
+    const void *val, size_t len);
+int broker_txn_scan(struct broker_txn *txn, enum broker_db db,
+    const void *start, size_t slen, broker_scan_fn fn, void *arg);
+
+/* ---- writes (shared commits) ---------------------------------------- */
+
+/*
+ * A write runs inside the committer's transaction, in a nested
+ * transaction of its own: when it returns non-zero its changes are undone
+ * and that code is its result, without disturbing the other writes of the
+ * batch.  It must not block and must not keep pointers into the map.
+ */
+typedef int (*broker_write_fn)(struct broker_txn *txn, void *arg);
+
+/*
+ * Called once per submitted write, from the committer thread, after the
+ * batch holding it is durably committed (rc 0) or has failed (rc < 0, or
+ * the write's own non-zero result).  Must not block.
+ */
+typedef void (*broker_done_fn)(void *cookie, int rc);
+
+/*
+ * Queues a write for the next shared commit and returns at once.  done is
+ * called exactly once when 0 is returned; never when it fails
+ * (BROKER_E_BUSY when the queue is full, BROKER_E_STOPPED when closing).
+ * arg and cookie are borrowed until done runs.
+ */
+int broker_write_submit(struct broker_store *store, broker_write_fn fn,
+    void *arg, broker_done_fn done, void *cookie);
+
+/* Submits a write and waits until it is durable or has failed. */
+int broker_write(struct broker_store *store, broker_write_fn fn, void *arg);
+
+/*
+ * Stores a record: the payload is prefixed with version.  Only valid in a
+ * write transaction.  BROKER_E_FULL when the map is full.
+ */
+int broker_txn_put(struct broker_txn *txn, enum broker_db db, const void *key,
+    size_t klen, const void *val, size_t len, unsigned version);
+
+/*
+ * Like broker_txn_put but fails with BROKER_E_EXISTS when key is present.
+ */
+int broker_txn_insert(struct broker_txn *txn, enum broker_db db,
+    const void *key, size_t klen, const void *val, size_t len,
+    unsigned version);
+
+/* Deletes key; BROKER_E_NOTFOUND when absent. */
+int broker_txn_del(struct broker_txn *txn, enum broker_db db, const void *key,
+    size_t klen);
+
+/* ---- metadata ----------------------------------------------------------- */
+
+/*
+ * Reads the issuer stored at init into out (NUL-terminated).
+ * BROKER_E_NOTFOUND when none was stored.
+ */
+int broker_meta_issuer(struct broker_store *store, char *out, size_t outcap);
+
+#endif /* CCX_BROKER_H */

@@ -1,0 +1,63 @@
+/*
+ * broker_int.h - declarations shared by the broker's own files only.
+ *
+ * Nothing outside broker/ includes this: it exposes LMDB types.
+ */
+#ifndef CCX_BROKER_INT_H
+#define CCX_BROKER_INT_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "broker/broker.h"
+
+struct broker_job;
+
+struct broker_store {
+	MDB_env *env;
+	MDB_dbi dbi[BROKER_DB_COUNT];
+
+	/* The committer: one thread owns every write transaction. */
+	pthread_t thread;
+	int thread_started;
+	pthread_mutex_t lock; /* guards the queue fields below */
+	pthread_cond_t wake;
+	struct broker_job *head, *tail;
+	unsigned queued;
+	int stopping;
+	unsigned max_batch;
+	unsigned queue_cap;
+
+	/* Statistics: written by the committer only, read relaxed. */
+	_Atomic uint64_t n_commits;
+	_Atomic uint64_t n_writes;
+	_Atomic uint64_t n_write_errors;
+	_Atomic uint64_t n_max_batch;
+	_Atomic uint64_t n_queued;
+};
+
+struct broker_txn {
+	struct broker_store *store;
+	MDB_txn *txn;
+	int write;
+};
+
+/* Keys of the meta database. */
+#define BROKER_META_FORMAT_KEY "format"
+#define BROKER_META_ISSUER_KEY "issuer"
+
+/* Maps an LMDB or errno-style code to a BROKER_E_* code. */
+int broker_mdb_err(int rc);
+
+/* Starts and stops the committer thread (committer.c). */
+int broker_committer_start(struct broker_store *store);
+void broker_committer_stop(struct broker_store *store);
+
+/* Names of the named databases, indexed by enum broker_db (store.c). */
+extern const char *const broker_db_names[BROKER_DB_COUNT];
+
+/* Creates an environment with every named database (init.c uses it). */
+int broker_store_create(const char *data_dir, size_t map_size);
+
+#endif /* CCX_BROKER_INT_H */

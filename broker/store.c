@@ -1,0 +1,426 @@
+/*
+ * store.c - the LMDB environment: opening, format checks, versioned
+ * records, read snapshots and the primitive record operations.
+ *
+ * Every record is stored as one version byte followed by its payload, so a
+ * later format can be recognised and migrated; a record that fails that
+ * check is reported as BROKER_E_CORRUPT, never handed on.  Writes happen
+ * only inside the committer's transactions (committer.c).  Durability is
+ * never weakened: no MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "broker/broker_int.h"
+
+#define DEFAULT_MAP_SIZE ((size_t)1 << 30)
+#define MAX_READERS 512
+
+const char *const broker_db_names[BROKER_DB_COUNT] = {
+	[BROKER_DB_META] = "meta",
+	[BROKER_DB_CUSTOMERS] = "customers",
+	[BROKER_DB_LOGINS] = "logins",
+	[BROKER_DB_SESSIONS] = "sessions",
+	[BROKER_DB_PROFILES] = "profiles",
+	[BROKER_DB_COMPANIES] = "companies",
+	[BROKER_DB_GRANTS] = "grants",
+	[BROKER_DB_REFRESH] = "refresh",
+	[BROKER_DB_KEYS] = "keys",
+	[BROKER_DB_AUDIT] = "audit",
+};
+
+const char *
+broker_strerror(int err)
+{
+	switch (err) {
+	case BROKER_OK: return "success";
+	case BROKER_E_NOTFOUND: return "not found";
+	case BROKER_E_EXISTS: return "already exists";
+	case BROKER_E_FULL: return "storage is full";
+	case BROKER_E_STORAGE: return "storage failure";
+	case BROKER_E_NOMEM: return "out of memory";
+	case BROKER_E_BUSY: return "too many pending writes";
+	case BROKER_E_CORRUPT: return "stored record is corrupt";
+	case BROKER_E_NOTINIT: return "data directory is not initialised";
+	case BROKER_E_INVAL: return "invalid argument";
+	case BROKER_E_STOPPED: return "store is shutting down";
+	case BROKER_E_VERSION: return "data written by a newer version";
+	case BROKER_E_IO: return "file-system error";
+	default: return "unknown broker error";
+	}
+}
+
+int
+broker_mdb_err(int rc)
+{
+	switch (rc) {
+	case MDB_SUCCESS: return 0;
+	case MDB_NOTFOUND: return BROKER_E_NOTFOUND;
+	case MDB_KEYEXIST: return BROKER_E_EXISTS;
+	case MDB_MAP_FULL:
+	case ENOSPC:
+	case EDQUOT: return BROKER_E_FULL;
+	case ENOMEM: return BROKER_E_NOMEM;
+	case MDB_CORRUPTED:
+	case MDB_PAGE_NOTFOUND:
+	case MDB_INVALID:
+	case MDB_VERSION_MISMATCH: return BROKER_E_CORRUPT;
+	default: return BROKER_E_STORAGE;
+	}
+}
+
+int
+broker_path(char out[BROKER_PATH_MAX], const char *dir, const char *rel)
+{
+	int n = snprintf(out, BROKER_PATH_MAX, "%s/%s", dir, rel);
+
+	if (n < 0 || n >= BROKER_PATH_MAX) {
+		out[0] = '\0';
+		return BROKER_E_INVAL;
+	}
+	return 0;
+}
+
+/* Creates and opens the environment handle; the caller closes it. */
+static int
+env_open(const char *data_dir, size_t map_size, MDB_env **out)
+{
+	char path[BROKER_PATH_MAX];
+	MDB_env *env = NULL;
+	int rc, dead = 0;
+
+	*out = NULL;
+	if ((rc = broker_path(path, data_dir, "db")) != 0)
+		return rc;
+	if ((rc = mdb_env_create(&env)) != 0)
+		return broker_mdb_err(rc);
+	/*
+	 * MDB_NOTLS: read snapshots are objects of their own, not bound to
+	 * the thread that opened them, so a pool thread may end one that
+	 * another began.
+	 */
+	if ((rc = mdb_env_set_maxdbs(env, BROKER_DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(env,
+		 map_size ? map_size : DEFAULT_MAP_SIZE)) != 0 ||
+	    (rc = mdb_env_open(env, path, MDB_NOTLS, 0600)) != 0) {
+		mdb_env_close(env);
+		return rc == ENOENT ? BROKER_E_NOTINIT : broker_mdb_err(rc);
+	}
+	/* Reader slots left by a crashed process would pin old pages. */
+	(void)mdb_reader_check(env, &dead);
+	*out = env;
+	return 0;
+}
+
+int
+broker_store_create(const char *data_dir, size_t map_size)
+{
+	char path[BROKER_PATH_MAX];
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	MDB_val k, v;
+	unsigned char fmt[2] = { 1, BROKER_FORMAT };
+	int rc;
+
+	if ((rc = broker_path(path, data_dir, "db")) != 0)
+		return rc;
+	if (mkdir(path, 0700) != 0)
+		return errno == EEXIST ? BROKER_E_EXISTS : BROKER_E_IO;
+	if ((rc = env_open(data_dir, map_size, &env)) != 0)
+		return rc;
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+		goto out;
+	for (int i = 0; i < BROKER_DB_COUNT; i++) {
+		if ((rc = mdb_dbi_open(txn, broker_db_names[i], MDB_CREATE,
+			 &dbi)) != 0)
+			goto out;
+	}
+	if ((rc = mdb_dbi_open(txn, broker_db_names[BROKER_DB_META], 0,
+		 &dbi)) != 0)
+		goto out;
+	k.mv_data = (void *)(uintptr_t)BROKER_META_FORMAT_KEY;
+	k.mv_size = sizeof(BROKER_META_FORMAT_KEY) - 1;
+	v.mv_data = fmt;
+	v.mv_size = sizeof(fmt);
+	if ((rc = mdb_put(txn, dbi, &k, &v, MDB_NOOVERWRITE)) != 0)
+		goto out;
+	rc = mdb_txn_commit(txn);
+	txn = NULL;
+out:
+	if (txn != NULL)
+		mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return broker_mdb_err(rc);
+}
+
+/* Opens every named database and checks the format record. */
+static int
+open_dbs(struct broker_store *s)
+{
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	const unsigned char *p;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
+		return broker_mdb_err(rc);
+	for (int i = 0; i < BROKER_DB_COUNT; i++) {
+		rc = mdb_dbi_open(txn, broker_db_names[i], 0, &s->dbi[i]);
+		if (rc != 0) {
+			rc = rc == MDB_NOTFOUND ? BROKER_E_NOTINIT
+						: broker_mdb_err(rc);
+			goto out;
+		}
+	}
+	k.mv_data = (void *)(uintptr_t)BROKER_META_FORMAT_KEY;
+	k.mv_size = sizeof(BROKER_META_FORMAT_KEY) - 1;
+	rc = mdb_get(txn, s->dbi[BROKER_DB_META], &k, &v);
+	if (rc != 0) {
+		rc = rc == MDB_NOTFOUND ? BROKER_E_NOTINIT : broker_mdb_err(rc);
+		goto out;
+	}
+	p = v.mv_data;
+	if (v.mv_size != 2 || p[0] != 1)
+		rc = BROKER_E_CORRUPT;
+	else if (p[1] > BROKER_FORMAT)
+		rc = BROKER_E_VERSION;
+	/* Older formats would be migrated here; there are none yet. */
+out:
+	/* Handles opened in a read txn stay valid once it commits. */
+	if (rc == 0)
+		rc = broker_mdb_err(mdb_txn_commit(txn));
+	else
+		mdb_txn_abort(txn);
+	return rc;
+}
+
+int
+broker_store_open(const char *data_dir, const struct broker_store_opts *opts,
+    struct broker_store **out)
+{
+	struct broker_store *s = NULL;
+	int rc;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return BROKER_E_NOMEM;
+	s->max_batch = opts && opts->max_batch ? opts->max_batch : 256;
+	s->queue_cap = opts && opts->queue_cap ? opts->queue_cap : 4096;
+	if ((rc = env_open(data_dir, opts ? opts->map_size : 0, &s->env)) != 0)
+		goto out;
+	if ((rc = open_dbs(s)) != 0)
+		goto out;
+	if ((rc = broker_committer_start(s)) != 0)
+		goto out;
+	*out = s;
+	s = NULL;
+out:
+	if (s != NULL) {
+		if (s->env != NULL)
+			mdb_env_close(s->env);
+		free(s);
+	}
+	return rc;
+}
+
+void
+broker_store_close(struct broker_store *s)
+{
+	if (s == NULL)
+		return;
+	broker_committer_stop(s);
+	mdb_env_close(s->env);
+	free(s);
+}
+
+void
+broker_store_stats(const struct broker_store *s, struct broker_store_stats *o)
+{
+	o->commits = atomic_load_explicit(&s->n_commits, memory_order_relaxed);
+	o->writes = atomic_load_explicit(&s->n_writes, memory_order_relaxed);
+	o->write_errors = atomic_load_explicit(&s->n_write_errors,
+	    memory_order_relaxed);
+	o->max_batch = atomic_load_explicit(&s->n_max_batch,
+	    memory_order_relaxed);
+	o->queue_depth = atomic_load_explicit(&s->n_queued,
+	    memory_order_relaxed);
+}
+
+int
+broker_read_begin(struct broker_store *s, struct broker_txn **out)
+{
+	struct broker_txn *t;
+	int rc;
+
+	*out = NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return BROKER_E_NOMEM;
+	t->store = s;
+	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &t->txn)) != 0) {
+		free(t);
+		return broker_mdb_err(rc);
+	}
+	*out = t;
+	return 0;
+}
+
+void
+broker_read_end(struct broker_txn *t)
+{
+	if (t == NULL)
+		return;
+	mdb_txn_abort(t->txn);
+	free(t);
+}
+
+/* Splits a stored value into version and payload; rejects bad records. */
+static int
+unwrap(const MDB_val *v, const void **val, size_t *len, unsigned *version)
+{
+	const unsigned char *p = v->mv_data;
+
+	/* Stored bytes are untrusted: a record needs at least its header. */
+	if (v->mv_size < 1 || p[0] == 0)
+		return BROKER_E_CORRUPT;
+	*val = p + 1;
+	*len = v->mv_size - 1;
+	if (version != NULL)
+		*version = p[0];
+	return 0;
+}
+
+int
+broker_txn_get(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, const void **val, size_t *len, unsigned *version)
+{
+	MDB_val k = { klen, (void *)(uintptr_t)key }, v;
+	int rc;
+
+	*val = NULL;
+	*len = 0;
+	if ((unsigned)db >= BROKER_DB_COUNT || klen == 0 ||
+	    klen > (size_t)mdb_env_get_maxkeysize(t->store->env))
+		return BROKER_E_INVAL;
+	if ((rc = mdb_get(t->txn, t->store->dbi[db], &k, &v)) != 0)
+		return broker_mdb_err(rc);
+	return unwrap(&v, val, len, version);
+}
+
+int
+broker_txn_scan(struct broker_txn *t, enum broker_db db, const void *start,
+    size_t slen, broker_scan_fn fn, void *arg)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k = { slen, (void *)(uintptr_t)start }, v;
+	const void *val;
+	size_t len;
+	int rc;
+
+	if ((unsigned)db >= BROKER_DB_COUNT)
+		return BROKER_E_INVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
+		return broker_mdb_err(rc);
+	rc = mdb_cursor_get(cur, &k, &v,
+	    start != NULL && slen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	while (rc == 0) {
+		if ((rc = unwrap(&v, &val, &len, NULL)) != 0)
+			break;
+		if ((rc = fn(arg, k.mv_data, k.mv_size, val, len)) != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	mdb_cursor_close(cur);
+	if (rc == MDB_NOTFOUND)
+		return 0;
+	return rc > 0 ? broker_mdb_err(rc) : rc;
+}
+
+/* Shared body of put and insert. */
+static int
+put(struct broker_txn *t, enum broker_db db, const void *key, size_t klen,
+    const void *val, size_t len, unsigned version, unsigned flags)
+{
+	MDB_val k = { klen, (void *)(uintptr_t)key }, v;
+	int rc;
+
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || version == 0 ||
+	    version > 255 || klen == 0 ||
+	    klen > (size_t)mdb_env_get_maxkeysize(t->store->env) ||
+	    len > SIZE_MAX - 1)
+		return BROKER_E_INVAL;
+	/* MDB_RESERVE: write header and payload in place, no extra copy. */
+	v.mv_size = len + 1;
+	v.mv_data = NULL;
+	rc = mdb_put(t->txn, t->store->dbi[db], &k, &v, flags | MDB_RESERVE);
+	if (rc != 0)
+		return broker_mdb_err(rc);
+	((unsigned char *)v.mv_data)[0] = (unsigned char)version;
+	if (len > 0)
+		memcpy((unsigned char *)v.mv_data + 1, val, len);
+	return 0;
+}
+
+int
+broker_txn_put(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, const void *val, size_t len, unsigned version)
+{
+	return put(t, db, key, klen, val, len, version, 0);
+}
+
+int
+broker_txn_insert(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, const void *val, size_t len, unsigned version)
+{
+	return put(t, db, key, klen, val, len, version, MDB_NOOVERWRITE);
+}
+
+int
+broker_txn_del(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen)
+{
+	MDB_val k = { klen, (void *)(uintptr_t)key };
+
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
+		return BROKER_E_INVAL;
+	return broker_mdb_err(mdb_del(t->txn, t->store->dbi[db], &k, NULL));
+}
+
+/* Copies the stored issuer out of a snapshot. */
+static int
+issuer_get(struct broker_txn *t, char *out, size_t outcap)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	rc = broker_txn_get(t, BROKER_DB_META, BROKER_META_ISSUER_KEY,
+	    sizeof(BROKER_META_ISSUER_KEY) - 1, &val, &len, NULL);
+	if (rc != 0)
+		return rc;
+	if (len == 0 || len >= outcap || memchr(val, '\0', len) != NULL)
+		return BROKER_E_CORRUPT;
+	memcpy(out, val, len);
+	out[len] = '\0';
+	return 0;
+}
+
+int
+broker_meta_issuer(struct broker_store *s, char *out, size_t outcap)
+{
+	struct broker_txn *t = NULL;
+	int rc;
+
+	if (outcap == 0)
+		return BROKER_E_INVAL;
+	out[0] = '\0';
+	if ((rc = broker_read_begin(s, &t)) != 0)
+		return rc;
+	rc = issuer_get(t, out, outcap);
+	broker_read_end(t);
+	return rc;
+}

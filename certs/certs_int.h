@@ -1,0 +1,52 @@
+/*
+ * certs_int.h - declarations shared by the files of certs/ and nobody else.
+ *
+ * These helpers move keys and certificates between OpenSSL objects and
+ * files.  They follow the conventions of certs.h (0 or CERTS_E_*,
+ * out-parameters cleared first and set only on success).  Nothing outside
+ * certs/ may include this header: it drags in OpenSSL.
+ */
+#ifndef CCX_CERTS_INT_H
+#define CCX_CERTS_INT_H
+
+#include <stddef.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/*
+ * 0 when nothing exists at path (not even a dangling symlink),
+ * CERTS_E_EXISTS when something does, CERTS_E_IO when it cannot be told.
+ */
+int certs_int_file_absent(const char *path);
+
+/*
+ * Writes pkey's private key as unencrypted PKCS#8 PEM to path, mode 0600,
+ * through certs_file_write_private.  Every copy of the PEM is wiped.
+ */
+int certs_int_key_save(const EVP_PKEY *pkey, const char *path, int overwrite);
+
+/*
+ * Parses one PEM private key of any type from pem[0..len).  Encrypted keys
+ * are refused (CERTS_E_FORMAT), never prompted for.  Caller frees *out
+ * with EVP_PKEY_free().
+ */
+int certs_int_key_from_pem(const char *pem, size_t len, EVP_PKEY **out);
+
+/*
+ * Reads path with certs_file_read_private (so the 0600 check applies) and
+ * parses it with certs_int_key_from_pem.  Caller frees *out with
+ * EVP_PKEY_free().
+ */
+int certs_int_key_load(const char *path, EVP_PKEY **out);
+
+/* Writes cert as PEM to path, mode 0644, via certs_file_write_public. */
+int certs_int_cert_save(const X509 *cert, const char *path, int overwrite);
+
+/* Parses the first PEM certificate in pem[0..len).  Caller X509_free()s. */
+int certs_int_cert_from_pem(const char *pem, size_t len, X509 **out);
+
+/* Reads and parses a PEM certificate file.  Caller X509_free()s *out. */
+int certs_int_cert_load(const char *path, X509 **out);
+
+#endif /* CCX_CERTS_INT_H */

@@ -1,0 +1,173 @@
+/*
+ * crypto.c - the small primitives the rest of the broker borrows: CSPRNG
+ * bytes and tokens, constant-time comparison, wiping, SHA-256 and
+ * HMAC-SHA256.
+ *
+ * Everything here is a thin, checked wrapper over OpenSSL so that no other
+ * folder needs OpenSSL headers.  It must never fall back to a weaker
+ * source of randomness, never compare secrets with memcmp, and never leave
+ * intermediate digests or random bytes in memory it releases.
+ */
+#include <limits.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "certs/certs.h"
+
+/* Tokens are produced in chunks so no heap copy of the raw bytes exists. */
+#define TOKEN_CHUNK 48 /* a multiple of 3: chunks concatenate cleanly */
+
+int
+certs_random(void *buf, size_t len)
+{
+	unsigned char *p = buf;
+
+	if (len == 0)
+		return CERTS_OK;
+	if (buf == NULL)
+		return CERTS_E_INVAL;
+	/* RAND_bytes takes an int: feed it at most INT_MAX at a time. */
+	while (len > 0) {
+		int n = len > (size_t)INT_MAX ? INT_MAX : (int)len;
+
+		if (RAND_bytes(p, n) != 1) {
+			ERR_clear_error();
+			return CERTS_E_CRYPTO;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return CERTS_OK;
+}
+
+int
+certs_random_token(char *out, size_t outcap, size_t nbytes)
+{
+	unsigned char chunk[TOKEN_CHUNK];
+	size_t need, pos = 0;
+	int rc = CERTS_E_INVAL;
+
+	if (out == NULL || outcap == 0)
+		return CERTS_E_INVAL;
+	out[0] = '\0';
+	/* A zero-byte token has no entropy: it can only be a caller bug. */
+	if (nbytes == 0)
+		return CERTS_E_INVAL;
+	need = certs_b64url_len(nbytes);
+	if (need == SIZE_MAX || outcap < need + 1)
+		return CERTS_E_INVAL;
+
+	while (nbytes > 0) {
+		size_t n = nbytes > sizeof(chunk) ? sizeof(chunk) : nbytes;
+
+		rc = certs_random(chunk, n);
+		if (rc != 0)
+			goto out;
+		rc = certs_b64url_encode(chunk, n, out + pos, outcap - pos);
+		if (rc != 0)
+			goto out;
+		pos += certs_b64url_len(n);
+		nbytes -= n;
+	}
+	rc = CERTS_OK;
+out:
+	certs_wipe(chunk, sizeof(chunk));
+	if (rc != 0)
+		certs_wipe(out, outcap);
+	return rc;
+}
+
+int
+certs_ct_equal(const void *a, const void *b, size_t len)
+{
+	if (len == 0)
+		return 1;
+	if (a == NULL || b == NULL)
+		return 0;
+	return CRYPTO_memcmp(a, b, len) == 0 ? 1 : 0;
+}
+
+void
+certs_wipe(void *buf, size_t len)
+{
+	if (buf != NULL && len > 0)
+		OPENSSL_cleanse(buf, len);
+}
+
+void
+certs_free_secret(void *buf, size_t len)
+{
+	if (buf == NULL)
+		return;
+	certs_wipe(buf, len);
+	free(buf);
+}
+
+int
+certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	int rc = CERTS_E_CRYPTO;
+
+	if (out == NULL)
+		return CERTS_E_INVAL;
+	certs_wipe(out, CERTS_SHA256_LEN);
+	if (data == NULL && len > 0)
+		return CERTS_E_INVAL;
+	/* EVP_Digest with a NULL pointer and zero length is fine, but be
+	 * explicit rather than rely on it. */
+	if (data == NULL)
+		data = "";
+
+	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+		goto out;
+	if (mdlen != CERTS_SHA256_LEN)
+		goto out;
+	memcpy(out, md, CERTS_SHA256_LEN);
+	rc = CERTS_OK;
+out:
+	certs_wipe(md, sizeof(md));
+	if (rc != 0)
+		ERR_clear_error();
+	return rc;
+}
+
+int
+certs_hmac_sha256(const void *key, size_t keylen, const void *data,
+    size_t len, uint8_t out[CERTS_SHA256_LEN])
+{
+	unsigned char mac[EVP_MAX_MD_SIZE];
+	size_t maclen = 0;
+	int rc = CERTS_E_CRYPTO;
+
+	if (out == NULL)
+		return CERTS_E_INVAL;
+	certs_wipe(out, CERTS_SHA256_LEN);
+	if ((key == NULL && keylen > 0) || (data == NULL && len > 0))
+		return CERTS_E_INVAL;
+	/* A NULL key tells EVP_MAC_init "keep the previous key", which a fresh
+	 * context does not have: an empty key must be a non-NULL pointer. */
+	if (key == NULL)
+		key = "";
+	if (data == NULL)
+		data = "";
+
+	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data,
+		len, mac, sizeof(mac), &maclen) == NULL)
+		goto out;
+	if (maclen != CERTS_SHA256_LEN)
+		goto out;
+	memcpy(out, mac, CERTS_SHA256_LEN);
+	rc = CERTS_OK;
+out:
+	certs_wipe(mac, sizeof(mac));
+	if (rc != 0)
+		ERR_clear_error();
+	return rc;
+}

@@ -1,0 +1,65 @@
+/*
+ * policy.h - pure rules about documents: input limits now, scopes and
+ * projections as they come.
+ *
+ * Everything here is a pure function of its arguments: no I/O, no clock,
+ * no globals, so it can be tested exhaustively.  It includes nothing of
+ * the broker's other modules.
+ *
+ * Conventions: fallible functions return 0 or a negative POLICY_E_* code
+ * (range -200..-299).
+ */
+#ifndef CCX_POLICY_H
+#define CCX_POLICY_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+enum {
+	POLICY_OK = 0,
+	POLICY_E_DEPTH = -200,	 /* nested deeper than allowed */
+	POLICY_E_MEMBERS = -201, /* an object or array has too many members */
+	POLICY_E_TOTAL = -202,	 /* the document has too many values */
+	POLICY_E_STRING = -203,	 /* a string value is too long */
+	POLICY_E_KEY = -204,	 /* an object key is too long */
+	POLICY_E_INVAL = -205,	 /* bad argument */
+};
+
+/* Returns a static English description of a POLICY_E_* code. */
+const char *policy_strerror(int err);
+
+/* Limits on an untrusted JSON document; lengths are in bytes. */
+struct policy_json_limits {
+	unsigned max_depth;	/* nesting of objects and arrays */
+	size_t max_members;	/* members of one object or array */
+	size_t max_total;	/* values in the whole document */
+	size_t max_string;	/* bytes of one string value */
+	size_t max_key;		/* bytes of one object key */
+};
+
+/* The limits every JSON request body gets unless a route says otherwise. */
+#define POLICY_JSON_LIMITS_DEFAULT                                           \
+	{                                                                    \
+		.max_depth = 16, .max_members = 256, .max_total = 4096,      \
+		.max_string = 4096, .max_key = 64                            \
+	}
+
+/*
+ * Scans raw JSON text for its nesting depth before any parser sees it, so
+ * a document of a million '[' costs a linear scan and no allocation.
+ * Brackets inside strings do not count.  0, or POLICY_E_DEPTH when
+ * max_depth is exceeded; anything else malformed is left to the parser.
+ */
+int policy_json_depth(const char *buf, size_t len, unsigned max_depth);
+
+/*
+ * Checks a parsed document against every limit in lim.  0, or the
+ * POLICY_E_* code of the first limit crossed; when path is non-NULL it
+ * receives a JSON-Pointer-like location of the offence (NUL-terminated,
+ * truncated to pathcap).
+ */
+int policy_json_check(const json_t *doc, const struct policy_json_limits *lim,
+    char *path, size_t pathcap);
+
+#endif /* CCX_POLICY_H */

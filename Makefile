@@ -148,6 +148,7 @@ cppcheck:
 	  $(foreach m,$(MODULES),$(m)/) tests/
 
 tidy:
+	@mkdir -p $(BUILD)
 	@clang-tidy --quiet $(foreach m,$(MODULES),$(m)/*.c) -- \
 	  $(CPPFLAGS) -std=c11 $(PKG_CFLAGS) 2>/dev/null | grep -E 'warning|error' > $(BUILD)/tidy.log || true; \
 	  if [ -s $(BUILD)/tidy.log ]; then cat $(BUILD)/tidy.log; exit 1; fi

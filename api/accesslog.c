@@ -19,7 +19,7 @@
 
 #include "api/api_int.h"
 
-#define RING_SIZE (512u * 1024u) /* per thread; a power of two */
+#define RING_SIZE ((size_t)512 * 1024) /* per thread; a power of two */
 #define LINE_MAX_LEN 1024
 #define PATH_MAX_LOGGED 200
 
@@ -74,7 +74,7 @@ escape(char *dst, size_t cap, const char *src)
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
 
-	for (size_t i = 0; src[i] != '\0' && i < PATH_MAX_LOGGED; i++) {
+	for (size_t i = 0; i < PATH_MAX_LOGGED && src[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)src[i];
 
 		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {

@@ -136,13 +136,15 @@ main(int argc, char **argv)
 {
 	struct api_config cfg;
 	struct api_server *srv = NULL;
+	const char *env;
 	char err[512];
 	sigset_t set;
 	int sig, rc;
 
 	api_config_defaults(&cfg);
-	if (getenv("CCX_DATA") != NULL && getenv("CCX_DATA")[0] != '\0')
-		cfg.data_dir = getenv("CCX_DATA");
+	env = getenv("CCX_DATA");
+	if (env != NULL && env[0] != '\0')
+		cfg.data_dir = env;
 	if (parse_args(argc, argv, &cfg) != 0) {
 		fputs(usage, stderr);
 		return 2;
@@ -159,9 +161,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "ccx-broker: %s (%s)\n", err, api_strerror(rc));
 		return 1;
 	}
-	fprintf(stderr, "ccx-broker: listening on https://%s (port %u), "
-	    "issuer %s\n", cfg.listen, api_server_port(srv),
-	    api_server_issuer(srv));
+	fprintf(stderr, "ccx-broker: listening on https://%.*s:%u/ (issuer %s)\n",
+	    (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
+	    api_server_port(srv), api_server_issuer(srv));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

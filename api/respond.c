@@ -120,6 +120,7 @@ api_fail(struct api_request *r, int err, const char *fmt, ...)
 	int n;
 
 	va_start(ap, fmt);
+	/* NOLINTNEXTLINE(clang-analyzer-valist.Uninitialized): va_start is above */
 	n = vsnprintf(r->detail, sizeof(r->detail), fmt, ap);
 	va_end(ap);
 	if (n < 0)

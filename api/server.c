@@ -47,9 +47,9 @@ api_config_defaults(struct api_config *c)
 	c->threads = 0;
 	c->max_conns = 1024;
 	c->max_conns_per_ip = 256;
-	c->conn_memory = 32 * 1024;
+	c->conn_memory = (size_t)32 * 1024;
 	c->conn_timeout = 30;
-	c->max_body = 64 * 1024;
+	c->max_body = (size_t)64 * 1024;
 	c->shutdown_timeout = 10;
 	c->log_flush_ms = 50;
 }
@@ -138,8 +138,8 @@ first_checks(struct api_request *r, int route_rc)
 	    (f.n_te && !f.te_chunked))
 		return api_fail(r, API_E_SMUGGLE,
 		    "conflicting Content-Length/Transfer-Encoding headers");
-	if (route_rc != 0)
-		return route_rc;
+	if (route_rc != 0 || r->route == NULL)
+		return route_rc != 0 ? route_rc : API_E_NOTFOUND;
 	if (r->route->auth == API_AUTH_ADMIN &&
 	    check_admin(r->srv, f.authz) != 0)
 		return api_fail(r, API_E_UNAUTH, "admin token required");

@@ -49,10 +49,11 @@ split_args(int argc, char **argv, struct args *a)
 	}
 	a->argc = o;
 	a->argv = argv;
-	if (a->data == NULL)
-		a->data = getenv("CCX_DATA") && getenv("CCX_DATA")[0]
-			      ? getenv("CCX_DATA")
-			      : "var";
+	if (a->data == NULL) {
+		const char *env = getenv("CCX_DATA");
+
+		a->data = env != NULL && env[0] != '\0' ? env : "var";
+	}
 	return a->cmd != NULL ? 0 : -1;
 }
 

@@ -170,7 +170,7 @@ make_signing_key(const struct broker_init_opts *o,
 	}
 	n = snprintf(rel, sizeof(rel), "keys/%s.key", certs_signkey_kid(key));
 	if (n < 0 || (size_t)n >= sizeof(rel) ||
-	    (rc = broker_path(path, o->data_dir, rel)) != 0) {
+	    broker_path(path, o->data_dir, rel) != 0) {
 		rc = BROKER_E_INVAL;
 		goto out;
 	}
@@ -179,7 +179,7 @@ make_signing_key(const struct broker_init_opts *o,
 		goto out;
 	}
 	certs_signkey_public(key, pub);
-	if ((rc = certs_b64url_encode(pub, sizeof(pub), x, sizeof(x))) != 0) {
+	if (certs_b64url_encode(pub, sizeof(pub), x, sizeof(x)) != 0) {
 		rc = BROKER_E_INVAL;
 		goto out;
 	}

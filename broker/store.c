@@ -328,16 +328,17 @@ broker_txn_scan(struct broker_txn *t, enum broker_db db, const void *start,
 	rc = mdb_cursor_get(cur, &k, &v,
 	    start != NULL && slen > 0 ? MDB_SET_RANGE : MDB_FIRST);
 	while (rc == 0) {
-		if ((rc = unwrap(&v, &val, &len, NULL)) != 0)
-			break;
-		if ((rc = fn(arg, k.mv_data, k.mv_size, val, len)) != 0)
-			break;
+		int stop;
+
+		if ((stop = unwrap(&v, &val, &len, NULL)) != 0 ||
+		    (stop = fn(arg, k.mv_data, k.mv_size, val, len)) != 0) {
+			mdb_cursor_close(cur);
+			return stop;
+		}
 		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
 	}
 	mdb_cursor_close(cur);
-	if (rc == MDB_NOTFOUND)
-		return 0;
-	return rc > 0 ? broker_mdb_err(rc) : rc;
+	return rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
 }
 
 /* Shared body of put and insert. */

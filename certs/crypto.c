@@ -9,7 +9,6 @@
  * intermediate digests or random bytes in memory it releases.
  */
 #include <limits.h>
-#include <string.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
@@ -111,7 +110,6 @@ certs_free_secret(void *buf, size_t len)
 int
 certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN])
 {
-	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int mdlen = 0;
 	int rc = CERTS_E_CRYPTO;
 
@@ -125,16 +123,18 @@ certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN])
 	if (data == NULL)
 		data = "";
 
-	if (EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL) != 1)
+	/* SHA-256 writes exactly CERTS_SHA256_LEN bytes, so out is big
+	 * enough; a failure wipes whatever it wrote. */
+	if (EVP_Digest(data, len, out, &mdlen, EVP_sha256(), NULL) != 1)
 		goto out;
 	if (mdlen != CERTS_SHA256_LEN)
 		goto out;
-	memcpy(out, md, CERTS_SHA256_LEN);
 	rc = CERTS_OK;
 out:
-	certs_wipe(md, sizeof(md));
-	if (rc != 0)
+	if (rc != 0) {
+		certs_wipe(out, CERTS_SHA256_LEN);
 		ERR_clear_error();
+	}
 	return rc;
 }
 
@@ -142,7 +142,6 @@ int
 certs_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CERTS_SHA256_LEN])
 {
-	unsigned char mac[EVP_MAX_MD_SIZE];
 	size_t maclen = 0;
 	int rc = CERTS_E_CRYPTO;
 
@@ -158,16 +157,17 @@ certs_hmac_sha256(const void *key, size_t keylen, const void *data,
 	if (data == NULL)
 		data = "";
 
+	/* outsize bounds the write; a failure wipes whatever it wrote. */
 	if (EVP_Q_mac(NULL, "HMAC", NULL, "SHA256", NULL, key, keylen, data,
-		len, mac, sizeof(mac), &maclen) == NULL)
+		len, out, CERTS_SHA256_LEN, &maclen) == NULL)
 		goto out;
 	if (maclen != CERTS_SHA256_LEN)
 		goto out;
-	memcpy(out, mac, CERTS_SHA256_LEN);
 	rc = CERTS_OK;
 out:
-	certs_wipe(mac, sizeof(mac));
-	if (rc != 0)
+	if (rc != 0) {
+		certs_wipe(out, CERTS_SHA256_LEN);
 		ERR_clear_error();
+	}
 	return rc;
 }

@@ -68,7 +68,7 @@ make_temp_name(const char *path, char **out)
 	if (plen > SIZE_MAX - 64)
 		return CERTS_E_INVAL;
 	/* '.' + path + '.' + hex + ".tmp" + NUL */
-	cap = 1 + plen + 1 + 2 * TMP_RAND_BYTES + sizeof(suffix);
+	cap = 1 + plen + 1 + (size_t)2 * TMP_RAND_BYTES + sizeof(suffix);
 
 	rc = certs_random(rnd, sizeof(rnd));
 	if (rc != 0)
@@ -104,15 +104,8 @@ fsync_dir_of(const char *path)
 	char *dir = NULL;
 	int fd = -1, rc = CERTS_E_IO;
 
-	if (dlen == 0) {
-		dir = strdup(".");
-	} else {
-		dir = malloc(dlen + 1);
-		if (dir != NULL) {
-			memcpy(dir, path, dlen);
-			dir[dlen] = '\0';
-		}
-	}
+	/* "a/b/key" -> "a/b/", "/key" -> "/", "key" -> "." */
+	dir = dlen == 0 ? strdup(".") : strndup(path, dlen);
 	if (dir == NULL) {
 		rc = CERTS_E_NOMEM;
 		goto out;

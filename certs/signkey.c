@@ -184,8 +184,7 @@ certs_sign(const struct certs_signkey *key, const void *msg, size_t len,
     uint8_t sig[CERTS_ED25519_SIG_LEN])
 {
 	EVP_MD_CTX *ctx = NULL;
-	unsigned char tmp[CERTS_ED25519_SIG_LEN];
-	size_t siglen = sizeof(tmp);
+	size_t siglen = CERTS_ED25519_SIG_LEN;
 	int rc = CERTS_E_INVAL;
 
 	if (sig == NULL)
@@ -203,16 +202,18 @@ certs_sign(const struct certs_signkey *key, const void *msg, size_t len,
 	rc = CERTS_E_CRYPTO;
 	if (EVP_DigestSignInit(ctx, NULL, NULL, NULL, key->pkey) != 1)
 		goto out;
-	if (EVP_DigestSign(ctx, tmp, &siglen, msg, len) != 1)
+	/* siglen tells OpenSSL how much room sig has; a failure wipes it. */
+	if (EVP_DigestSign(ctx, sig, &siglen, msg, len) != 1)
 		goto out;
 	if (siglen != CERTS_ED25519_SIG_LEN)
 		goto out;
-	memcpy(sig, tmp, CERTS_ED25519_SIG_LEN);
 	rc = CERTS_OK;
 out:
 	EVP_MD_CTX_free(ctx);
-	if (rc != 0)
+	if (rc != 0) {
+		certs_wipe(sig, CERTS_ED25519_SIG_LEN);
 		ERR_clear_error();
+	}
 	return rc;
 }
 

@@ -410,7 +410,7 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 	int key_created = 0, cmp, rc = CERTS_E_INVAL;
 
 	if (ca_cert_path == NULL || ca_key_path == NULL || cert_path == NULL ||
-	    key_path == NULL)
+	    key_path == NULL || names == NULL)
 		goto out;
 	if (strcmp(cert_path, key_path) == 0 || !names_ok(names, n_names) ||
 	    !days_ok(days))

@@ -409,12 +409,13 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 	EVP_PKEY *ca_key = NULL, *pkey = NULL;
 	int key_created = 0, cmp, rc = CERTS_E_INVAL;
 
+	/* Arguments first, while there is nothing to release yet. */
 	if (ca_cert_path == NULL || ca_key_path == NULL || cert_path == NULL ||
 	    key_path == NULL || names == NULL)
-		goto out;
+		return CERTS_E_INVAL;
 	if (strcmp(cert_path, key_path) == 0 || !names_ok(names, n_names) ||
 	    !days_ok(days))
-		goto out;
+		return CERTS_E_INVAL;
 	if (!overwrite) {
 		rc = certs_int_file_absent(cert_path);
 		if (rc != 0)

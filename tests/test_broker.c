@@ -460,7 +460,7 @@ test_close_commits_pending(void **state)
 		0, { 0 } };
 	struct kv kv[40];
 	struct slot sl[40];
-	char keys[40][16], out[32];
+	char keys[40][24], out[32];
 
 	a.pending = 40;
 	for (int i = 0; i < 40; i++) {

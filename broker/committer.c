@@ -64,23 +64,26 @@ commit_batch(struct broker_store *s, struct broker_job *batch, unsigned n)
 		rc = mdb_txn_commit(txn);
 	}
 	rc = broker_mdb_err(rc);
-	for (j = batch; j != NULL; j = next) {
-		next = j->next;
+	for (j = batch; j != NULL; j = j->next) {
 		if (rc != 0 && j->rc == 0)
 			j->rc = rc;
 		if (j->rc == 0)
 			ok++;
 		else
 			failed++;
-		j->done(j->cookie, j->rc);
-		free(j);
 	}
+	/* Counters first: a writer woken below may read them at once. */
 	if (rc == 0)
 		atomic_fetch_add_explicit(&s->n_commits, 1, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->n_writes, ok, memory_order_relaxed);
 	atomic_fetch_add_explicit(&s->n_write_errors, failed,
 	    memory_order_relaxed);
 	update_max(&s->n_max_batch, n);
+	for (j = batch; j != NULL; j = next) {
+		next = j->next;
+		j->done(j->cookie, j->rc);
+		free(j);
+	}
 }
 
 static void *

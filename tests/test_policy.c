@@ -416,7 +416,6 @@ test_check_args(void **state)
 	char path[16];
 
 	(void)state;
-	strcpy_safe:
 	memset(path, 'Z', sizeof(path));
 	assert_int_equal(policy_json_check(NULL, &lim, path, sizeof(path)),
 	    POLICY_E_INVAL);
@@ -453,7 +452,7 @@ test_check_path_truncation(void **state)
 		const char *full;
 	} rows[] = {
 		{ "[[[[[]]]]]", "/0/0/0" },
-		{ "{\"abcdefgh\":[1,{\"ij\":[[[]]]}]}", "/abcdefgh/1/ij/0" },
+		{ "{\"abcdefgh\":[1,{\"ij\":[[[]]]}]}", "/abcdefgh/1/ij" },
 		{ "[0,1,2,3,4,5,6,7,8,9,10,[[[[]]]]]", "/11/0/0" },
 	};
 	struct policy_json_limits lim = LIM(3, 99, 99, 99, 99);

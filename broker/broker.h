@@ -30,6 +30,9 @@ enum {
 	BROKER_E_STOPPED = -309,  /* the store is shutting down */
 	BROKER_E_VERSION = -310,  /* data written by a newer format */
 	BROKER_E_IO = -311,	  /* file-system error outside LMDB */
+	BROKER_E_BADPASS = -312,  /* login or password wrong */
+	BROKER_E_EXPIRED = -313,  /* session or token expired */
+	BROKER_E_STALE = -314,	  /* If-Match does not match */
 };
 
 /* Returns a static English description of a BROKER_E_* code. */
@@ -213,5 +216,160 @@ int broker_txn_del(struct broker_txn *txn, enum broker_db db, const void *key,
  * BROKER_E_NOTFOUND when none was stored.
  */
 int broker_meta_issuer(struct broker_store *store, char *out, size_t outcap);
+
+/* ---- customers, sessions, profiles ---------------------------------- */
+
+#define BROKER_KDF_ENCODED_MAX 128 /* bytes of a PHC hash string */
+
+#define BROKER_ID_LEN 22     /* 16 random bytes, base64url */
+#define BROKER_ETAG_LEN 22   /* 16 bytes of SHA-256, base64url */
+#define BROKER_TOKEN_LEN 43  /* 32 random bytes, base64url */
+
+struct broker_customer {
+	char id[BROKER_ID_LEN + 1];
+	char login[65];
+	char pw[BROKER_KDF_ENCODED_MAX]; /* PHC string of the password hash */
+	int64_t created;
+	uint64_t epoch; /* sessions of an older epoch are dead */
+};
+
+/*
+ * Looks a customer up by normalised login or by id in a snapshot.
+ * BROKER_E_NOTFOUND is a normal result.
+ */
+int broker_customer_by_login(struct broker_txn *txn, const char *login,
+    struct broker_customer *out);
+int broker_customer_get(struct broker_txn *txn, const char *id,
+    struct broker_customer *out);
+
+/* Arguments of broker_customer_create (a broker_write_fn). */
+struct broker_customer_new {
+	const char *login;  /* normalised */
+	const char *pw;	    /* PHC string */
+	int64_t now;
+	char id[BROKER_ID_LEN + 1]; /* out */
+};
+
+/*
+ * Creates the account, its login index entry and the empty profile {}.
+ * BROKER_E_EXISTS when the login is taken.
+ */
+int broker_customer_create(struct broker_txn *txn, void *arg);
+
+struct broker_session {
+	char customer_id[BROKER_ID_LEN + 1];
+	uint64_t epoch;
+	int64_t created;
+	int64_t expires; /* absolute */
+	int64_t seen;	 /* last use, for the idle limit */
+};
+
+/* Arguments of broker_session_create (a broker_write_fn). */
+struct broker_session_new {
+	const char *customer_id;
+	uint64_t epoch;
+	int64_t now;
+	int64_t lifetime; /* seconds until the absolute expiry */
+	char token[BROKER_TOKEN_LEN + 1]; /* out: shown once, stored hashed */
+};
+int broker_session_create(struct broker_txn *txn, void *arg);
+
+/*
+ * Finds the live session for a bearer token: BROKER_E_NOTFOUND when
+ * unknown, BROKER_E_EXPIRED when past its absolute or idle limit or of an
+ * older epoch than its customer's (logged out everywhere, password changed).
+ */
+int broker_session_lookup(struct broker_txn *txn, const char *token,
+    size_t len, int64_t now, int64_t idle, struct broker_session *out);
+
+/* Arguments of the session writes below. */
+struct broker_session_end {
+	const char *token;	/* the session to end, or to keep */
+	size_t token_len;
+	const char *customer_id;
+	int64_t now;
+};
+
+/* Ends one session (a broker_write_fn). */
+int broker_session_delete(struct broker_txn *txn, void *arg);
+
+/*
+ * Ends every session of the customer by moving to a new epoch (a
+ * broker_write_fn); when token is set, that session is carried over into
+ * the new epoch (a password change keeps the session that made it).
+ */
+int broker_session_revoke_all(struct broker_txn *txn, void *arg);
+
+/* Records a session's use (a broker_write_fn; args: broker_session_end). */
+int broker_session_touch(struct broker_txn *txn, void *arg);
+
+/*
+ * Reads a customer's profile: *json borrowed from the snapshot (valid
+ * until it ends), etag NUL-terminated.
+ */
+int broker_profile_get(struct broker_txn *txn, const char *customer_id,
+    const char **json, size_t *len, char etag[BROKER_ETAG_LEN + 1]);
+
+/* Arguments of broker_profile_put (a broker_write_fn). */
+struct broker_profile_put {
+	const char *customer_id;
+	const char *if_match; /* the ETag the change was based on */
+	const char *json;     /* the new document, already validated */
+	size_t len;
+	char etag[BROKER_ETAG_LEN + 1]; /* out: the new ETag */
+};
+
+/* Replaces the profile if its ETag still matches (else BROKER_E_STALE). */
+int broker_profile_put(struct broker_txn *txn, void *arg);
+
+/* ---- password hashing (argon2id on a pool of its own) ------------- */
+
+/*
+ * Hashing costs ~70 ms of CPU and 19 MiB of memory by design, so it never
+ * runs on a server thread: jobs queue for a small pool whose size caps the
+ * number of concurrent hashes (and so the memory they take).
+ */
+struct broker_kdf;
+
+struct broker_kdf_opts {
+	uint32_t m_kib;	     /* memory cost; 0: 19456 (OWASP minimum) */
+	uint32_t t_cost;     /* iterations; 0: 2 */
+	unsigned threads;    /* concurrent hashes; 0: 1 */
+	unsigned max_queue;  /* waiting jobs before BROKER_E_BUSY; 0: 64 */
+};
+
+enum broker_kdf_op { BROKER_KDF_HASH, BROKER_KDF_VERIFY };
+
+/*
+ * One hashing job, owned by the caller until done runs.  HASH: encoded
+ * receives the PHC string.  VERIFY: encoded holds the stored hash, or ""
+ * to verify against a dummy hash of the same cost (so an unknown login
+ * takes as long as a wrong password); rc is 0 on a match, else
+ * BROKER_E_BADPASS.
+ */
+struct broker_kdf_job {
+	enum broker_kdf_op op;
+	const char *password; /* borrowed until done */
+	size_t password_len;
+	char encoded[BROKER_KDF_ENCODED_MAX];
+	int rc;
+	void (*done)(struct broker_kdf_job *job); /* on a pool thread */
+	void *cookie;
+	struct broker_kdf_job *next; /* the pool's */
+};
+
+/* Starts the pool.  Caller frees with broker_kdf_close(). */
+int broker_kdf_open(const struct broker_kdf_opts *opts,
+    struct broker_kdf **out);
+
+/* Finishes every queued job (their done runs), then stops.  NULL ok. */
+void broker_kdf_close(struct broker_kdf *kdf);
+
+/* Queues job; BROKER_E_BUSY when the queue is full (done not called). */
+int broker_kdf_submit(struct broker_kdf *kdf, struct broker_kdf_job *job);
+
+/* Runs job on the calling thread (for the CLI and tests); returns job->rc. */
+int broker_kdf_run(const struct broker_kdf_opts *opts,
+    struct broker_kdf_job *job);
 
 #endif /* CCX_BROKER_H */

@@ -47,6 +47,20 @@ struct broker_txn {
 #define BROKER_META_FORMAT_KEY "format"
 #define BROKER_META_ISSUER_KEY "issuer"
 
+/*
+ * Records stored as JSON text (store.c): load parses a stored payload
+ * (BROKER_E_CORRUPT when it is not a JSON object; caller json_decrefs);
+ * put serialises obj compactly and stores it with version 1.
+ */
+#include <jansson.h>
+int broker_rec_load(const void *val, size_t len, json_t **out);
+int broker_rec_put(struct broker_txn *txn, enum broker_db db, const void *key,
+    size_t klen, const json_t *obj, int insert);
+
+/* Copies a JSON string member into out; BROKER_E_CORRUPT if absent/long. */
+int broker_rec_str(const json_t *obj, const char *name, char *out,
+    size_t outcap);
+
 /* Maps an LMDB or errno-style code to a BROKER_E_* code. */
 int broker_mdb_err(int rc);
 

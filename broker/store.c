@@ -49,6 +49,9 @@ broker_strerror(int err)
 	case BROKER_E_STOPPED: return "store is shutting down";
 	case BROKER_E_VERSION: return "data written by a newer version";
 	case BROKER_E_IO: return "file-system error";
+	case BROKER_E_BADPASS: return "wrong login or password";
+	case BROKER_E_EXPIRED: return "expired";
+	case BROKER_E_STALE: return "the resource has changed";
 	default: return "unknown broker error";
 	}
 }
@@ -389,6 +392,50 @@ broker_txn_del(struct broker_txn *t, enum broker_db db, const void *key,
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
 		return BROKER_E_INVAL;
 	return broker_mdb_err(mdb_del(t->txn, t->store->dbi[db], &k, NULL));
+}
+
+int
+broker_rec_load(const void *val, size_t len, json_t **out)
+{
+	json_t *o = json_loadb(val, len, JSON_REJECT_DUPLICATES, NULL);
+
+	*out = NULL;
+	if (o == NULL || !json_is_object(o)) {
+		json_decref(o);
+		return BROKER_E_CORRUPT;
+	}
+	*out = o;
+	return 0;
+}
+
+int
+broker_rec_put(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, const json_t *obj, int insert)
+{
+	char *text = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	int rc;
+
+	if (text == NULL)
+		return BROKER_E_NOMEM;
+	rc = (insert ? broker_txn_insert : broker_txn_put)(t, db, key, klen,
+	    text, strlen(text), 1);
+	free(text);
+	return rc;
+}
+
+int
+broker_rec_str(const json_t *obj, const char *name, char *out, size_t outcap)
+{
+	const json_t *v = json_object_get(obj, name);
+	size_t len;
+
+	if (outcap == 0)
+		return BROKER_E_INVAL;
+	out[0] = '\0';
+	if (!json_is_string(v) || (len = json_string_length(v)) >= outcap)
+		return BROKER_E_CORRUPT;
+	memcpy(out, json_string_value(v), len + 1);
+	return 0;
 }
 
 /* Copies the stored issuer out of a snapshot. */

@@ -11,7 +11,6 @@
  * certificate when it refuses to overwrite.
  */
 #include <arpa/inet.h>
-#include <limits.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>

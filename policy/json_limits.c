@@ -23,6 +23,8 @@ policy_strerror(int err)
 	case POLICY_E_STRING: return "string too long";
 	case POLICY_E_KEY: return "object key too long";
 	case POLICY_E_INVAL: return "invalid argument";
+	case POLICY_E_LOGIN: return "login must be 3-64 characters of a-z 0-9 . _ @ + -";
+	case POLICY_E_WEAKPW: return "password too weak";
 	default: return "unknown policy error";
 	}
 }

@@ -24,6 +24,8 @@ enum {
 	POLICY_E_STRING = -203,	 /* a string value is too long */
 	POLICY_E_KEY = -204,	 /* an object key is too long */
 	POLICY_E_INVAL = -205,	 /* bad argument */
+	POLICY_E_LOGIN = -206,	 /* login has a bad length or character */
+	POLICY_E_WEAKPW = -207,	 /* password fails the password policy */
 };
 
 /* Returns a static English description of a POLICY_E_* code. */
@@ -61,5 +63,30 @@ int policy_json_depth(const char *buf, size_t len, unsigned max_depth);
  */
 int policy_json_check(const json_t *doc, const struct policy_json_limits *lim,
     char *path, size_t pathcap);
+
+/* ---- accounts -------------------------------------------------------- */
+
+#define POLICY_LOGIN_MIN 3
+#define POLICY_LOGIN_MAX 64
+#define POLICY_PASSWORD_MIN 12	/* Unicode code points */
+#define POLICY_PASSWORD_MAX 256 /* bytes: bounds the hashing work */
+
+/*
+ * Normalises a login: ASCII letters folded to lower case; allowed are
+ * a-z 0-9 and . _ @ + -, POLICY_LOGIN_MIN..POLICY_LOGIN_MAX characters.
+ * out receives the NUL-terminated result.  0 or POLICY_E_LOGIN.
+ */
+int policy_login_normalize(const char *login, size_t len,
+    char out[POLICY_LOGIN_MAX + 1]);
+
+/*
+ * The password policy, after NIST SP 800-63B: length first (at least
+ * POLICY_PASSWORD_MIN code points, at most POLICY_PASSWORD_MAX bytes of
+ * valid UTF-8), no composition rules; refused are passwords from a list of
+ * the most common ones, a single repeated character, and ones containing
+ * the login.  0 or POLICY_E_WEAKPW with a reason in *why (static string).
+ */
+int policy_password_check(const char *pw, size_t len, const char *login,
+    const char **why);
 
 #endif /* CCX_POLICY_H */

@@ -57,7 +57,14 @@ struct api_config {
 	size_t max_body;	     /* bytes of one request body */
 	unsigned shutdown_timeout;   /* seconds to let requests finish */
 	unsigned log_flush_ms;	     /* access-log flush interval */
+	unsigned session_idle;	     /* seconds a session may sit unused */
+	unsigned session_lifetime;   /* seconds from log-in to forced expiry */
+	unsigned throttle_window;    /* seconds over which failures count */
+	unsigned login_max_failures; /* per login within the window */
+	unsigned ip_max_failures;    /* per address within the window */
+	unsigned signup_max;	     /* sign-ups per address within the window */
 	struct broker_store_opts store;
+	struct broker_kdf_opts kdf;
 };
 
 /* Fills cfg with the defaults documented in README.md. */

@@ -25,6 +25,7 @@ typedef int (*api_handler_fn)(struct api_request *r);
 enum api_auth {
 	API_AUTH_NONE,	/* public */
 	API_AUTH_ADMIN, /* Authorization: Bearer <admin.token> */
+	API_AUTH_SESSION, /* a customer's session token */
 };
 
 enum api_body_kind {
@@ -90,6 +91,18 @@ int api_json_parse(const char *buf, size_t len,
     const struct policy_json_limits *lim, json_t **out, char *detail,
     size_t detailcap);
 
+/*
+ * Checks that the parsed body is an object whose members are all named in
+ * fields (a NULL-terminated list) and that each of them is a string; the
+ * first n_required must be present.  API_E_BADREQ with detail otherwise.
+ */
+int api_json_strings(struct api_request *r, const char *const *fields,
+    size_t n_required);
+
+/* A string member of the body (after api_json_strings): borrowed. */
+const char *api_json_str(struct api_request *r, const char *name,
+    size_t *len);
+
 /* ---- per-thread statistics (metrics.c) ------------------------------ */
 
 #define API_LAT_BUCKETS 12
@@ -139,6 +152,8 @@ struct api_server {
 	size_t cert_len, key_len;
 	char *admin_token;
 	size_t admin_token_len;
+	struct broker_kdf *kdf;
+	struct api_throttle *throttle;
 	_Atomic int stopping;
 	_Atomic long inflight;
 };
@@ -155,6 +170,8 @@ struct api_request {
 	struct api_body body;
 	json_t *json; /* the parsed body, for API_BODY_JSON routes */
 	int early;    /* an error found before the body was read */
+	int has_body; /* the request announced a body */
+	size_t discarded; /* body bytes dropped after an early error */
 	int started;  /* the handler has been called at least once */
 	int queued;   /* a response has been queued */
 	int suspended;
@@ -163,6 +180,11 @@ struct api_request {
 	size_t resp_bytes;
 	uint64_t t0_usec;
 	char allow[64];
+	char ip[48];			   /* the client's address, as text */
+	char customer_id[BROKER_ID_LEN + 1]; /* API_AUTH_SESSION routes */
+	const char *token;		   /* the bearer token, borrowed */
+	size_t token_len;
+	unsigned retry_after;		   /* seconds, for 429 and 503 */
 	char detail[API_DETAIL_MAX];
 	struct MHD_Response *resp;
 	void *state; /* a handler's own state across a suspension */
@@ -202,6 +224,51 @@ const struct api_error_info *api_error_lookup(int err);
  * is durable; the handler is then called again with r->write_rc set.
  */
 int api_write(struct api_request *r, broker_write_fn fn, void *arg);
+
+/*
+ * Runs a password-hashing job on the KDF pool and suspends the connection
+ * until it is done; the handler is then called again (job->rc set).
+ * job must live in the handler's state.
+ */
+int api_kdf(struct api_request *r, struct broker_kdf_job *job);
+
+/* Wall-clock seconds (records and expiries; not for durations). */
+int64_t api_wall_now(void);
+
+/* ---- throttling (throttle.c) --------------------------------------- */
+
+/*
+ * Counts events (failed log-ins, sign-ups) per key over a fixed window in
+ * a bounded table; never grows, never blocks the fetch path.
+ */
+struct api_throttle;
+int api_throttle_new(size_t slots, unsigned window, struct api_throttle **out);
+void api_throttle_free(struct api_throttle *t);
+
+/* Seconds to wait before key may try again (0: go ahead). */
+unsigned api_throttle_check(struct api_throttle *t, const char *key,
+    unsigned max, int64_t now);
+
+/* Counts one event for key. */
+void api_throttle_hit(struct api_throttle *t, const char *key, int64_t now);
+
+/* Forgets key (a successful log-in clears its failures). */
+void api_throttle_clear(struct api_throttle *t, const char *key);
+
+/* ---- customer handlers (accounts.c, profile.c) ------------------------ */
+/*
+ * Authenticates a customer's session from the Authorization header value:
+ * sets r->customer_id and r->token, or returns API_E_UNAUTH with detail.
+ */
+int api_session_auth(struct api_request *r, const char *authz);
+
+int api_h_register(struct api_request *r);
+int api_h_login(struct api_request *r);
+int api_h_logout(struct api_request *r);
+int api_h_logout_all(struct api_request *r);
+int api_h_password(struct api_request *r);
+int api_h_profile_get(struct api_request *r);
+int api_h_profile_put(struct api_request *r);
 
 /* ---- handlers (ops.c) ------------------------------------------------ */
 int api_h_healthz(struct api_request *r);

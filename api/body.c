@@ -26,15 +26,17 @@ api_body_append(struct api_body *b, const void *data, size_t len)
 	size_t need, ncap;
 	char *n;
 
-	/* Reject before arithmetic: len + b->len may wrap. */
-	if (len > b->limit || b->len > b->limit - len)
+	/* Reject before arithmetic: len + b->len (+ 1 for the NUL) may wrap. */
+	if (len >= SIZE_MAX - b->len || len > b->limit ||
+	    b->len > b->limit - len)
 		return API_E_TOOBIG;
 	need = b->len + len;
 	if (need + 1 > b->cap) {
 		ncap = b->cap ? b->cap : 1024;
 		while (ncap < need + 1)
 			ncap = ncap > SIZE_MAX / 2 ? need + 1 : ncap * 2;
-		if (ncap > b->limit + 1)
+		/* limit + 1 would wrap for an unbounded (SIZE_MAX) limit. */
+		if (b->limit < SIZE_MAX && ncap > b->limit + 1)
 			ncap = b->limit + 1;
 		/* Not realloc: the old copy would be freed unwiped. */
 		if ((n = malloc(ncap)) == NULL)

@@ -7,6 +7,7 @@
  * the latter would stop at an embedded NUL and accept a truncated document.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "api/api_int.h"
 
@@ -41,4 +42,41 @@ api_json_parse(const char *buf, size_t len,
 	}
 	*out = doc;
 	return 0;
+}
+
+int
+api_json_strings(struct api_request *r, const char *const *fields,
+    size_t n_required)
+{
+	const char *key;
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(r->json))
+		return api_fail(r, API_E_BADREQ, "expected a JSON object");
+	json_object_foreach(r->json, key, v) {
+		for (i = 0; fields[i] != NULL; i++)
+			if (strcmp(fields[i], key) == 0)
+				break;
+		if (fields[i] == NULL)
+			return api_fail(r, API_E_BADREQ,
+			    "unexpected member '%.64s'", key);
+		if (!json_is_string(v))
+			return api_fail(r, API_E_BADREQ,
+			    "'%s' must be a string", key);
+	}
+	for (i = 0; i < n_required; i++)
+		if (json_object_get(r->json, fields[i]) == NULL)
+			return api_fail(r, API_E_BADREQ, "'%s' is required",
+			    fields[i]);
+	return 0;
+}
+
+const char *
+api_json_str(struct api_request *r, const char *name, size_t *len)
+{
+	json_t *v = json_object_get(r->json, name);
+
+	*len = json_is_string(v) ? json_string_length(v) : 0;
+	return json_is_string(v) ? json_string_value(v) : NULL;
 }

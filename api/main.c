@@ -22,13 +22,19 @@ static const char usage[] =
     "                  [--connection-timeout SECONDS] [--max-body BYTES]\n"
     "                  [--shutdown-timeout SECONDS] [--access-log FILE|-]\n"
     "                  [--log-flush-ms MS] [--map-size BYTES]\n"
-    "                  [--tls-priorities STRING]\n";
+    "                  [--tls-priorities STRING]\n"
+    "                  [--session-idle SECONDS] [--session-lifetime SECONDS]\n"
+    "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
+    "                  [--ip-max-failures N] [--signup-max N]\n"
+    "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n";
 
 enum {
 	OPT_DATA = 256, OPT_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
 	OPT_MAXCONN_IP, OPT_CONNMEM, OPT_CONNTIMEOUT, OPT_MAXBODY,
 	OPT_SHUTDOWN, OPT_ACCESSLOG, OPT_FLUSH, OPT_MAPSIZE, OPT_TLSPRIO,
-	OPT_HELP,
+	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
+	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
+	OPT_KDF_THREADS, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -46,6 +52,15 @@ static const struct option options[] = {
 	{ "log-flush-ms", required_argument, NULL, OPT_FLUSH },
 	{ "map-size", required_argument, NULL, OPT_MAPSIZE },
 	{ "tls-priorities", required_argument, NULL, OPT_TLSPRIO },
+	{ "session-idle", required_argument, NULL, OPT_SESSION_IDLE },
+	{ "session-lifetime", required_argument, NULL, OPT_SESSION_LIFE },
+	{ "throttle-window", required_argument, NULL, OPT_THROTTLE_WINDOW },
+	{ "login-max-failures", required_argument, NULL, OPT_LOGIN_MAX },
+	{ "ip-max-failures", required_argument, NULL, OPT_IP_MAX },
+	{ "signup-max", required_argument, NULL, OPT_SIGNUP_MAX },
+	{ "kdf-memory", required_argument, NULL, OPT_KDF_MEM },
+	{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
+	{ "kdf-threads", required_argument, NULL, OPT_KDF_THREADS },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -114,6 +129,34 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_MAPSIZE:
 			if (parse_num(optarg, 1u << 20, 1ull << 40, &v)) goto bad;
 			cfg->store.map_size = (size_t)v; break;
+		case OPT_SESSION_IDLE:
+			if (parse_num(optarg, 1, 31u * 86400, &v)) goto bad;
+			cfg->session_idle = (unsigned)v; break;
+		case OPT_SESSION_LIFE:
+			if (parse_num(optarg, 1, 366u * 86400, &v)) goto bad;
+			cfg->session_lifetime = (unsigned)v; break;
+		case OPT_THROTTLE_WINDOW:
+			if (parse_num(optarg, 1, 86400, &v)) goto bad;
+			cfg->throttle_window = (unsigned)v; break;
+		case OPT_LOGIN_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->login_max_failures = (unsigned)v; break;
+		case OPT_IP_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->ip_max_failures = (unsigned)v; break;
+		case OPT_SIGNUP_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->signup_max = (unsigned)v; break;
+		case OPT_KDF_MEM:
+			/* Below the OWASP minimum only for tests and loaders. */
+			if (parse_num(optarg, 8, 4u << 20, &v)) goto bad;
+			cfg->kdf.m_kib = (uint32_t)v; break;
+		case OPT_KDF_TIME:
+			if (parse_num(optarg, 1, 64, &v)) goto bad;
+			cfg->kdf.t_cost = (uint32_t)v; break;
+		case OPT_KDF_THREADS:
+			if (parse_num(optarg, 1, 64, &v)) goto bad;
+			cfg->kdf.threads = (unsigned)v; break;
 		default:
 			return -1;
 		}

@@ -14,6 +14,12 @@
 
 #include "api/api_int.h"
 
+int64_t
+api_wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
 uint64_t
 api_now_usec(void)
 {
@@ -110,6 +116,12 @@ api_respond_problem(struct api_request *r, int err)
 	if (e->status == 401)
 		MHD_add_response_header(r->resp,
 		    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ccx\"");
+	if ((e->status == 429 || e->status == 503) && r->retry_after > 0) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", r->retry_after);
+		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
 	return 0;
 }
 
@@ -137,6 +149,35 @@ write_done(void *cookie, int rc)
 
 	r->write_rc = rc;
 	MHD_resume_connection(r->conn);
+}
+
+/* Runs on a KDF pool thread once the hash is done. */
+static void
+kdf_done(struct broker_kdf_job *job)
+{
+	struct api_request *r = job->cookie;
+
+	MHD_resume_connection(r->conn);
+}
+
+int
+api_kdf(struct api_request *r, struct broker_kdf_job *job)
+{
+	int rc;
+
+	job->done = kdf_done;
+	job->cookie = r;
+	MHD_suspend_connection(r->conn);
+	r->suspended = 1;
+	rc = broker_kdf_submit(r->srv->kdf, job);
+	if (rc != 0) {
+		r->suspended = 0;
+		MHD_resume_connection(r->conn);
+		if (rc == BROKER_E_BUSY)
+			r->retry_after = 1;
+		return rc;
+	}
+	return API_SUSPENDED;
 }
 
 int

@@ -15,6 +15,11 @@ const struct api_route api_routes[] = {
 	/* method  pattern      handler        auth            body           metrics name */
 	{ "GET",   "/healthz",  api_h_healthz, API_AUTH_NONE,  API_BODY_NONE, "healthz" },
 	{ "GET",   "/metrics",  api_h_metrics, API_AUTH_ADMIN, API_BODY_NONE, "metrics" },
+	{ "POST",  "/v1/customers", api_h_register, API_AUTH_NONE, API_BODY_JSON, "customers" },
+	{ "POST",  "/v1/sessions",  api_h_login,    API_AUTH_NONE, API_BODY_JSON, "sessions" },
+	{ "DELETE", "/v1/sessions", api_h_logout_all, API_AUTH_SESSION, API_BODY_NONE, "sessions_all" },
+	{ "DELETE", "/v1/sessions/current", api_h_logout, API_AUTH_SESSION, API_BODY_NONE, "session_current" },
+	{ "PUT",   "/v1/me/password", api_h_password, API_AUTH_SESSION, API_BODY_JSON, "password" },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -35,6 +35,7 @@
 
 #define LISTEN_BACKLOG 1024
 #define ADMIN_TOKEN_MAX 256
+#define DISCARD_FACTOR 16 /* body bytes read past the cap before hanging up */
 
 void
 api_config_defaults(struct api_config *c)
@@ -52,6 +53,13 @@ api_config_defaults(struct api_config *c)
 	c->max_body = (size_t)64 * 1024;
 	c->shutdown_timeout = 10;
 	c->log_flush_ms = 50;
+	c->session_idle = 30 * 60;
+	c->session_lifetime = 12 * 60 * 60;
+	c->throttle_window = 15 * 60;
+	c->login_max_failures = 5;
+	c->ip_max_failures = 50;
+	c->signup_max = 20;
+	c->kdf.threads = 2;
 }
 
 static void
@@ -86,6 +94,17 @@ scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	else if (strcasecmp(key, MHD_HTTP_HEADER_AUTHORIZATION) == 0)
 		f->authz = value;
 	return MHD_YES;
+}
+
+/* Content-Length: 0 (a body-less request may carry it). */
+static int
+is_zero(const char *s)
+{
+	if (s == NULL || *s == '\0')
+		return 0;
+	while (*s == '0')
+		s++;
+	return *s == '\0';
 }
 
 /* "application/json" or any "+json" type, parameters ignored. */
@@ -132,8 +151,12 @@ first_checks(struct api_request *r, int route_rc)
 	const char *cl;
 	unsigned long long n;
 	char *end;
+	int rc;
 
 	MHD_get_connection_values(r->conn, MHD_HEADER_KIND, scan_header, &f);
+	r->has_body = f.n_te > 0 ||
+	    (f.n_cl > 0 && !is_zero(MHD_lookup_connection_value(r->conn,
+		MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)));
 	if (f.n_cl > 1 || f.n_te > 1 || (f.n_cl && f.n_te) ||
 	    (f.n_te && !f.te_chunked))
 		return api_fail(r, API_E_SMUGGLE,
@@ -143,6 +166,9 @@ first_checks(struct api_request *r, int route_rc)
 	if (r->route->auth == API_AUTH_ADMIN &&
 	    check_admin(r->srv, f.authz) != 0)
 		return api_fail(r, API_E_UNAUTH, "admin token required");
+	if (r->route->auth == API_AUTH_SESSION &&
+	    (rc = api_session_auth(r, f.authz)) != 0)
+		return rc;
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	n = 0;
@@ -169,6 +195,26 @@ first_checks(struct api_request *r, int route_rc)
 	return 0;
 }
 
+static void
+client_ip(struct MHD_Connection *conn, char *out, size_t cap)
+{
+	const union MHD_ConnectionInfo *ci;
+	const struct sockaddr *sa;
+
+	snprintf(out, cap, "-");
+	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (ci == NULL || (sa = ci->client_addr) == NULL)
+		return;
+	if (sa->sa_family == AF_INET)
+		inet_ntop(AF_INET,
+		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
+		    out, (socklen_t)cap);
+	else if (sa->sa_family == AF_INET6)
+		inet_ntop(AF_INET6,
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
+		    out, (socklen_t)cap);
+}
+
 /* ---- the request life cycle ------------------------------------------- */
 
 static struct api_request *
@@ -185,6 +231,7 @@ request_new(struct api_server *srv, struct MHD_Connection *conn,
 	r->method = method;
 	r->path = url;
 	r->t0_usec = api_now_usec();
+	client_ip(conn, r->ip, sizeof(r->ip));
 	api_body_init(&r->body, srv->cfg.max_body);
 	rc = api_route_match(method, url, &r->route, r->params, &r->n_params,
 	    r->allow, sizeof(r->allow));
@@ -257,7 +304,15 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		if ((r = request_new(srv, conn, method, url)) == NULL)
 			return MHD_NO;
 		*req_cls = r;
-		return MHD_YES; /* never queue on the first call */
+		/*
+		 * Never queue on the first call (MHD would close the
+		 * connection) - except to refuse a request whose body will
+		 * not be read: closing is then what must happen, and waiting
+		 * would leave an unknown Transfer-Encoding hanging.
+		 */
+		if (r->early != 0 && r->has_body)
+			return answer_error(r, r->early);
+		return MHD_YES;
 	}
 	if (r->queued) {
 		*upload_data_size = 0;
@@ -265,17 +320,23 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (*upload_data_size > 0) {
 		if (r->early != 0) {
+			/*
+			 * MHD 0.9.75 drops a response queued in the middle of
+			 * a chunked upload: discard the rest and answer at its
+			 * end, but only up to a bound, then hang up.
+			 */
+			r->discarded += *upload_data_size;
 			*upload_data_size = 0;
-			return answer_error(r, r->early);
+			return r->discarded > DISCARD_FACTOR * srv->cfg.max_body
+				   ? MHD_NO
+				   : MHD_YES;
 		}
 		rc = api_body_append(&r->body, upload_data, *upload_data_size);
 		*upload_data_size = 0;
 		if (rc != 0) {
-			/* Answer the moment the cap is crossed. */
-			api_fail(r, rc, "body larger than %zu bytes",
+			r->early = api_fail(r, rc, "body larger than %zu bytes",
 			    srv->cfg.max_body);
 			api_body_free(&r->body);
-			return answer_error(r, rc);
 		}
 		return MHD_YES;
 	}
@@ -297,31 +358,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 }
 
 static void
-client_ip(struct MHD_Connection *conn, char *out, size_t cap)
-{
-	const union MHD_ConnectionInfo *ci;
-	const struct sockaddr *sa;
-
-	snprintf(out, cap, "-");
-	ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-	if (ci == NULL || (sa = ci->client_addr) == NULL)
-		return;
-	if (sa->sa_family == AF_INET)
-		inet_ntop(AF_INET,
-		    &((const struct sockaddr_in *)(const void *)sa)->sin_addr,
-		    out, (socklen_t)cap);
-	else if (sa->sa_family == AF_INET6)
-		inet_ntop(AF_INET6,
-		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr,
-		    out, (socklen_t)cap);
-}
-
-static void
 on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
 	struct api_request *r = *req_cls;
-	char ip[INET6_ADDRSTRLEN + 1];
 	uint64_t usec;
 	unsigned status;
 
@@ -332,8 +372,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	usec = api_now_usec() - r->t0_usec;
 	/* 499 as nginx logs it: the client went away before an answer. */
 	status = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? r->status : 499;
-	client_ip(conn, ip, sizeof(ip));
-	api_accesslog_line(ip, r->method, r->path, status, r->resp_bytes, usec);
+	(void)conn;
+	api_accesslog_line(r->ip, r->method, r->path, status, r->resp_bytes, usec);
 	api_metrics_request(r->route_idx, status, usec, r->resp_bytes);
 	if (r->resp != NULL)
 		MHD_destroy_response(r->resp);
@@ -483,7 +523,9 @@ server_free(struct api_server *srv)
 {
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
+	broker_kdf_close(srv->kdf);
 	broker_store_close(srv->store);
+	api_throttle_free(srv->throttle);
 	api_accesslog_close();
 	api_metrics_shutdown();
 	if (srv->listen_fd >= 0)
@@ -516,6 +558,16 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		 &srv->store)) != 0) {
 		errmsg(errbuf, errcap, "store", broker_strerror(rc));
 		rc = API_E_CONFIG;
+		goto fail;
+	}
+	if ((rc = broker_kdf_open(&cfg->kdf, &srv->kdf)) != 0) {
+		errmsg(errbuf, errcap, "password hashing", broker_strerror(rc));
+		rc = API_E_CONFIG;
+		goto fail;
+	}
+	if ((rc = api_throttle_new(65536, cfg->throttle_window,
+		 &srv->throttle)) != 0) {
+		errmsg(errbuf, errcap, "throttle", api_strerror(rc));
 		goto fail;
 	}
 	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||
@@ -596,6 +648,9 @@ api_server_stop(struct api_server *srv)
 	/* Requests arriving on open connections from now on get 503. */
 	atomic_store(&srv->stopping, 1);
 	drain_requests(deadline);
+	/* Hashes still queued finish and hand their requests back. */
+	broker_kdf_close(srv->kdf);
+	srv->kdf = NULL;
 	/*
 	 * Closing the store commits every queued write and resumes its
 	 * request while the daemon can still answer it; then the last

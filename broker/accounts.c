@@ -286,9 +286,9 @@ broker_session_revoke_all(struct broker_txn *t, void *arg)
 
 	if ((rc = broker_customer_get(t, e->customer_id, &c)) != 0)
 		return rc;
-	o = json_pack("{s:s, s:s, s:I, s:I}", "login", c.login, "pw", c.pw,
-	    "created", (json_int_t)c.created, "epoch",
-	    (json_int_t)(c.epoch + 1));
+	o = json_pack("{s:s, s:s, s:I, s:I}", "login", c.login, "pw",
+	    e->new_pw != NULL ? e->new_pw : c.pw, "created",
+	    (json_int_t)c.created, "epoch", (json_int_t)(c.epoch + 1));
 	certs_wipe(&c, sizeof(c));
 	if (o == NULL)
 		return BROKER_E_NOMEM;

@@ -287,6 +287,7 @@ struct broker_session_end {
 	const char *token;	/* the session to end, or to keep */
 	size_t token_len;
 	const char *customer_id;
+	const char *new_pw; /* revoke_all: also replace the password hash */
 	int64_t now;
 };
 
@@ -296,7 +297,8 @@ int broker_session_delete(struct broker_txn *txn, void *arg);
 /*
  * Ends every session of the customer by moving to a new epoch (a
  * broker_write_fn); when token is set, that session is carried over into
- * the new epoch (a password change keeps the session that made it).
+ * the new epoch (a password change keeps the session that made it), and
+ * when new_pw is set it replaces the password hash in the same commit.
  */
 int broker_session_revoke_all(struct broker_txn *txn, void *arg);
 

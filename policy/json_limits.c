@@ -25,6 +25,8 @@ policy_strerror(int err)
 	case POLICY_E_INVAL: return "invalid argument";
 	case POLICY_E_LOGIN: return "login must be 3-64 characters of a-z 0-9 . _ @ + -";
 	case POLICY_E_WEAKPW: return "password too weak";
+	case POLICY_E_PROFILE: return "profile fails validation";
+	case POLICY_E_NOMEM: return "out of memory";
 	default: return "unknown policy error";
 	}
 }

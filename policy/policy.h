@@ -26,6 +26,8 @@ enum {
 	POLICY_E_INVAL = -205,	 /* bad argument */
 	POLICY_E_LOGIN = -206,	 /* login has a bad length or character */
 	POLICY_E_WEAKPW = -207,	 /* password fails the password policy */
+	POLICY_E_PROFILE = -208, /* profile document fails validation */
+	POLICY_E_NOMEM = -209,	 /* allocation failed */
 };
 
 /* Returns a static English description of a POLICY_E_* code. */
@@ -88,5 +90,31 @@ int policy_login_normalize(const char *login, size_t len,
  */
 int policy_password_check(const char *pw, size_t len, const char *login,
     const char **why);
+
+/* ---- profiles (profile.c, merge_patch.c) ------------------------------ */
+
+/* Limits of a stored profile beyond the request-body limits. */
+#define POLICY_PROFILE_MAX_DEPTH 8
+#define POLICY_PROFILE_MAX_STRING 1024
+
+/*
+ * Validates a whole profile document (DESIGN section 5): a JSON object;
+ * keys at every level match [a-z][a-z0-9_]{0,63}; arrays are leaves
+ * (their items are strings, numbers or booleans, never objects or
+ * arrays); no nulls; depth and string limits above; the standard sections
+ * (identity, contact, communication, language, interests, sizes, diet,
+ * accessibility) have the members and types of the table in DESIGN
+ * section 5 (unknown members of a standard section are refused); other
+ * sections are accepted within the limits.  0, or POLICY_E_PROFILE with a
+ * human-readable reason naming the offending path in why.
+ */
+int policy_profile_validate(const json_t *doc, char *why, size_t whycap);
+
+/*
+ * Applies an RFC 7396 JSON merge patch to *target, replacing *target with
+ * the result (the caller owns both before and after; the old root may be
+ * released).  patch is borrowed.  0 or POLICY_E_NOMEM.
+ */
+int policy_merge_patch(json_t **target, const json_t *patch);
 
 #endif /* CCX_POLICY_H */

@@ -30,6 +30,7 @@ import ssl
 import subprocess
 import tempfile
 import time
+import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BROKER_BIN = os.path.join(REPO, "bin", "ccx-broker")
@@ -509,6 +510,16 @@ class Broker:
             return f.read().decode("utf-8", "replace")
 
 
+def run_broker(args, timeout=10.0, data=None):
+    """Runs ccx-broker to completion (for flags it must refuse):
+    CompletedProcess with text stdout/stderr."""
+    cmd = [BROKER_BIN] + (["--data", data] if data else []) + list(args)
+    if VALGRIND:
+        cmd = VALGRIND_CMD + cmd
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, timeout=t(timeout))
+
+
 def parse_metrics(text):
     out = {}
     for line in text.splitlines():
@@ -547,6 +558,66 @@ def wait_until(predicate, timeout=3.0, interval=0.02):
         if v or time.monotonic() > deadline:
             return v
         time.sleep(interval)
+
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+}
+
+
+class BrokerTestCase(unittest.TestCase):
+    """Assertions shared by the integration tests."""
+
+    maxDiff = None
+
+    def assertSecurityHeaders(self, headers):
+        for name, value in SECURITY_HEADERS.items():
+            self.assertEqual(headers.get(name), value,
+                             "%s header wrong in %r" % (name, headers))
+        hsts = headers.get("Strict-Transport-Security")
+        self.assertIsNotNone(hsts, "no Strict-Transport-Security header")
+        m = re.search(r"max-age=(\d+)", hsts)
+        self.assertTrue(m and int(m.group(1)) > 0, "bad HSTS: %r" % hsts)
+
+    def assertProblem(self, broker, response, status, slug, detail=None):
+        """response is (status, Headers, body): an RFC 9457 problem with
+        type <issuer>/problems/<slug> and a status member equal to the
+        HTTP status.  Returns the decoded problem."""
+        got_status, headers, body = response
+        self.assertEqual(got_status, status,
+                         "expected %d, got %d: %r" % (status, got_status, body))
+        ctype = headers.get("Content-Type", "")
+        self.assertEqual(ctype.split(";")[0].strip(), "application/problem+json",
+                         "Content-Type of a %d: %r" % (status, ctype))
+        self.assertSecurityHeaders(headers)
+        try:
+            doc = problem(body)
+        except ValueError:
+            self.fail("problem body is not JSON: %r" % (body,))
+        self.assertIsInstance(doc, dict)
+        self.assertEqual(doc.get("type"), "%s/problems/%s" % (broker.issuer, slug),
+                         "problem type: %r" % (doc,))
+        self.assertEqual(doc.get("status"), status, "problem status: %r" % (doc,))
+        self.assertIsInstance(doc.get("title"), str)
+        self.assertTrue(doc["title"], "empty title")
+        self.assertIsInstance(doc.get("detail"), str)
+        self.assertTrue(doc["detail"], "empty detail")
+        if detail is not None:
+            self.assertEqual(doc["detail"], detail)
+        return doc
+
+    def skipIfRouteMissing(self, broker, method, path):
+        """Skips while the endpoint does not exist yet (answers 404)."""
+        headers = {}
+        body = None
+        if method in ("POST", "PUT", "PATCH"):
+            headers["Content-Type"] = "application/json"
+            body = b""
+        status, _, _ = broker.request(method, path, headers=headers, body=body)
+        if status == 404:
+            self.skipTest("%s %s answers 404: endpoint not implemented yet"
+                          % (method, path))
 
 
 def cleanup_all():

@@ -1,0 +1,405 @@
+/*
+ * accounts.c - sign-up, log-in, log-out and password change.
+ *
+ * Each handler is a small state machine across suspensions: validate, hash
+ * or verify the password on the KDF pool, make the change durable through
+ * the committer, answer.  Passwords are borrowed from the parsed body and
+ * never copied, logged or echoed.  An unknown login and a wrong password
+ * take the same path (a dummy verification) and get the same answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_int.h"
+#include "certs/certs.h"
+
+#define TOUCH_EVERY 60 /* seconds between recorded uses of a session */
+
+struct acct {
+	int step;
+	struct broker_kdf_job job;
+	char login[POLICY_LOGIN_MAX + 1];
+	char customer_id[BROKER_ID_LEN + 1];
+	uint64_t epoch;
+	struct broker_customer_new cn;
+	struct broker_session_new sn;
+	struct broker_session_end se;
+};
+
+static void
+acct_free(void *p)
+{
+	struct acct *a = p;
+
+	/* Hashes and session tokens pass through here. */
+	certs_free_secret(a, sizeof(*a));
+}
+
+/* The handler's state, created on the first call. */
+static struct acct *
+acct_get(struct api_request *r)
+{
+	if (r->state == NULL) {
+		if ((r->state = calloc(1, sizeof(struct acct))) == NULL)
+			return NULL;
+		r->state_free = acct_free;
+	}
+	return r->state;
+}
+
+static int
+respond_empty(struct api_request *r)
+{
+	return api_respond_bytes(r, 204, "application/json", "", 0);
+}
+
+/* Builds "<prefix><value>" throttle keys. */
+static void
+tkey(char *out, size_t cap, const char *prefix, const char *value)
+{
+	if (snprintf(out, cap, "%s%s", prefix, value) < 0)
+		out[0] = '\0';
+}
+
+static int
+check_login_and_password(struct api_request *r, struct acct *a,
+    const char *pwfield)
+{
+	static const char *const fields[] = { "login", "password", NULL };
+	const char *login, *pw, *why;
+	size_t llen, plen;
+	int rc;
+
+	if ((rc = api_json_strings(r, fields, 2)) != 0)
+		return rc;
+	login = api_json_str(r, "login", &llen);
+	pw = api_json_str(r, pwfield, &plen);
+	if ((rc = policy_login_normalize(login, llen, a->login)) != 0)
+		return api_fail(r, rc, "%s", policy_strerror(rc));
+	if ((rc = policy_password_check(pw, plen, a->login, &why)) != 0)
+		return api_fail(r, rc, "%s", why);
+	return 0;
+}
+
+/* POST /v1/customers */
+int
+api_h_register(struct api_request *r)
+{
+	struct acct *a = acct_get(r);
+	struct broker_customer c;
+	struct broker_txn *t = NULL;
+	char key[80];
+	size_t plen;
+	unsigned wait;
+	int rc;
+
+	if (a == NULL)
+		return API_E_NOMEM;
+	switch (a->step) {
+	case 0:
+		if ((rc = check_login_and_password(r, a, "password")) != 0)
+			return rc;
+		/* Sign-up reveals whether a login exists: rate-limit it. */
+		tkey(key, sizeof(key), "s:", r->ip);
+		wait = api_throttle_check(r->srv->throttle, key,
+		    r->srv->cfg.signup_max, api_wall_now());
+		if (wait > 0) {
+			r->retry_after = wait;
+			return api_fail(r, API_E_THROTTLED,
+			    "too many sign-ups from this address");
+		}
+		api_throttle_hit(r->srv->throttle, key, api_wall_now());
+		/* Spare the hash when the login is visibly taken. */
+		if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+			return rc;
+		rc = broker_customer_by_login(t, a->login, &c);
+		broker_read_end(t);
+		certs_wipe(&c, sizeof(c));
+		if (rc == 0)
+			return api_fail(r, API_E_CONFLICT,
+			    "this login is already taken");
+		if (rc != BROKER_E_NOTFOUND)
+			return rc;
+		a->job.op = BROKER_KDF_HASH;
+		a->job.password = api_json_str(r, "password", &plen);
+		a->job.password_len = plen;
+		a->step = 1;
+		return api_kdf(r, &a->job);
+	case 1:
+		if (a->job.rc != 0)
+			return a->job.rc;
+		a->cn.login = a->login;
+		a->cn.pw = a->job.encoded;
+		a->cn.now = api_wall_now();
+		a->step = 2;
+		return api_write(r, broker_customer_create, &a->cn);
+	default:
+		return api_respond_json(r, 201, json_pack("{s:s, s:s}", "id",
+		    a->cn.id, "login", a->login));
+	}
+}
+
+/* POST /v1/sessions */
+int
+api_h_login(struct api_request *r)
+{
+	static const char *const fields[] = { "login", "password", NULL };
+	struct acct *a = acct_get(r);
+	struct broker_customer c;
+	struct broker_txn *t = NULL;
+	char lkey[80], ikey[80];
+	const char *login;
+	size_t llen, plen;
+	unsigned wait;
+	int64_t now = api_wall_now();
+	int rc;
+
+	if (a == NULL)
+		return API_E_NOMEM;
+	switch (a->step) {
+	case 0:
+		if ((rc = api_json_strings(r, fields, 2)) != 0)
+			return rc;
+		login = api_json_str(r, "login", &llen);
+		/* A malformed login cannot exist; it still costs a hash. */
+		if (policy_login_normalize(login, llen, a->login) != 0)
+			a->login[0] = '\0';
+		tkey(lkey, sizeof(lkey), "l:", a->login);
+		tkey(ikey, sizeof(ikey), "i:", r->ip);
+		wait = api_throttle_check(r->srv->throttle, lkey,
+		    r->srv->cfg.login_max_failures, now);
+		if (wait == 0)
+			wait = api_throttle_check(r->srv->throttle, ikey,
+			    r->srv->cfg.ip_max_failures, now);
+		if (wait > 0) {
+			r->retry_after = wait;
+			return api_fail(r, API_E_THROTTLED,
+			    "too many failed log-ins; try again later");
+		}
+		a->job.encoded[0] = '\0';
+		if (a->login[0] != '\0') {
+			if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+				return rc;
+			rc = broker_customer_by_login(t, a->login, &c);
+			broker_read_end(t);
+			if (rc == 0) {
+				memcpy(a->job.encoded, c.pw, sizeof(c.pw));
+				memcpy(a->customer_id, c.id, sizeof(c.id));
+				a->epoch = c.epoch;
+			}
+			certs_wipe(&c, sizeof(c));
+			if (rc != 0 && rc != BROKER_E_NOTFOUND)
+				return rc;
+		}
+		a->job.op = BROKER_KDF_VERIFY;
+		a->job.password = api_json_str(r, "password", &plen);
+		a->job.password_len = plen;
+		a->step = 1;
+		return api_kdf(r, &a->job);
+	case 1:
+		if (a->job.rc == BROKER_E_BADPASS) {
+			tkey(lkey, sizeof(lkey), "l:", a->login);
+			tkey(ikey, sizeof(ikey), "i:", r->ip);
+			api_throttle_hit(r->srv->throttle, lkey, now);
+			api_throttle_hit(r->srv->throttle, ikey, now);
+			return api_fail(r, API_E_UNAUTH,
+			    "wrong login or password");
+		}
+		if (a->job.rc != 0)
+			return a->job.rc;
+		tkey(lkey, sizeof(lkey), "l:", a->login);
+		api_throttle_clear(r->srv->throttle, lkey);
+		a->sn.customer_id = a->customer_id;
+		a->sn.epoch = a->epoch;
+		a->sn.now = now;
+		a->sn.lifetime = r->srv->cfg.session_lifetime;
+		a->step = 2;
+		return api_write(r, broker_session_create, &a->sn);
+	default:
+		return api_respond_json(r, 201, json_pack("{s:s, s:s, s:I, s:I}",
+		    "session", a->sn.token, "customer_id", a->customer_id,
+		    "expires_at", (json_int_t)(a->sn.now + a->sn.lifetime),
+		    "idle_timeout", (json_int_t)r->srv->cfg.session_idle));
+	}
+}
+
+/* DELETE /v1/sessions/current and DELETE /v1/sessions: one handler. */
+static int
+end_sessions(struct api_request *r, broker_write_fn fn)
+{
+	struct acct *a = acct_get(r);
+
+	if (a == NULL)
+		return API_E_NOMEM;
+	if (a->step == 0) {
+		a->se.token = r->token;
+		a->se.token_len = r->token_len;
+		a->se.customer_id = r->customer_id;
+		a->se.now = api_wall_now();
+		if (fn == broker_session_revoke_all)
+			a->se.token = NULL; /* this session goes too */
+		a->step = 1;
+		return api_write(r, fn, &a->se);
+	}
+	return respond_empty(r);
+}
+
+int
+api_h_logout(struct api_request *r)
+{
+	return end_sessions(r, broker_session_delete);
+}
+
+int
+api_h_logout_all(struct api_request *r)
+{
+	return end_sessions(r, broker_session_revoke_all);
+}
+
+/* PUT /v1/me/password {current, new} */
+int
+api_h_password(struct api_request *r)
+{
+	static const char *const fields[] = { "current", "new", NULL };
+	struct acct *a = acct_get(r);
+	struct broker_customer c;
+	struct broker_txn *t = NULL;
+	const char *pw, *why;
+	char lkey[80];
+	size_t plen;
+	unsigned wait;
+	int64_t now = api_wall_now();
+	int rc;
+
+	if (a == NULL)
+		return API_E_NOMEM;
+	switch (a->step) {
+	case 0:
+		if ((rc = api_json_strings(r, fields, 2)) != 0)
+			return rc;
+		if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+			return rc;
+		rc = broker_customer_get(t, r->customer_id, &c);
+		broker_read_end(t);
+		if (rc == 0) {
+			memcpy(a->login, c.login, sizeof(a->login));
+			memcpy(a->job.encoded, c.pw, sizeof(c.pw));
+		}
+		certs_wipe(&c, sizeof(c));
+		if (rc != 0)
+			return rc;
+		pw = api_json_str(r, "new", &plen);
+		if ((rc = policy_password_check(pw, plen, a->login, &why)) != 0)
+			return api_fail(r, rc, "%s", why);
+		tkey(lkey, sizeof(lkey), "l:", a->login);
+		wait = api_throttle_check(r->srv->throttle, lkey,
+		    r->srv->cfg.login_max_failures, now);
+		if (wait > 0) {
+			r->retry_after = wait;
+			return api_fail(r, API_E_THROTTLED,
+			    "too many failed attempts; try again later");
+		}
+		a->job.op = BROKER_KDF_VERIFY;
+		a->job.password = api_json_str(r, "current", &plen);
+		a->job.password_len = plen;
+		a->step = 1;
+		return api_kdf(r, &a->job);
+	case 1:
+		if (a->job.rc == BROKER_E_BADPASS) {
+			tkey(lkey, sizeof(lkey), "l:", a->login);
+			api_throttle_hit(r->srv->throttle, lkey, now);
+			return api_fail(r, API_E_FORBIDDEN,
+			    "the current password is wrong");
+		}
+		if (a->job.rc != 0)
+			return a->job.rc;
+		memset(&a->job, 0, sizeof(a->job));
+		a->job.op = BROKER_KDF_HASH;
+		a->job.password = api_json_str(r, "new", &plen);
+		a->job.password_len = plen;
+		a->step = 2;
+		return api_kdf(r, &a->job);
+	case 2:
+		if (a->job.rc != 0)
+			return a->job.rc;
+		/* Every other session ends; this one carries over. */
+		a->se.token = r->token;
+		a->se.token_len = r->token_len;
+		a->se.customer_id = r->customer_id;
+		a->se.new_pw = a->job.encoded;
+		a->se.now = now;
+		a->step = 3;
+		return api_write(r, broker_session_revoke_all, &a->se);
+	default:
+		return respond_empty(r);
+	}
+}
+
+/* ---- session authentication --------------------------------------------- */
+
+struct touch {
+	struct broker_session_end e;
+	char token[257];
+	char cid[BROKER_ID_LEN + 1];
+};
+
+static void
+touch_done(void *cookie, int rc)
+{
+	(void)rc; /* best effort: a lost touch only shortens the idle limit */
+	certs_free_secret(cookie, sizeof(struct touch));
+}
+
+/* Records the session's use without making the request wait for it. */
+static void
+touch(struct api_request *r, int64_t now)
+{
+	struct touch *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return;
+	memcpy(t->token, r->token, r->token_len);
+	memcpy(t->cid, r->customer_id, sizeof(t->cid));
+	t->e.token = t->token;
+	t->e.token_len = r->token_len;
+	t->e.customer_id = t->cid;
+	t->e.now = now;
+	if (broker_write_submit(r->srv->store, broker_session_touch, &t->e,
+		touch_done, t) != 0)
+		touch_done(t, 0);
+}
+
+int
+api_session_auth(struct api_request *r, const char *authz)
+{
+	struct broker_session s;
+	struct broker_txn *t = NULL;
+	const char *tok;
+	size_t len;
+	int64_t now = api_wall_now();
+	int rc;
+
+	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+		return api_fail(r, API_E_UNAUTH, "a session token is required");
+	tok = authz + 7;
+	len = strlen(tok);
+	if (len == 0 || len > 256)
+		return api_fail(r, API_E_UNAUTH, "session invalid or expired");
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	rc = broker_session_lookup(t, tok, len, now, r->srv->cfg.session_idle,
+	    &s);
+	broker_read_end(t);
+	if (rc == BROKER_E_NOTFOUND || rc == BROKER_E_EXPIRED)
+		return api_fail(r, API_E_UNAUTH, "session invalid or expired");
+	if (rc != 0)
+		return rc;
+	memcpy(r->customer_id, s.customer_id, sizeof(r->customer_id));
+	r->token = tok;
+	r->token_len = len;
+	if (now - s.seen >= TOUCH_EVERY)
+		touch(r, now);
+	return 0;
+}

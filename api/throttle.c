@@ -1,0 +1,129 @@
+/*
+ * throttle.c - slowing down password guessing and sign-up floods.
+ *
+ * A fixed, direct-mapped table of counters keyed by a seeded hash of the
+ * key ("l:<login>", "i:<address>", ...): memory is bounded whatever a
+ * client sends, and the random seed keeps an attacker from aiming
+ * collisions at someone else's counter.  Locks are sharded; nothing on a
+ * company's fetch path ever comes here.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "certs/certs.h"
+
+#define SHARDS 64
+
+struct slot {
+	uint64_t key;
+	int64_t start;
+	unsigned count;
+};
+
+struct api_throttle {
+	pthread_mutex_t lock[SHARDS];
+	struct slot *slots;
+	size_t n;
+	unsigned window;
+	uint64_t seed;
+};
+
+int
+api_throttle_new(size_t slots, unsigned window, struct api_throttle **out)
+{
+	struct api_throttle *t;
+
+	*out = NULL;
+	if (slots < SHARDS || window == 0)
+		return API_E_CONFIG;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return API_E_NOMEM;
+	if ((t->slots = calloc(slots, sizeof(*t->slots))) == NULL ||
+	    certs_random(&t->seed, sizeof(t->seed)) != 0) {
+		free(t->slots);
+		free(t);
+		return API_E_NOMEM;
+	}
+	t->n = slots;
+	t->window = window;
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&t->lock[i], NULL);
+	*out = t;
+	return 0;
+}
+
+void
+api_throttle_free(struct api_throttle *t)
+{
+	if (t == NULL)
+		return;
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_destroy(&t->lock[i]);
+	free(t->slots);
+	free(t);
+}
+
+/* FNV-1a over the seed and the key; 0 is reserved for "empty". */
+static uint64_t
+hash(const struct api_throttle *t, const char *key)
+{
+	uint64_t h = 1469598103934665603ull ^ t->seed;
+
+	for (; *key != '\0'; key++) {
+		h ^= (unsigned char)*key;
+		h *= 1099511628211ull;
+	}
+	h ^= h >> 29;
+	return h ? h : 1;
+}
+
+unsigned
+api_throttle_check(struct api_throttle *t, const char *key, unsigned max,
+    int64_t now)
+{
+	uint64_t h = hash(t, key);
+	size_t i = (size_t)(h % t->n);
+	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	unsigned wait = 0;
+
+	pthread_mutex_lock(l);
+	if (t->slots[i].key == h && now - t->slots[i].start < t->window &&
+	    t->slots[i].count >= max)
+		wait = (unsigned)(t->window - (now - t->slots[i].start));
+	pthread_mutex_unlock(l);
+	return wait;
+}
+
+void
+api_throttle_hit(struct api_throttle *t, const char *key, int64_t now)
+{
+	uint64_t h = hash(t, key);
+	size_t i = (size_t)(h % t->n);
+	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	struct slot *s = &t->slots[i];
+
+	pthread_mutex_lock(l);
+	if (s->key != h || now - s->start >= t->window) {
+		s->key = h;
+		s->start = now;
+		s->count = 0;
+	}
+	if (s->count < UINT32_MAX)
+		s->count++;
+	pthread_mutex_unlock(l);
+}
+
+void
+api_throttle_clear(struct api_throttle *t, const char *key)
+{
+	uint64_t h = hash(t, key);
+	size_t i = (size_t)(h % t->n);
+	pthread_mutex_t *l = &t->lock[i % SHARDS];
+
+	pthread_mutex_lock(l);
+	if (t->slots[i].key == h)
+		memset(&t->slots[i], 0, sizeof(t->slots[i]));
+	pthread_mutex_unlock(l);
+}

@@ -11,7 +11,7 @@ SANITIZE ?=
 # Debian packages the build, the tests and `make run` need.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libgnutls28-dev \
             libssl-dev liblmdb-dev libjansson-dev libcmocka-dev libargon2-dev \
-            python3 curl openssl cppcheck clang-tidy valgrind
+            python3 curl openssl cppcheck clang-tidy clang-format valgrind
 PKGS     := libmicrohttpd gnutls openssl lmdb jansson libargon2
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
@@ -99,7 +99,7 @@ $(BUILD)/tests/%: tests/%.c $(BUILD)/libccx.a
 run: all
 	@if [ ! -f $(DATA)/admin.token ]; then ./$(BIN)/ccx-admin --data $(DATA) init >/dev/null && \
 	  echo "initialised $(DATA)"; fi
-	@echo "CA certificate: $(CURDIR)/$(DATA)/certs/ca.pem"
+	@echo "CA certificate: $(abspath $(DATA))/certs/ca.pem"
 	./$(BIN)/ccx-broker --data $(DATA)
 
 # ---- tests -----------------------------------------------------------------
@@ -134,7 +134,10 @@ valgrind: all $(TEST_BIN)
 
 # ---- lint --------------------------------------------------------------------
 
-lint: deps check-banned cppcheck tidy
+lint: deps check-banned cppcheck tidy openapi-lint
+
+openapi-lint:
+	@tests/openapi/lint.sh
 
 # After curl's list: functions with a safer alternative, never used here.
 BANNED := strcpy|strcat|sprintf|vsprintf|gets|atoi|atol|atoll|strtok|strncpy|strncat|tmpnam|mktemp

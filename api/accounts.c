@@ -220,7 +220,7 @@ api_h_login(struct api_request *r)
 	default:
 		return api_respond_json(r, 201, json_pack("{s:s, s:s, s:I, s:I}",
 		    "session", a->sn.token, "customer_id", a->customer_id,
-		    "expires_at", (json_int_t)(a->sn.now + a->sn.lifetime),
+		    "expires_at", (json_int_t)a->sn.now + a->sn.lifetime,
 		    "idle_timeout", (json_int_t)r->srv->cfg.session_idle));
 	}
 }

@@ -130,10 +130,10 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 			if (parse_num(optarg, 1u << 20, 1ull << 40, &v)) goto bad;
 			cfg->store.map_size = (size_t)v; break;
 		case OPT_SESSION_IDLE:
-			if (parse_num(optarg, 1, 31u * 86400, &v)) goto bad;
+			if (parse_num(optarg, 1, 31ull * 86400, &v)) goto bad;
 			cfg->session_idle = (unsigned)v; break;
 		case OPT_SESSION_LIFE:
-			if (parse_num(optarg, 1, 366u * 86400, &v)) goto bad;
+			if (parse_num(optarg, 1, 366ull * 86400, &v)) goto bad;
 			cfg->session_lifetime = (unsigned)v; break;
 		case OPT_THROTTLE_WINDOW:
 			if (parse_num(optarg, 1, 86400, &v)) goto bad;

@@ -288,7 +288,7 @@ broker_session_revoke_all(struct broker_txn *t, void *arg)
 		return rc;
 	o = json_pack("{s:s, s:s, s:I, s:I}", "login", c.login, "pw",
 	    e->new_pw != NULL ? e->new_pw : c.pw, "created",
-	    (json_int_t)c.created, "epoch", (json_int_t)(c.epoch + 1));
+	    (json_int_t)c.created, "epoch", (json_int_t)c.epoch + 1);
 	certs_wipe(&c, sizeof(c));
 	if (o == NULL)
 		return BROKER_E_NOMEM;

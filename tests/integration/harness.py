@@ -567,9 +567,49 @@ SECURITY_HEADERS = {
 
 
 class BrokerTestCase(unittest.TestCase):
-    """Assertions shared by the integration tests."""
+    """Assertions shared by the integration tests.
+
+    A class that sets `broker_flags` (a list, possibly empty) gets one
+    daemon for all its tests as `cls.b`, stopped with SIGTERM at the end:
+    a non-zero exit status there fails the class.
+    """
 
     maxDiff = None
+    broker_flags = None
+    broker_init_args = ()
+
+    @classmethod
+    def setUpClass(cls):
+        if cls.broker_flags is not None:
+            cls.b = Broker(flags=cls.broker_flags,
+                           init_args=cls.broker_init_args)
+
+    @classmethod
+    def tearDownClass(cls):
+        b = cls.__dict__.get("b")
+        if b is None:
+            return
+        try:
+            if b.proc is not None:
+                rc, text = b.stop()
+                if rc != 0:
+                    raise BrokerError("ccx-broker exited %d on SIGTERM; "
+                                      "stderr:\n%s" % (rc, text))
+        finally:
+            b.cleanup()
+
+    def tearDown(self):
+        # A class-wide daemon that died during the test is a finding of its
+        # own (a crash on input): report it here, not as a string of
+        # "connection refused" errors in the tests that follow.
+        b = getattr(type(self), "b", None)
+        if isinstance(b, Broker) and b.proc is not None:
+            rc = b.proc.poll()
+            if rc is not None:
+                text = b.stderr()
+                b._reap()
+                self.fail("ccx-broker died during this test (exit %d, signal "
+                          "%s); stderr:\n%s" % (rc, -rc if rc < 0 else "-", text))
 
     def assertSecurityHeaders(self, headers):
         for name, value in SECURITY_HEADERS.items():

@@ -21,25 +21,18 @@ def req(method, path, *headers, body=b""):
 
 class HttpTests(BrokerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.b = Broker()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.stop()
-        cls.b.cleanup()
+    broker_flags = []
 
     # ---- helpers -----------------------------------------------------------
 
-    def exchange(self, data, timeout=3.0):
+    def exchange(self, data, timeout=3.0, head=False):
         """Sends raw bytes on a fresh TLS connection; returns the first
         response and the connection (still open, for further checks)."""
         c = self.b.tls(timeout=timeout)
         self.addCleanup(c.close)
         c.send(data)
         try:
-            resp = c.read_response(timeout=timeout)
+            resp = c.read_response(timeout=timeout, head=head)
         except ClosedError as e:
             self.fail("connection closed without an HTTP response (%s)" % e)
         except TimeoutError as e:
@@ -103,7 +96,7 @@ class HttpTests(BrokerTestCase):
     # ---- HEAD, keep-alive, pipelining ---------------------------------------
 
     def test_head_has_headers_but_no_body(self):
-        resp, c = self.exchange(req("HEAD", "/healthz"))
+        resp, c = self.exchange(req("HEAD", "/healthz"), head=True)
         status, headers, _ = resp
         self.assertEqual(status, 200)
         self.assertEqual(headers.get("Content-Type"), "application/json")

@@ -11,14 +11,7 @@ LOG_LINE = re.compile(
 
 class HealthTests(BrokerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.b = Broker()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.stop()
-        cls.b.cleanup()
+    broker_flags = []
 
     def test_healthz(self):
         status, headers, body = self.b.request("GET", "/healthz")
@@ -35,14 +28,7 @@ class HealthTests(BrokerTestCase):
 
 class MetricsTests(BrokerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.b = Broker()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.stop()
-        cls.b.cleanup()
+    broker_flags = []
 
     def assertUnauthorized(self, headers):
         r = self.b.request("GET", "/metrics", headers=headers)
@@ -145,14 +131,7 @@ class MetricsTests(BrokerTestCase):
 
 class AccessLogTests(BrokerTestCase):
 
-    @classmethod
-    def setUpClass(cls):
-        cls.b = Broker(log_flush_ms=20)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.b.stop()
-        cls.b.cleanup()
+    broker_flags = ["--log-flush-ms", "20"]
 
     def log_lines(self):
         return self.b.read_access_log().splitlines()

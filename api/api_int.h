@@ -31,6 +31,7 @@ enum api_auth {
 enum api_body_kind {
 	API_BODY_NONE, /* a body is refused */
 	API_BODY_JSON, /* application/json, parsed under policy limits */
+	API_BODY_MERGE_PATCH, /* application/merge-patch+json (RFC 7396) */
 };
 
 struct api_route {
@@ -200,6 +201,10 @@ int api_respond_json(struct api_request *r, unsigned status, json_t *body);
 /* Sets r's response to raw bytes of a content type (copied). */
 int api_respond_bytes(struct api_request *r, unsigned status,
     const char *ctype, const void *data, size_t len);
+
+/* Adds a header to the response already set; API_E_NOMEM on failure. */
+int api_add_header(struct api_request *r, const char *name,
+    const char *value);
 
 /*
  * Sets r's response to the problem+json for err (any module's code),

@@ -86,6 +86,15 @@ api_respond_bytes(struct api_request *r, unsigned status, const char *ctype,
 }
 
 int
+api_add_header(struct api_request *r, const char *name, const char *value)
+{
+	if (r->resp == NULL ||
+	    MHD_add_response_header(r->resp, name, value) != MHD_YES)
+		return API_E_NOMEM;
+	return 0;
+}
+
+int
 api_respond_problem(struct api_request *r, int err)
 {
 	const struct api_error_info *e = api_error_lookup(err);

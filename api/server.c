@@ -107,18 +107,15 @@ is_zero(const char *s)
 	return *s == '\0';
 }
 
-/* "application/json" or any "+json" type, parameters ignored. */
+/* Is ct the media type want, parameters (charset=...) ignored? */
 static int
-is_json_type(const char *ct)
+is_media_type(const char *ct, const char *want)
 {
 	size_t n = strcspn(ct, ";");
 
 	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
 		n--;
-	if (n == 16 && strncasecmp(ct, "application/json", 16) == 0)
-		return 1;
-	return n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
-	    strncasecmp(ct + n - 5, "+json", 5) == 0;
+	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
 }
 
 static int
@@ -190,7 +187,13 @@ first_checks(struct api_request *r, int route_rc)
 	if (n > r->srv->cfg.max_body)
 		return api_fail(r, API_E_TOOBIG, "body larger than %zu bytes",
 		    r->srv->cfg.max_body);
-	if (f.ctype == NULL || !is_json_type(f.ctype))
+	if (r->route->body == API_BODY_MERGE_PATCH) {
+		if (f.ctype == NULL || !is_media_type(f.ctype,
+					   "application/merge-patch+json"))
+			return api_fail(r, API_E_MEDIA,
+			    "expected application/merge-patch+json");
+	} else if (f.ctype == NULL || !is_media_type(f.ctype,
+					  "application/json"))
 		return api_fail(r, API_E_MEDIA, "expected application/json");
 	return 0;
 }
@@ -272,7 +275,7 @@ run_handler(struct api_request *r)
 {
 	int rc;
 
-	if (r->route->body == API_BODY_JSON && r->json == NULL) {
+	if (r->route->body != API_BODY_NONE && r->json == NULL) {
 		static const struct policy_json_limits lim =
 		    POLICY_JSON_LIMITS_DEFAULT;
 

@@ -659,6 +659,278 @@ test_map_full(void **state)
 	teardown((void **)&small);
 }
 
+/* ---- password hashing ------------------------------------------------ */
+
+static const struct broker_kdf_opts cheap = { .m_kib = 64, .t_cost = 1 };
+
+static void
+test_kdf_run(void **state)
+{
+	struct broker_kdf_job h = { .op = BROKER_KDF_HASH,
+		.password = "correct horse", .password_len = 13 };
+	struct broker_kdf_job v = { .op = BROKER_KDF_VERIFY };
+
+	(void)state;
+	assert_int_equal(broker_kdf_run(&cheap, &h), 0);
+	assert_non_null(strstr(h.encoded, "$argon2id$"));
+	memcpy(v.encoded, h.encoded, sizeof(v.encoded));
+	v.password = "correct horse";
+	v.password_len = 13;
+	assert_int_equal(broker_kdf_run(&cheap, &v), 0);
+	v.password = "correct horsf";
+	assert_int_equal(broker_kdf_run(&cheap, &v), BROKER_E_BADPASS);
+	v.password_len = 12; /* a prefix is not the password */
+	v.password = "correct horse";
+	assert_int_equal(broker_kdf_run(&cheap, &v), BROKER_E_BADPASS);
+	/* Unknown login: the dummy never matches. */
+	v.encoded[0] = '\0';
+	v.password_len = 13;
+	assert_int_equal(broker_kdf_run(&cheap, &v), BROKER_E_BADPASS);
+	/* A damaged stored hash is corruption, not a wrong password. */
+	snprintf(v.encoded, sizeof(v.encoded), "$argon2id$garbage");
+	assert_int_equal(broker_kdf_run(&cheap, &v), BROKER_E_CORRUPT);
+	/* Two hashes of one password differ (random salt). */
+	memcpy(v.encoded, h.encoded, sizeof(v.encoded));
+	assert_int_equal(broker_kdf_run(&cheap, &h), 0);
+	assert_string_not_equal(v.encoded, h.encoded);
+}
+
+struct kdf_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int left;
+};
+
+static void
+kdf_done(struct broker_kdf_job *j)
+{
+	struct kdf_wait *w = j->cookie;
+
+	pthread_mutex_lock(&w->lock);
+	w->left--;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void
+test_kdf_pool(void **state)
+{
+	struct broker_kdf_opts o = cheap;
+	struct broker_kdf *k = NULL;
+	struct broker_kdf_job jobs[8];
+	struct kdf_wait w = { PTHREAD_MUTEX_INITIALIZER,
+		PTHREAD_COND_INITIALIZER, 0 };
+	int busy = 0;
+
+	(void)state;
+	o.threads = 2;
+	o.max_queue = 3;
+	assert_int_equal(broker_kdf_open(&o, &k), 0);
+	for (int i = 0; i < 8; i++) {
+		jobs[i] = (struct broker_kdf_job){ .op = BROKER_KDF_HASH,
+			.password = "pool password", .password_len = 13,
+			.done = kdf_done, .cookie = &w };
+		pthread_mutex_lock(&w.lock);
+		w.left++;
+		pthread_mutex_unlock(&w.lock);
+		if (broker_kdf_submit(k, &jobs[i]) == BROKER_E_BUSY) {
+			busy++;
+			pthread_mutex_lock(&w.lock);
+			w.left--;
+			pthread_mutex_unlock(&w.lock);
+		}
+	}
+	/* Closing finishes what was queued: every accepted job reports. */
+	broker_kdf_close(k);
+	assert_int_equal(w.left, 0);
+	for (int i = 0; i < 8; i++)
+		if (jobs[i].encoded[0] != '\0')
+			assert_int_equal(jobs[i].rc, 0);
+	print_message("kdf pool: %d of 8 refused as busy\n", busy);
+}
+
+/* ---- customers, sessions, profiles ------------------------------------ */
+
+static void
+test_customer_create(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_customer_new n = { .login = "carol", .pw = "$argon2id$x",
+		.now = 1000 };
+	struct broker_customer_new dup = n;
+	struct broker_customer c;
+	struct broker_txn *t;
+	const char *json;
+	size_t len;
+	char etag[BROKER_ETAG_LEN + 1];
+
+	assert_int_equal(broker_write(f->store, broker_customer_create, &n), 0);
+	assert_int_equal(strlen(n.id), BROKER_ID_LEN);
+	assert_int_equal(broker_write(f->store, broker_customer_create, &dup),
+	    BROKER_E_EXISTS);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_customer_by_login(t, "carol", &c), 0);
+	assert_string_equal(c.id, n.id);
+	assert_string_equal(c.pw, "$argon2id$x");
+	assert_int_equal(c.epoch, 0);
+	assert_int_equal(broker_customer_by_login(t, "nobody", &c),
+	    BROKER_E_NOTFOUND);
+	/* The failed duplicate left no second account or profile. */
+	assert_int_equal(broker_customer_get(t, dup.id, &c), BROKER_E_NOTFOUND);
+	assert_int_equal(broker_profile_get(t, n.id, &json, &len, etag), 0);
+	assert_int_equal(len, 2);
+	assert_memory_equal(json, "{}", 2);
+	assert_int_equal(strlen(etag), BROKER_ETAG_LEN);
+	broker_read_end(t);
+}
+
+/* Creates a customer and a session; returns the token in tok. */
+static void
+new_session(struct fixture *f, const char *login, int64_t now,
+    char cid[BROKER_ID_LEN + 1], char tok[BROKER_TOKEN_LEN + 1])
+{
+	struct broker_customer_new n = { .login = login, .pw = "$argon2id$x",
+		.now = now };
+	struct broker_session_new s = { .now = now, .lifetime = 3600 };
+
+	assert_int_equal(broker_write(f->store, broker_customer_create, &n), 0);
+	s.customer_id = n.id;
+	assert_int_equal(broker_write(f->store, broker_session_create, &s), 0);
+	memcpy(cid, n.id, BROKER_ID_LEN + 1);
+	memcpy(tok, s.token, BROKER_TOKEN_LEN + 1);
+}
+
+static int
+lookup(struct fixture *f, const char *tok, int64_t now, int64_t idle,
+    struct broker_session *s)
+{
+	struct broker_txn *t;
+	int rc;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	rc = broker_session_lookup(t, tok, strlen(tok), now, idle, s);
+	broker_read_end(t);
+	return rc;
+}
+
+static void
+test_session_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_session s;
+	struct broker_session_end touch = { 0 };
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+
+	new_session(f, "dave", 10000, cid, tok);
+	assert_int_equal(strlen(tok), BROKER_TOKEN_LEN);
+	assert_int_equal(lookup(f, tok, 10001, 600, &s), 0);
+	assert_string_equal(s.customer_id, cid);
+	/* Idle past the limit, absolute past the lifetime. */
+	assert_int_equal(lookup(f, tok, 10600, 600, &s), BROKER_E_EXPIRED);
+	assert_int_equal(lookup(f, tok, 13600, 0, &s), BROKER_E_EXPIRED);
+	/* A touch moves the idle clock, never the absolute one. */
+	touch.token = tok;
+	touch.token_len = strlen(tok);
+	touch.now = 10500;
+	assert_int_equal(broker_write(f->store, broker_session_touch, &touch),
+	    0);
+	assert_int_equal(lookup(f, tok, 10600, 600, &s), 0);
+	assert_int_equal(lookup(f, tok, 13600, 600, &s), BROKER_E_EXPIRED);
+	/* Unknown, empty and mangled tokens. */
+	assert_int_equal(lookup(f, "nope", 10001, 600, &s), BROKER_E_NOTFOUND);
+	assert_int_equal(lookup(f, "", 10001, 600, &s), BROKER_E_NOTFOUND);
+	tok[0] ^= 1;
+	assert_int_equal(lookup(f, tok, 10001, 600, &s), BROKER_E_NOTFOUND);
+}
+
+static void
+test_session_revocation(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_session s;
+	struct broker_session_new second = { .now = 20000, .lifetime = 3600 };
+	struct broker_session_end e = { .now = 20001 };
+	struct broker_customer c;
+	struct broker_txn *t;
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	char ocid[BROKER_ID_LEN + 1], otok[BROKER_TOKEN_LEN + 1];
+
+	new_session(f, "erin", 20000, cid, tok);
+	new_session(f, "frank", 20000, ocid, otok);
+	second.customer_id = cid;
+	assert_int_equal(broker_write(f->store, broker_session_create, &second),
+	    0);
+	/* Password change: new hash, every other session ends, this stays. */
+	e.customer_id = cid;
+	e.token = tok;
+	e.token_len = strlen(tok);
+	e.new_pw = "$argon2id$new";
+	assert_int_equal(broker_write(f->store, broker_session_revoke_all, &e),
+	    0);
+	assert_int_equal(lookup(f, tok, 20002, 0, &s), 0);
+	assert_int_equal(lookup(f, second.token, 20002, 0, &s),
+	    BROKER_E_EXPIRED);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_customer_get(t, cid, &c), 0);
+	broker_read_end(t);
+	assert_string_equal(c.pw, "$argon2id$new");
+	assert_int_equal(c.epoch, 1);
+	/* Another customer's session is untouched. */
+	assert_int_equal(lookup(f, otok, 20002, 0, &s), 0);
+	/* Log out everywhere: this one too. */
+	e.token = NULL;
+	e.new_pw = NULL;
+	assert_int_equal(broker_write(f->store, broker_session_revoke_all, &e),
+	    0);
+	assert_int_equal(lookup(f, tok, 20003, 0, &s), BROKER_E_EXPIRED);
+	/* Log out one session. */
+	e.customer_id = ocid;
+	e.token = otok;
+	e.token_len = strlen(otok);
+	assert_int_equal(broker_write(f->store, broker_session_delete, &e), 0);
+	assert_int_equal(lookup(f, otok, 20003, 0, &s), BROKER_E_NOTFOUND);
+	assert_int_equal(broker_write(f->store, broker_session_delete, &e),
+	    BROKER_E_NOTFOUND);
+}
+
+static void
+test_profile_put(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_profile_put p = { 0 };
+	struct broker_txn *t;
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	char etag0[BROKER_ETAG_LEN + 1], etag1[BROKER_ETAG_LEN + 1];
+	const char *json;
+	size_t len;
+
+	new_session(f, "gina", 30000, cid, tok);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_profile_get(t, cid, &json, &len, etag0), 0);
+	broker_read_end(t);
+	p.customer_id = cid;
+	p.json = "{\"language\":\"en\"}";
+	p.len = strlen(p.json);
+	p.if_match = "AAAAAAAAAAAAAAAAAAAAAA";
+	assert_int_equal(broker_write(f->store, broker_profile_put, &p),
+	    BROKER_E_STALE);
+	p.if_match = etag0;
+	assert_int_equal(broker_write(f->store, broker_profile_put, &p), 0);
+	assert_string_not_equal(p.etag, etag0);
+	memcpy(etag1, p.etag, sizeof(etag1));
+	/* The old tag is now stale: a second writer loses. */
+	assert_int_equal(broker_write(f->store, broker_profile_put, &p),
+	    BROKER_E_STALE);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_profile_get(t, cid, &json, &len, etag0), 0);
+	assert_int_equal(len, strlen(p.json));
+	assert_memory_equal(json, p.json, len);
+	assert_string_equal(etag0, etag1);
+	assert_int_equal(broker_profile_get(t, "unknown", &json, &len, etag0),
+	    BROKER_E_NOTFOUND);
+	broker_read_end(t);
+}
+
 int
 main(void)
 {
@@ -677,6 +949,12 @@ main(void)
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_newer_format_refused),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_kdf_run),
+		cmocka_unit_test(test_kdf_pool),
+		cmocka_unit_test(test_customer_create),
+		cmocka_unit_test(test_session_limits),
+		cmocka_unit_test(test_session_revocation),
+		cmocka_unit_test(test_profile_put),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -535,6 +535,126 @@ test_path_push(void **state)
 	}
 }
 
+/* ---- logins and passwords ------------------------------------------ */
+
+static void
+test_login_table(void **state)
+{
+	static const struct {
+		const char *in;
+		int rc;
+		const char *out;
+	} rows[] = {
+		{ "alice", 0, "alice" },
+		{ "Alice@Example.COM", 0, "alice@example.com" },
+		{ "a.b_c+d-e@f", 0, "a.b_c+d-e@f" },
+		{ "abc", 0, "abc" },
+		{ "0123456789012345678901234567890123456789012345678901234567890123",
+		    0, "0123456789012345678901234567890123456789012345678901234567890123" },
+		{ "ab", POLICY_E_LOGIN, "" },
+		{ "", POLICY_E_LOGIN, "" },
+		{ "01234567890123456789012345678901234567890123456789012345678901234",
+		    POLICY_E_LOGIN, "" },
+		{ "with space", POLICY_E_LOGIN, "" },
+		{ "tab\there", POLICY_E_LOGIN, "" },
+		{ "quote\"d", POLICY_E_LOGIN, "" },
+		{ "sl/ash", POLICY_E_LOGIN, "" },
+		{ "caf\xc3\xa9", POLICY_E_LOGIN, "" },
+		{ "semi;colon", POLICY_E_LOGIN, "" },
+		{ "new\nline", POLICY_E_LOGIN, "" },
+		{ "percent%41", POLICY_E_LOGIN, "" },
+	};
+	char out[POLICY_LOGIN_MAX + 1];
+	size_t ok = 0, bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(rows); i++) {
+		memset(out, 'Z', sizeof(out));
+		assert_int_equal(policy_login_normalize(rows[i].in,
+		    strlen(rows[i].in), out), rows[i].rc);
+		assert_string_equal(out, rows[i].out);
+		rows[i].rc == 0 ? ok++ : bad++;
+	}
+	assert_balanced(ok, bad);
+	/* An embedded NUL is a bad character, not an end of string. */
+	assert_int_equal(policy_login_normalize("abc\0def", 7, out),
+	    POLICY_E_LOGIN);
+	assert_int_equal(policy_login_normalize(NULL, 3, out), POLICY_E_LOGIN);
+}
+
+static void
+test_password_table(void **state)
+{
+	static const struct {
+		const char *pw;
+		const char *login;
+		int rc;
+		const char *why; /* a word of the reason */
+	} rows[] = {
+		{ "correct horse battery", "alice", 0, NULL },
+		{ "twelve chars", "alice", 0, NULL },
+		/* 12 code points, 24 bytes: counted in characters. */
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa8",
+		    "alice", 0, NULL },
+		{ "\xf0\x9f\x94\x91 unicode key!", "alice", 0, NULL },
+		{ "short", "alice", POLICY_E_WEAKPW, "shorter" },
+		{ "eleven char", "alice", POLICY_E_WEAKPW, "shorter" },
+		{ "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+		  "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
+		    "alice", POLICY_E_WEAKPW, "shorter" },
+		{ "aaaaaaaaaaaaaaaa", "alice", POLICY_E_WEAKPW, "single" },
+		{ "password1234", "alice", POLICY_E_WEAKPW, "common" },
+		{ "PASSWORD1234", "alice", POLICY_E_WEAKPW, "common" },
+		{ "123456789012", "alice", POLICY_E_WEAKPW, "common" },
+		{ "my name is alice!", "alice", POLICY_E_WEAKPW, "login" },
+		{ "my name is ALICE!", "alice", POLICY_E_WEAKPW, "login" },
+		{ "bad utf8 \xc3\x28 here", "alice", POLICY_E_WEAKPW, "UTF-8" },
+		{ "overlong \xc0\xaf slash", "alice", POLICY_E_WEAKPW, "UTF-8" },
+		{ "surrogate \xed\xa0\x80 x", "alice", POLICY_E_WEAKPW, "UTF-8" },
+		{ "truncated at end \xe2\x82", "alice", POLICY_E_WEAKPW, "UTF-8" },
+	};
+	const char *why;
+	size_t ok = 0, bad = 0;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(rows); i++) {
+		int rc = policy_password_check(rows[i].pw, strlen(rows[i].pw),
+		    rows[i].login, &why);
+
+		assert_int_equal(rc, rows[i].rc);
+		if (rc == 0) {
+			assert_null(why);
+			ok++;
+		} else {
+			assert_non_null(why);
+			assert_non_null(strstr(why, rows[i].why));
+			bad++;
+		}
+	}
+	assert_balanced(ok, bad);
+}
+
+static void
+test_password_bounds(void **state)
+{
+	char pw[POLICY_PASSWORD_MAX + 2];
+	const char *why;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pw); i++)
+		pw[i] = (char)('a' + i % 26);
+	assert_int_equal(policy_password_check(pw, POLICY_PASSWORD_MAX, NULL,
+	    &why), 0);
+	assert_int_equal(policy_password_check(pw, POLICY_PASSWORD_MAX + 1,
+	    NULL, &why), POLICY_E_WEAKPW);
+	/* An embedded NUL is not text. */
+	assert_int_equal(policy_password_check("abcdefgh\0ijklmn", 15, NULL,
+	    &why), POLICY_E_WEAKPW);
+	assert_int_equal(policy_password_check(NULL, 0, NULL, &why),
+	    POLICY_E_WEAKPW);
+}
+
 int
 main(void)
 {
@@ -550,6 +670,9 @@ main(void)
 		cmocka_unit_test(test_check_args),
 		cmocka_unit_test(test_check_path_truncation),
 		cmocka_unit_test(test_path_push),
+		cmocka_unit_test(test_login_table),
+		cmocka_unit_test(test_password_table),
+		cmocka_unit_test(test_password_bounds),
 	};
 
 	return cmocka_run_group_tests_name("policy", tests, NULL, NULL);

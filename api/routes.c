@@ -20,6 +20,9 @@ const struct api_route api_routes[] = {
 	{ "DELETE", "/v1/sessions", api_h_logout_all, API_AUTH_SESSION, API_BODY_NONE, "sessions_all" },
 	{ "DELETE", "/v1/sessions/current", api_h_logout, API_AUTH_SESSION, API_BODY_NONE, "session_current" },
 	{ "PUT",   "/v1/me/password", api_h_password, API_AUTH_SESSION, API_BODY_JSON, "password" },
+	{ "GET",   "/v1/me/profile", api_h_profile_get, API_AUTH_SESSION, API_BODY_NONE, "profile" },
+	{ "PUT",   "/v1/me/profile", api_h_profile_put, API_AUTH_SESSION, API_BODY_JSON, "profile_put" },
+	{ "PATCH", "/v1/me/profile", api_h_profile_put, API_AUTH_SESSION, API_BODY_MERGE_PATCH, "profile_patch" },
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

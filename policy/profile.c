@@ -97,6 +97,8 @@ path_push_key(struct vctx *c, const char *key, size_t keylen)
 
 	if (c->len > 0)
 		path_put(c, ".", 1);
+	if (keylen == 0)
+		path_put(c, "\"\"", 2); /* an empty key must still show */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)key[i];
 

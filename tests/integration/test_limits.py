@@ -126,10 +126,10 @@ class IdleTimeoutTests(BrokerTestCase):
         # The timeout measures inactivity: a connection in use stays open.
         c = self.b.tls()
         self.addCleanup(c.close)
-        for _ in range(6):
+        for _ in range(5):
             c.send(GET_HEALTHZ)
             self.assertEqual(c.read_response()[0], 200)
-            time.sleep(0.4)
+            time.sleep(0.35)
 
     def test_partial_request_then_idle_closed(self):
         c = self.b.tls()

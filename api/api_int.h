@@ -115,6 +115,9 @@ void api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
     size_t bytes);
 void api_metrics_connection(int opened);
 
+/* Connections open now, summed over every thread. */
+uint64_t api_metrics_open_connections(void);
+
 /* Counts a request as begun; in-flight = begun - finished (all threads). */
 void api_metrics_started(void);
 uint64_t api_metrics_inflight(void);

@@ -114,6 +114,18 @@ api_metrics_inflight(void)
 	return started > done ? started - done : 0;
 }
 
+uint64_t
+api_metrics_open_connections(void)
+{
+	uint64_t opened = 0, closed = 0;
+
+	for (struct counters *c = atomic_load(&all); c; c = c->next) {
+		opened += get(&c->conn_opened);
+		closed += get(&c->conn_closed);
+	}
+	return opened > closed ? opened - closed : 0;
+}
+
 void
 api_metrics_connection(int opened)
 {

@@ -35,6 +35,7 @@
 
 #define LISTEN_BACKLOG 1024
 #define ADMIN_TOKEN_MAX 256
+#define CONN_SLACK 64 /* MHD's own limit sits above ours, see on_accept */
 #define DISCARD_FACTOR 16 /* body bytes read past the cap before hanging up */
 
 void
@@ -72,7 +73,7 @@ errmsg(char *buf, size_t cap, const char *what, const char *why)
 /* ---- request framing and authentication ------------------------------- */
 
 struct framing {
-	int n_cl, n_te, te_chunked;
+	int n_cl, n_te, te_chunked, bad_name;
 	const char *ctype;
 	const char *authz;
 };
@@ -84,6 +85,12 @@ scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	struct framing *f = cls;
 
 	(void)kind;
+	/*
+	 * "Transfer-Encoding :" is not Transfer-Encoding to MHD but may be
+	 * to a proxy in front: RFC 9112 5.1 says reject with 400.
+	 */
+	if (strpbrk(key, " \t") != NULL)
+		f->bad_name = 1;
 	if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
 		f->n_cl++;
 	else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0) {
@@ -158,6 +165,9 @@ first_checks(struct api_request *r, int route_rc)
 	    (f.n_te && !f.te_chunked))
 		return api_fail(r, API_E_SMUGGLE,
 		    "conflicting Content-Length/Transfer-Encoding headers");
+	if (f.bad_name)
+		return api_fail(r, API_E_SMUGGLE,
+		    "whitespace in a header field name");
 	if (route_rc != 0 || r->route == NULL)
 		return route_rc != 0 ? route_rc : API_E_NOTFOUND;
 	if (r->route->auth == API_AUTH_ADMIN &&
@@ -265,6 +275,13 @@ static enum MHD_Result
 answer_error(struct api_request *r, int err)
 {
 	if (api_respond_problem(r, err) != 0)
+		return MHD_NO;
+	/*
+	 * After ambiguous framing, or a body left unread, the bytes that
+	 * follow cannot be trusted to start a request: close.
+	 */
+	if ((err == API_E_SMUGGLE || (r->has_body && r->early != 0)) &&
+	    api_add_header(r, MHD_HTTP_HEADER_CONNECTION, "close") != 0)
 		return MHD_NO;
 	return queue(r);
 }
@@ -385,6 +402,21 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	json_decref(r->json);
 	api_body_free(&r->body);
 	free(r);
+}
+
+/*
+ * The total limit is enforced here rather than by MHD's own, which leaves
+ * connections over it waiting unanswered in the listen backlog.
+ */
+static enum MHD_Result
+on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	const struct api_server *srv = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return api_metrics_open_connections() < srv->cfg.max_conns ? MHD_YES
+								   : MHD_NO;
 }
 
 static void
@@ -584,13 +616,13 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
 	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
-	    0, NULL, NULL, on_request, srv,
+	    0, on_accept, srv, on_request, srv,
 	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
 	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + CONN_SLACK,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,

@@ -151,11 +151,15 @@ class HttpTests(BrokerTestCase):
         self.assertEqual(statuses, [200, 404, 405, 200])
 
     def test_http10_request_is_answered_and_closed(self):
+        data = self.b.raw_tls(b"GET /healthz HTTP/1.0\r\n\r\n")
+        responses, rest = parse_responses(data)
+        self.assertEqual([(s, b) for s, _, b in responses],
+                         [(200, b'{"status":"ok"}')])
+        self.assertEqual(rest, b"")
         c = self.b.tls()
         self.addCleanup(c.close)
         c.send(b"GET /healthz HTTP/1.0\r\n\r\n")
-        status, _, body = c.read_response()
-        self.assertEqual((status, body), (200, b'{"status":"ok"}'))
+        self.assertEqual(c.read_response()[0], 200)
         self.assertTrue(c.closed_within(2.0))
 
     # ---- framing and smuggling ---------------------------------------------

@@ -12,17 +12,17 @@
 #include "api/api_int.h"
 
 const struct api_route api_routes[] = {
-	/* method  pattern      handler        auth            body           metrics name */
-	{ "GET",   "/healthz",  api_h_healthz, API_AUTH_NONE,  API_BODY_NONE, "healthz" },
-	{ "GET",   "/metrics",  api_h_metrics, API_AUTH_ADMIN, API_BODY_NONE, "metrics" },
-	{ "POST",  "/v1/customers", api_h_register, API_AUTH_NONE, API_BODY_JSON, "customers" },
-	{ "POST",  "/v1/sessions",  api_h_login,    API_AUTH_NONE, API_BODY_JSON, "sessions" },
-	{ "DELETE", "/v1/sessions", api_h_logout_all, API_AUTH_SESSION, API_BODY_NONE, "sessions_all" },
-	{ "DELETE", "/v1/sessions/current", api_h_logout, API_AUTH_SESSION, API_BODY_NONE, "session_current" },
-	{ "PUT",   "/v1/me/password", api_h_password, API_AUTH_SESSION, API_BODY_JSON, "password" },
-	{ "GET",   "/v1/me/profile", api_h_profile_get, API_AUTH_SESSION, API_BODY_NONE, "profile" },
-	{ "PUT",   "/v1/me/profile", api_h_profile_put, API_AUTH_SESSION, API_BODY_JSON, "profile_put" },
-	{ "PATCH", "/v1/me/profile", api_h_profile_put, API_AUTH_SESSION, API_BODY_MERGE_PATCH, "profile_patch" },
+	/* method    path                     handler              auth              body                  metrics name */
+	{ "GET",    "/healthz",              api_h_healthz,       API_AUTH_NONE,    API_BODY_NONE,        "healthz"          }, /* liveness: the store answers */
+	{ "GET",    "/metrics",              api_h_metrics,       API_AUTH_ADMIN,   API_BODY_NONE,        "metrics"          }, /* Prometheus text */
+	{ "POST",   "/v1/customers",         api_h_register,      API_AUTH_NONE,    API_BODY_JSON,        "customers"        }, /* sign up */
+	{ "POST",   "/v1/sessions",          api_h_login,         API_AUTH_NONE,    API_BODY_JSON,        "sessions"         }, /* log in */
+	{ "DELETE", "/v1/sessions",          api_h_logout_all,    API_AUTH_SESSION, API_BODY_NONE,        "sessions_all"     }, /* log out everywhere */
+	{ "DELETE", "/v1/sessions/current",  api_h_logout,        API_AUTH_SESSION, API_BODY_NONE,        "session_current"  }, /* log out */
+	{ "PUT",    "/v1/me/password",       api_h_password,      API_AUTH_SESSION, API_BODY_JSON,        "password"         }, /* change password */
+	{ "GET",    "/v1/me/profile",        api_h_profile_get,   API_AUTH_SESSION, API_BODY_NONE,        "profile"          }, /* read, with ETag */
+	{ "PUT",    "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_JSON,        "profile_put"      }, /* replace, If-Match */
+	{ "PATCH",  "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_MERGE_PATCH, "profile_patch"    }, /* RFC 7396, If-Match */
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -1,0 +1,311 @@
+"""Customer accounts over TLS: sign-up, log-in, sessions, log-out,
+password change, throttling, and that one customer's session never
+reaches another's data."""
+
+import json
+import time
+import unittest
+
+from harness import Broker, problem
+
+# The test-only KDF cost: the production cost is ~70 ms a hash.
+FAST = ["--kdf-memory", "64", "--kdf-time", "1"]
+JSON = {"Content-Type": "application/json"}
+PASSWORD = "correct horse battery"
+
+
+def body(obj):
+    return json.dumps(obj).encode()
+
+
+class Customer:
+    """Helpers bound to one broker."""
+
+    def __init__(self, broker):
+        self.b = broker
+
+    def register(self, login, password=PASSWORD):
+        return self.b.request("POST", "/v1/customers", headers=JSON,
+                              body=body({"login": login, "password": password}))
+
+    def login(self, login, password=PASSWORD):
+        return self.b.request("POST", "/v1/sessions", headers=JSON,
+                              body=body({"login": login, "password": password}))
+
+    def token(self, login, password=PASSWORD):
+        status, _, data = self.login(login, password)
+        assert status == 201, (status, data)
+        return json.loads(data)["session"]
+
+    def as_(self, token, method, path, headers=None, data=None):
+        h = {"Authorization": "Bearer " + token}
+        h.update(headers or {})
+        return self.b.request(method, path, headers=h, body=data)
+
+
+class AccountTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.broker = Broker(flags=FAST + ["--login-max-failures", "3",
+                                          "--signup-max", "1000",
+                                          "--ip-max-failures", "1000"])
+        cls.c = Customer(cls.broker)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.broker.cleanup()
+
+    def assertProblem(self, resp, status, slug):
+        st, headers, data = resp
+        self.assertEqual(st, status, data)
+        self.assertEqual(headers.get("Content-Type"),
+                         "application/problem+json")
+        p = problem(data)
+        self.assertEqual(p["status"], status)
+        self.assertTrue(p["type"].endswith("/problems/" + slug), p)
+        return p
+
+    # ---- sign-up -----------------------------------------------------------
+
+    def test_register_creates_account(self):
+        st, h, data = self.c.register("Reg.One@Example.com")
+        self.assertEqual(st, 201, data)
+        doc = json.loads(data)
+        self.assertEqual(doc["login"], "reg.one@example.com")
+        self.assertEqual(len(doc["id"]), 22)
+        self.assertNotIn(PASSWORD, data.decode())
+        self.assertEqual(h.get("Cache-Control"), "no-store")
+
+    def test_register_taken_login_is_409(self):
+        self.assertEqual(self.c.register("dup-user")[0], 201)
+        self.assertProblem(self.c.register("dup-user"), 409, "conflict")
+        # Logins are case-insensitive.
+        self.assertProblem(self.c.register("DUP-User"), 409, "conflict")
+
+    def test_register_bad_input(self):
+        b = self.broker
+        cases = [
+            (body({"login": "ab", "password": PASSWORD}), 400,
+             "invalid-login"),
+            (body({"login": "has space", "password": PASSWORD}), 400,
+             "invalid-login"),
+            (body({"login": "weakling", "password": "short"}), 400,
+             "weak-password"),
+            (body({"login": "weakling", "password": "password1234"}), 400,
+             "weak-password"),
+            (body({"login": "weakling", "password": "i am weakling!!"}), 400,
+             "weak-password"),
+            (body({"login": "nopass"}), 400, "bad-request"),
+            (body({"login": "extra", "password": PASSWORD, "admin": "1"}),
+             400, "bad-request"),
+            (body({"login": 12345, "password": PASSWORD}), 400,
+             "bad-request"),
+            (body(["login", "password"]), 400, "bad-request"),
+            (b'{"login":"x1x","login":"x2x","password":"pw pw pw pw pw"}',
+             400, "invalid-json"),
+            (b'{"login": "trunc', 400, "invalid-json"),
+            (b'', 400, "invalid-json"),
+        ]
+        for data, status, slug in cases:
+            with self.subTest(data=data):
+                self.assertProblem(b.request("POST", "/v1/customers",
+                                             headers=JSON, body=data),
+                                   status, slug)
+        self.assertProblem(b.request("POST", "/v1/customers",
+                                     headers={"Content-Type": "text/plain"},
+                                     body=body({"login": "textplain",
+                                                "password": PASSWORD})),
+                           415, "unsupported-media-type")
+        # Nothing of the refused sign-ups exists.
+        self.assertProblem(self.c.login("weakling", "short"), 401,
+                           "unauthorized")
+
+    # ---- log-in ------------------------------------------------------------
+
+    def test_login_returns_session(self):
+        self.c.register("login-ok")
+        st, _, data = self.c.login("LOGIN-OK")
+        self.assertEqual(st, 201, data)
+        doc = json.loads(data)
+        self.assertEqual(len(doc["session"]), 43)
+        self.assertGreater(doc["expires_at"], time.time())
+        self.assertIn("idle_timeout", doc)
+        # Two log-ins, two different sessions.
+        self.assertNotEqual(doc["session"], self.c.token("login-ok"))
+
+    def test_unknown_login_and_wrong_password_look_the_same(self):
+        self.c.register("same-answer")
+        a = self.c.login("same-answer", "not the password at all")
+        b = self.c.login("no-such-user", "not the password at all")
+        self.assertEqual(a[0], 401)
+        self.assertEqual(b[0], 401)
+        self.assertEqual(a[2], b[2])
+        self.assertEqual(sorted(k.lower() for k, _ in a[1].items()
+                                if k.lower() != "date"),
+                         sorted(k.lower() for k, _ in b[1].items()
+                                if k.lower() != "date"))
+
+    def test_failed_logins_are_throttled_per_account(self):
+        self.c.register("throttled")
+        self.c.register("bystander")
+        for _ in range(3):
+            self.assertEqual(self.c.login("throttled", "wrong password!!")[0],
+                             401)
+        st, h, data = self.c.login("throttled")  # even the right password
+        self.assertProblem((st, h, data), 429, "too-many-requests")
+        self.assertGreater(int(h.get("Retry-After")), 0)
+        # Another account from the same address is not affected.
+        self.assertEqual(self.c.login("bystander")[0], 201)
+
+    # ---- sessions ----------------------------------------------------------
+
+    def test_profile_needs_a_live_session(self):
+        b = self.broker
+        st, h, _ = b.request("GET", "/v1/me/profile")
+        self.assertEqual(st, 401)
+        self.assertIn("Bearer", h.get("WWW-Authenticate"))
+        for bad in ["", "Bearer", "Bearer ", "Bearer nope", "Basic abc",
+                    "Bearer " + "A" * 43, "Bearer " + "x" * 300]:
+            with self.subTest(authorization=bad):
+                self.assertProblem(b.request(
+                    "GET", "/v1/me/profile",
+                    headers={"Authorization": bad}), 401, "unauthorized")
+
+    def test_logout_current_ends_only_that_session(self):
+        self.c.register("logout-one")
+        t1 = self.c.token("logout-one")
+        t2 = self.c.token("logout-one")
+        st, _, data = self.c.as_(t1, "DELETE", "/v1/sessions/current")
+        self.assertEqual(st, 204, data)
+        self.assertEqual(data, b"")
+        self.assertProblem(self.c.as_(t1, "GET", "/v1/me/profile"), 401,
+                           "unauthorized")
+        self.assertProblem(self.c.as_(t1, "DELETE", "/v1/sessions/current"),
+                           401, "unauthorized")
+        self.assertEqual(self.c.as_(t2, "GET", "/v1/me/profile")[0], 200)
+
+    def test_logout_everywhere(self):
+        self.c.register("logout-all")
+        self.c.register("logout-other")
+        t1 = self.c.token("logout-all")
+        t2 = self.c.token("logout-all")
+        other = self.c.token("logout-other")
+        self.assertEqual(self.c.as_(t1, "DELETE", "/v1/sessions")[0], 204)
+        for t in (t1, t2):
+            self.assertProblem(self.c.as_(t, "GET", "/v1/me/profile"), 401,
+                               "unauthorized")
+        # Another customer's session lives on.
+        self.assertEqual(self.c.as_(other, "GET", "/v1/me/profile")[0], 200)
+        # Logging in again works.
+        self.assertEqual(self.c.login("logout-all")[0], 201)
+
+    def test_password_change(self):
+        self.c.register("pw-change")
+        keep = self.c.token("pw-change")
+        other = self.c.token("pw-change")
+        new = "an entirely new passphrase"
+
+        def change(cur, nw, token=keep):
+            return self.c.as_(token, "PUT", "/v1/me/password", JSON,
+                              body({"current": cur, "new": nw}))
+
+        self.assertProblem(change("wrong current pw", new), 403, "forbidden")
+        self.assertProblem(change(PASSWORD, "short"), 400, "weak-password")
+        self.assertProblem(change(PASSWORD, "my pw-change is"), 400,
+                           "weak-password")
+        self.assertProblem(self.c.as_(keep, "PUT", "/v1/me/password", JSON,
+                                      body({"current": PASSWORD})),
+                           400, "bad-request")
+        # Refused attempts changed nothing.
+        self.assertEqual(self.c.as_(other, "GET", "/v1/me/profile")[0], 200)
+        st, _, data = change(PASSWORD, new)
+        self.assertEqual(st, 204, data)
+        # This session stays, every other one ends.
+        self.assertEqual(self.c.as_(keep, "GET", "/v1/me/profile")[0], 200)
+        self.assertProblem(self.c.as_(other, "GET", "/v1/me/profile"), 401,
+                           "unauthorized")
+        self.assertProblem(self.c.login("pw-change"), 401, "unauthorized")
+        self.assertEqual(self.c.login("pw-change", new)[0], 201)
+        # Without a session there is no password change at all.
+        self.assertProblem(self.broker.request(
+            "PUT", "/v1/me/password", headers=JSON,
+            body=body({"current": new, "new": PASSWORD + "!"})),
+            401, "unauthorized")
+
+    def test_session_routes_refuse_other_methods(self):
+        st, h, _ = self.broker.request("GET", "/v1/sessions")
+        self.assertEqual(st, 405)
+        self.assertIn("POST", h.get("Allow"))
+        self.assertIn("DELETE", h.get("Allow"))
+
+
+class ThrottleTests(unittest.TestCase):
+    """Limits per address, each with its own daemon (all tests share
+    127.0.0.1)."""
+
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def test_signups_per_address(self):
+        self.broker = Broker(flags=FAST + ["--signup-max", "2"])
+        c = Customer(self.broker)
+        self.assertEqual(c.register("first-one")[0], 201)
+        self.assertEqual(c.register("second-one")[0], 201)
+        st, h, data = c.register("third-one")
+        self.assertEqual(st, 429, data)
+        self.assertGreater(int(h.get("Retry-After")), 0)
+        self.assertEqual(c.login("third-one")[0], 401)
+
+    def test_failed_logins_per_address(self):
+        self.broker = Broker(flags=FAST + ["--ip-max-failures", "2",
+                                           "--login-max-failures", "100"])
+        c = Customer(self.broker)
+        c.register("ip-victim")
+        self.assertEqual(c.login("guess-one", "wrong password!!")[0], 401)
+        self.assertEqual(c.login("guess-two", "wrong password!!")[0], 401)
+        self.assertEqual(c.login("ip-victim")[0], 429)
+
+    def test_window_expires(self):
+        self.broker = Broker(flags=FAST + ["--login-max-failures", "1",
+                                           "--throttle-window", "1"])
+        c = Customer(self.broker)
+        c.register("window")
+        self.assertEqual(c.login("window", "wrong password!!")[0], 401)
+        self.assertEqual(c.login("window")[0], 429)
+        time.sleep(1.2)
+        self.assertEqual(c.login("window")[0], 201)
+
+
+class ExpiryTests(unittest.TestCase):
+    def tearDown(self):
+        self.broker.cleanup()
+
+    def test_idle_session_expires(self):
+        self.broker = Broker(flags=FAST + ["--session-idle", "1"])
+        c = Customer(self.broker)
+        c.register("idler")
+        t = c.token("idler")
+        self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 200)
+        time.sleep(1.3)
+        self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 401)
+
+    def test_absolute_lifetime(self):
+        self.broker = Broker(flags=FAST + ["--session-lifetime", "1"])
+        c = Customer(self.broker)
+        c.register("shortlived")
+        t = c.token("shortlived")
+        self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 200)
+        time.sleep(1.3)
+        self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 401)
+
+    def test_sessions_survive_restart(self):
+        self.broker = Broker(flags=FAST)
+        c = Customer(self.broker)
+        c.register("restarter")
+        t = c.token("restarter")
+        self.broker.restart()
+        self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 200)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -179,7 +179,9 @@ broker_session_create(struct broker_txn *t, void *arg)
 	s.epoch = n->epoch;
 	s.created = s.seen = n->now;
 	s.expires = n->now + n->lifetime;
-	return session_put(t, key, &s);
+	if ((rc = session_put(t, key, &s)) != 0)
+		return rc;
+	return broker_audit_record(t, n->customer_id, "session.created", NULL);
 }
 
 static int

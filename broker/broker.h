@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum {
 	BROKER_OK = 0,
 	BROKER_E_NOTFOUND = -300, /* no such record */
@@ -33,6 +35,8 @@ enum {
 	BROKER_E_BADPASS = -312,  /* login or password wrong */
 	BROKER_E_EXPIRED = -313,  /* session or token expired */
 	BROKER_E_STALE = -314,	  /* If-Match does not match */
+	BROKER_E_DISABLED = -315, /* the company is disabled */
+	BROKER_E_REVOKED = -316,  /* grant or token revoked or expired */
 };
 
 /* Returns a static English description of a BROKER_E_* code. */
@@ -92,6 +96,7 @@ enum broker_db {
 	BROKER_DB_REFRESH,   /* hash(refresh token) -> refresh record  */
 	BROKER_DB_KEYS,	     /* kid -> key metadata and public key     */
 	BROKER_DB_AUDIT,     /* time-ordered key -> audit record       */
+	BROKER_DB_TOKENS,    /* revoked access-token jti -> expiry     */
 	BROKER_DB_COUNT
 };
 
@@ -204,6 +209,10 @@ int broker_txn_put(struct broker_txn *txn, enum broker_db db, const void *key,
 int broker_txn_insert(struct broker_txn *txn, enum broker_db db,
     const void *key, size_t klen, const void *val, size_t len,
     unsigned version);
+
+/* Deletes every key of db that starts with prefix (none is fine). */
+int broker_txn_del_prefix(struct broker_txn *txn, enum broker_db db,
+    const void *prefix, size_t plen);
 
 /* Deletes key; BROKER_E_NOTFOUND when absent. */
 int broker_txn_del(struct broker_txn *txn, enum broker_db db, const void *key,
@@ -323,6 +332,261 @@ struct broker_profile_put {
 
 /* Replaces the profile if its ETag still matches (else BROKER_E_STALE). */
 int broker_profile_put(struct broker_txn *txn, void *arg);
+
+/* ---- companies (OAuth clients) ---------------------------------------- */
+
+#define BROKER_CLIENT_ID_MAX 64
+#define BROKER_SECRET_LEN 43 /* 32 random bytes, base64url */
+#define BROKER_MAX_REDIRECTS 16
+
+/*
+ * Checks a client id chosen by an admin: [a-z0-9][a-z0-9._-]{2,63}.
+ * 0 or BROKER_E_INVAL.
+ */
+int broker_client_id_check(const char *id);
+
+/*
+ * A company's stored record as JSON (caller json_decrefs): id, name,
+ * description, site, redirect_uris, disabled, created, and "secrets"
+ * (hashes with their expiry; never shown to anyone).
+ */
+int broker_company_get(struct broker_txn *txn, const char *id, json_t **out);
+
+/* 0 when the company exists and is enabled, else NOTFOUND or DISABLED. */
+int broker_company_live(struct broker_txn *txn, const char *id);
+
+/*
+ * Authenticates a client: 0 when id names an enabled company and secret
+ * matches one of its live secrets (compared in constant time);
+ * BROKER_E_BADPASS for an unknown id or a wrong or expired secret,
+ * BROKER_E_DISABLED for a disabled company.
+ */
+int broker_company_auth(struct broker_txn *txn, const char *id,
+    const char *secret, size_t len, int64_t now);
+
+/* Calls fn for every company in id order; fn's non-zero stops the scan. */
+int broker_company_each(struct broker_txn *txn,
+    int (*fn)(void *arg, const char *id, json_t *rec), void *arg);
+
+/*
+ * Arguments of the company writes (broker_write_fns).  NULL fields are
+ * left unchanged by update; redirect_uris replaces the list when
+ * n_redirects > 0 or clear_redirects is set.
+ */
+struct broker_company_change {
+	const char *id;
+	const char *name;
+	const char *description;
+	const char *site;
+	const char *const *redirect_uris;
+	size_t n_redirects;
+	int clear_redirects;
+	int64_t now;
+	int64_t overlap;		   /* secret: seconds the old one lives */
+	int disabled;			   /* set_disabled: the new state */
+	char secret[BROKER_SECRET_LEN + 1]; /* out: add and secret */
+};
+int broker_company_add(struct broker_txn *txn, void *arg);
+int broker_company_update(struct broker_txn *txn, void *arg);
+int broker_company_set_disabled(struct broker_txn *txn, void *arg);
+int broker_company_new_secret(struct broker_txn *txn, void *arg);
+
+/* ---- grants ------------------------------------------------------------- */
+
+#define BROKER_PURPOSE_MAX 16
+
+/*
+ * A customer's grant to a company: scopes (canonical text, see policy/),
+ * a purpose, an expiry; revoked_at is 0 while not revoked.
+ */
+struct broker_grant {
+	char id[BROKER_ID_LEN + 1];
+	char customer[BROKER_ID_LEN + 1];
+	char company[BROKER_CLIENT_ID_MAX + 1];
+	char purpose[BROKER_PURPOSE_MAX];
+	char *scopes; /* owned: release with broker_grant_clear() */
+	int64_t created;
+	int64_t expires;
+	int64_t revoked_at;
+};
+
+/* Frees what a grant owns and zeroes it; NULL ok. */
+void broker_grant_clear(struct broker_grant *g);
+
+/* Reads a grant; caller broker_grant_clear()s *out. */
+int broker_grant_get(struct broker_txn *txn, const char *id,
+    struct broker_grant *out);
+
+/* "active", "revoked" or "expired" at time now. */
+const char *broker_grant_state(const struct broker_grant *g, int64_t now);
+
+/*
+ * 0 when the grant is active at now and its company exists and is
+ * enabled; BROKER_E_REVOKED or BROKER_E_DISABLED otherwise.
+ */
+int broker_grant_live(struct broker_txn *txn, const struct broker_grant *g,
+    int64_t now);
+
+/*
+ * The grant as the API shows it: id, company, scopes (array), purpose,
+ * created_at, expires_at, state (and revoked_at).  Caller json_decrefs.
+ */
+json_t *broker_grant_json(const struct broker_grant *g, int64_t now);
+
+/* Calls fn for each grant of a customer / to a company (id order). */
+int broker_grants_of_customer(struct broker_txn *txn, const char *customer,
+    int (*fn)(void *arg, const struct broker_grant *g), void *arg);
+int broker_grants_of_company(struct broker_txn *txn, const char *company,
+    int (*fn)(void *arg, const struct broker_grant *g), void *arg);
+
+/* Arguments of broker_grant_create (a broker_write_fn). */
+struct broker_grant_new {
+	const char *customer;
+	const char *company;
+	const char *scopes; /* canonical text, already validated */
+	const char *purpose;
+	int64_t expires;
+	int64_t now;
+	char id[BROKER_ID_LEN + 1]; /* out */
+};
+
+/*
+ * Creates a grant (and its audit record).  BROKER_E_NOTFOUND for an
+ * unknown company, BROKER_E_DISABLED for a disabled one, BROKER_E_INVAL
+ * for an expiry not in the future.
+ */
+int broker_grant_create(struct broker_txn *txn, void *arg);
+
+/* Arguments of broker_grant_revoke and broker_customer_delete. */
+struct broker_grant_end {
+	const char *customer; /* the owner: another customer's id is NOTFOUND */
+	const char *id;
+	int64_t now;
+};
+
+/* Revokes a grant at once (idempotent); records it in the audit trail. */
+int broker_grant_revoke(struct broker_txn *txn, void *arg);
+
+/*
+ * Deletes a customer: revokes every grant first, then erases profile,
+ * sessions, login, audit trail and the account (a broker_write_fn; uses
+ * customer and now of a broker_grant_end).
+ */
+int broker_customer_delete(struct broker_txn *txn, void *arg);
+
+/* ---- the audit trail --------------------------------------------------- */
+
+/*
+ * A page of a customer's trail, newest first: *items is a new array of
+ * records {id, ts (microseconds since the epoch), kind, ...details}; when
+ * more remain, next receives the cursor for the following page (else "").
+ * cursor is NULL for the first page.
+ */
+int broker_audit_list(struct broker_txn *txn, const char *customer,
+    const char *cursor, size_t limit, json_t **items, char *next,
+    size_t nextcap);
+
+/* Deletes records older than before (seconds); *purged counts them. */
+int broker_audit_purge(struct broker_store *store, int64_t before,
+    size_t *purged);
+
+/* The read-side queue: records committed in batches off the fetch path. */
+struct broker_audit;
+
+struct broker_audit_opts {
+	unsigned flush_ms;	 /* at most this long in memory; 0: 200 */
+	unsigned retention_days; /* purge older records; 0: never */
+};
+
+int broker_audit_open(struct broker_store *store,
+    const struct broker_audit_opts *opts, struct broker_audit **out);
+
+/* Commits everything queued, then stops.  No enqueue may follow.  NULL ok. */
+void broker_audit_close(struct broker_audit *audit);
+
+/*
+ * Queues a record for the customer; kind must be a static string; takes
+ * ownership of detail.  Never drops: waits while this thread's ring is
+ * full.  Lock-free otherwise.
+ */
+int broker_audit_enqueue(struct broker_audit *audit, const char *customer,
+    const char *kind, json_t *detail);
+
+/* Records committed so far, waits for room, records purged. */
+void broker_audit_stats(const struct broker_audit *audit, uint64_t *flushed,
+    uint64_t *waits, uint64_t *purged);
+
+/* ---- refresh tokens and access-token revocation ----------------------- */
+
+/*
+ * Refresh tokens are opaque, stored under their SHA-256, single-use: each
+ * use spends the token and issues its successor in the same family; using
+ * a spent one revokes the whole family.  They die with their grant.
+ */
+struct broker_refresh_new {
+	const char *grant;
+	const char *company;
+	const char *scopes; /* canonical text the access tokens may carry */
+	const char *customer; /* for the audit trail */
+	int64_t now;
+	char token[BROKER_TOKEN_LEN + 1]; /* out */
+};
+
+/* Issues the first refresh token of a new family (a broker_write_fn). */
+int broker_refresh_issue(struct broker_txn *txn, void *arg);
+
+enum broker_refresh_outcome {
+	BROKER_REFRESH_OK,	/* rotated: token holds the successor */
+	BROKER_REFRESH_INVALID, /* unknown, another company's, or family dead */
+	BROKER_REFRESH_REUSED,	/* spent token replayed: family now revoked */
+	BROKER_REFRESH_DEAD,	/* its grant is revoked, expired or disabled */
+};
+
+struct broker_refresh_use {
+	const char *presented;
+	size_t len;
+	const char *company;
+	int64_t now;
+	enum broker_refresh_outcome outcome;	/* out */
+	struct broker_grant grant;		/* out (OK): caller clears */
+	char *scopes;				/* out (OK): caller frees */
+	char token[BROKER_TOKEN_LEN + 1];	/* out (OK): the successor */
+};
+
+/*
+ * Redeems a refresh token (a broker_write_fn).  Returns 0 whenever the
+ * outcome is decided, so that a reuse's family revocation is committed;
+ * the outcome says what happened.
+ */
+int broker_refresh_redeem(struct broker_txn *txn, void *arg);
+
+/*
+ * Looks a refresh token up for introspection: 0 with grant id and scopes
+ * (caller frees *scopes) when it is unspent, of this company, its family
+ * alive; BROKER_E_NOTFOUND otherwise.
+ */
+int broker_refresh_lookup(struct broker_txn *txn, const char *presented,
+    size_t len, const char *company, char grant[BROKER_ID_LEN + 1],
+    char **scopes);
+
+struct broker_token_revoke {
+	const char *presented; /* refresh token */
+	size_t len;
+	const char *jti;       /* or access token id */
+	int64_t exp;	       /* the access token's expiry */
+	const char *company;   /* only the company's own tokens */
+	int64_t now;
+};
+
+/*
+ * Revokes a refresh token's family, or records an access token's jti as
+ * revoked until it expires (a broker_write_fn).  Unknown or foreign tokens
+ * are left alone and still answer 0 (RFC 7009 2.2).
+ */
+int broker_token_revoke(struct broker_txn *txn, void *arg);
+
+/* 1 when jti has been revoked, 0 when not, or a BROKER_E_* code. */
+int broker_jti_revoked(struct broker_txn *txn, const char *jti);
 
 /* ---- password hashing (argon2id on a pool of its own) ------------- */
 

@@ -61,6 +61,17 @@ int broker_rec_put(struct broker_txn *txn, enum broker_db db, const void *key,
 int broker_rec_str(const json_t *obj, const char *name, char *out,
     size_t outcap);
 
+/*
+ * Records an audit event for a customer inside a write transaction
+ * (audit.c): kind such as "grant.created"; detail is borrowed and may be
+ * NULL.  Durable with the change it describes.
+ */
+int broker_audit_record(struct broker_txn *txn, const char *customer,
+    const char *kind, const json_t *detail);
+
+/* Erases a customer's whole audit trail inside a write (audit.c). */
+int broker_audit_erase(struct broker_txn *txn, const char *customer);
+
 /* Maps an LMDB or errno-style code to a BROKER_E_* code. */
 int broker_mdb_err(int rc);
 

@@ -30,6 +30,7 @@ const char *const broker_db_names[BROKER_DB_COUNT] = {
 	[BROKER_DB_REFRESH] = "refresh",
 	[BROKER_DB_KEYS] = "keys",
 	[BROKER_DB_AUDIT] = "audit",
+	[BROKER_DB_TOKENS] = "tokens",
 };
 
 const char *
@@ -52,6 +53,8 @@ broker_strerror(int err)
 	case BROKER_E_BADPASS: return "wrong login or password";
 	case BROKER_E_EXPIRED: return "expired";
 	case BROKER_E_STALE: return "the resource has changed";
+	case BROKER_E_DISABLED: return "the company is disabled";
+	case BROKER_E_REVOKED: return "revoked or expired";
 	default: return "unknown broker error";
 	}
 }
@@ -381,6 +384,33 @@ broker_txn_insert(struct broker_txn *t, enum broker_db db, const void *key,
     size_t klen, const void *val, size_t len, unsigned version)
 {
 	return put(t, db, key, klen, val, len, version, MDB_NOOVERWRITE);
+}
+
+int
+broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
+    const void *prefix, size_t plen)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || plen == 0)
+		return BROKER_E_INVAL;
+	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
+		return broker_mdb_err(rc);
+	for (;;) {
+		/* Seek afresh after each delete: no reliance on cursor state. */
+		k.mv_data = (void *)(uintptr_t)prefix;
+		k.mv_size = plen;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+		if (rc != 0 || k.mv_size < plen ||
+		    memcmp(k.mv_data, prefix, plen) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
 }
 
 int

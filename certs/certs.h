@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 enum {
 	CERTS_OK = 0,
 	CERTS_E_CRYPTO = -100,	 /* an OpenSSL call failed */
@@ -194,5 +196,52 @@ int certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
  */
 int certs_pem_check_pair(const char *cert_pem, size_t cert_len,
     const char *key_pem, size_t key_len);
+
+/* ---- JWT access tokens (RFC 9068 at+jwt, JWS compact, EdDSA) ---------- */
+
+enum {
+	CERTS_E_JWT_FORMAT = -120,  /* not three base64url parts of JSON */
+	CERTS_E_JWT_ALG = -121,	    /* alg not EdDSA/Ed25519, or crit, or typ */
+	CERTS_E_JWT_KID = -122,	    /* kid missing, malformed or unknown */
+	CERTS_E_JWT_CLAIMS = -123,  /* iss or aud not as expected, or missing */
+	CERTS_E_JWT_EXPIRED = -124, /* exp at or before now - leeway */
+	CERTS_E_JWT_NOTYET = -125,  /* nbf or iat after now + leeway */
+};
+
+#define CERTS_JWT_MAX 4096 /* bytes of a token this broker accepts */
+
+/*
+ * Signs claims as a JWS in compact serialisation with the protected header
+ * {"alg":"EdDSA","kid":<key's kid>,"typ":"at+jwt"} (members in that
+ * order).  claims is serialised compactly with sorted keys.  *out is a
+ * NUL-terminated string the caller frees with free().
+ */
+int certs_jwt_sign(const struct certs_signkey *key, const json_t *claims,
+    char **out, size_t *outlen);
+
+/* Returns the verification key for kid, borrowed, or NULL if unknown. */
+typedef const struct certs_signkey *(*certs_jwt_key_fn)(void *arg,
+    const char *kid);
+
+struct certs_jwt_expect {
+	const char *iss; /* required value of "iss" */
+	const char *aud; /* required value (or array member) of "aud" */
+	int64_t now;	 /* seconds since the epoch */
+	int64_t leeway;	 /* seconds of clock skew tolerated */
+};
+
+/*
+ * Verifies a compact JWS access token: at most CERTS_JWT_MAX bytes, three
+ * unpadded base64url parts, a JSON header with alg "EdDSA" or "Ed25519"
+ * only (never "none" or anything else), typ "at+jwt" or
+ * "application/at+jwt", no "crit", a well-formed kid that key_fn knows;
+ * an Ed25519 signature over the first two parts; then claims: iss and aud
+ * as expected, integer exp in the future, integer nbf and iat (when
+ * present) not in the future.  Duplicate JSON keys are rejected.  On
+ * success *claims is the payload (caller json_decrefs); the error codes
+ * above, or CERTS_E_BADSIG, otherwise.
+ */
+int certs_jwt_verify(const char *jwt, size_t len, certs_jwt_key_fn key_fn,
+    void *arg, const struct certs_jwt_expect *expect, json_t **claims);
 
 #endif /* CCX_CERTS_H */

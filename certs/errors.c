@@ -34,6 +34,18 @@ certs_strerror(int err)
 		       "is not currently valid";
 	case CERTS_E_NOTFOUND:
 		return "file not found";
+	case CERTS_E_JWT_FORMAT:
+		return "token is not three base64url parts of JSON objects";
+	case CERTS_E_JWT_ALG:
+		return "token algorithm, type or critical header not accepted";
+	case CERTS_E_JWT_KID:
+		return "token key id missing, malformed or unknown";
+	case CERTS_E_JWT_CLAIMS:
+		return "token issuer, audience or claim types not as expected";
+	case CERTS_E_JWT_EXPIRED:
+		return "token has expired";
+	case CERTS_E_JWT_NOTYET:
+		return "token is not yet valid";
 	default:
 		return "unknown certs error";
 	}

@@ -27,6 +27,7 @@ policy_strerror(int err)
 	case POLICY_E_WEAKPW: return "password too weak";
 	case POLICY_E_PROFILE: return "profile fails validation";
 	case POLICY_E_NOMEM: return "out of memory";
+	case POLICY_E_SCOPE: return "invalid scope";
 	default: return "unknown policy error";
 	}
 }

@@ -28,6 +28,7 @@ enum {
 	POLICY_E_WEAKPW = -207,	 /* password fails the password policy */
 	POLICY_E_PROFILE = -208, /* profile document fails validation */
 	POLICY_E_NOMEM = -209,	 /* allocation failed */
+	POLICY_E_SCOPE = -210,	 /* malformed, empty or too many scopes */
 };
 
 /* Returns a static English description of a POLICY_E_* code. */
@@ -91,6 +92,12 @@ int policy_login_normalize(const char *login, size_t len,
 int policy_password_check(const char *pw, size_t len, const char *login,
     const char **why);
 
+/*
+ * The purposes a grant may name (DESIGN section 5): service, marketing,
+ * personalization, analytics, research.  0 or POLICY_E_INVAL.
+ */
+int policy_purpose_check(const char *purpose);
+
 /* ---- profiles (profile.c, merge_patch.c) ------------------------------ */
 
 /* Limits of a stored profile beyond the request-body limits. */
@@ -116,5 +123,79 @@ int policy_profile_validate(const json_t *doc, char *why, size_t whycap);
  * released).  patch is borrowed.  0 or POLICY_E_NOMEM.
  */
 int policy_merge_patch(json_t **target, const json_t *patch);
+
+/* ---- scopes and projection (scope.c) ---------------------------------- */
+
+/*
+ * A scope is "read:" followed by a dotted path of profile keys
+ * ("read:communication", "read:contact.email"), granting that subtree;
+ * each key matches [a-z][a-z0-9_]{0,63}, at most POLICY_SCOPE_DEPTH keys.
+ * There is no wildcard.  A scope set is kept normalised: sorted, without
+ * duplicates, and without any path that a broader path in the set already
+ * covers ("read:contact" absorbs "read:contact.email").
+ */
+#define POLICY_SCOPE_MAX 64  /* scopes in one set */
+#define POLICY_SCOPE_DEPTH 8 /* keys in one path */
+#define POLICY_SCOPE_LEN 600 /* bytes of one scope string */
+
+struct policy_scopes; /* opaque, immutable once built */
+
+/* An empty set.  Caller frees with policy_scopes_free(). */
+struct policy_scopes *policy_scopes_new(void);
+
+/* Frees a set; NULL ok. */
+void policy_scopes_free(struct policy_scopes *s);
+
+/*
+ * Adds one scope string of len bytes (no NUL needed).  POLICY_E_SCOPE with
+ * a reason in why (NULL allowed) when it is malformed or the set is full;
+ * the set is unchanged then.
+ */
+int policy_scopes_add(struct policy_scopes *s, const char *scope, size_t len,
+    char *why, size_t whycap);
+
+/*
+ * Parses an OAuth "scope" parameter: scopes separated by single spaces
+ * (RFC 6749 3.3).  An empty or all-blank text is POLICY_E_SCOPE.  Caller
+ * frees *out.
+ */
+int policy_scopes_parse(const char *text, size_t len,
+    struct policy_scopes **out, char *why, size_t whycap);
+
+/* Number of scopes after normalisation. */
+size_t policy_scopes_count(const struct policy_scopes *s);
+
+/* The i-th scope string ("read:a.b"), borrowed; NULL past the end. */
+const char *policy_scopes_get(const struct policy_scopes *s, size_t i);
+
+/*
+ * The canonical text: normalised scopes joined by single spaces.  Caller
+ * frees with free(); NULL on allocation failure.
+ */
+char *policy_scopes_format(const struct policy_scopes *s);
+
+/* 1 when every path of inner lies within some path of outer, else 0. */
+int policy_scopes_covers(const struct policy_scopes *outer,
+    const struct policy_scopes *inner);
+
+/*
+ * The set of subtrees both a and b grant: for each pair of paths where
+ * one lies within the other, the narrower one.  May be empty.  Caller
+ * frees *out.
+ */
+int policy_scopes_intersect(const struct policy_scopes *a,
+    const struct policy_scopes *b, struct policy_scopes **out);
+
+/*
+ * Projects a profile on a scope set: a new object holding exactly the
+ * granted subtrees that exist (a path through a missing member, an array
+ * or a scalar yields nothing; ancestors are recreated as objects holding
+ * only the granted children).  profile is borrowed and unchanged; the
+ * result shares no mutable state with it.  When fields is non-NULL it
+ * receives a new array of the scope paths (dotted, without "read:") that
+ * matched data, for the audit trail.  NULL on allocation failure.
+ */
+json_t *policy_project(const json_t *profile, const struct policy_scopes *s,
+    json_t **fields);
 
 #endif /* CCX_POLICY_H */

@@ -8,7 +8,7 @@ next request: after such a refusal the connection is closed.
 
 import json
 
-from harness import Broker, BrokerTestCase, ClosedError, parse_responses
+from harness import BrokerTestCase, ClosedError, parse_responses
 
 HOST = b"Host: localhost\r\n"
 

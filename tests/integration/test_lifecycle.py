@@ -7,17 +7,15 @@ right after a 201 must not lose it.
 import hashlib
 import json
 import os
-import re
 import signal
 import socket
 import stat
+import subprocess
 import threading
 import time
 
 from harness import (ADMIN_BIN, Broker, BrokerTestCase, ClosedError, HOST,
                      run_broker, t)
-
-import subprocess
 
 KDF_FAST = ["--kdf-memory", "64", "--kdf-time", "1", "--signup-max", "1000"]
 # Long enough for the waits below even under valgrind.

@@ -1,9 +1,11 @@
 """Operations endpoints and the access log: /healthz, /metrics, log lines."""
 
+import base64
 import re
+import time
 import uuid
 
-from harness import Broker, BrokerTestCase, parse_metrics, t, wait_until
+from harness import BrokerTestCase, parse_metrics, t, wait_until
 
 LOG_LINE = re.compile(
     r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ) (\S+) "(\S+) ([^"]*)" (\d{3}) (\d+) (\d+)$')
@@ -57,7 +59,6 @@ class MetricsTests(BrokerTestCase):
                 self.assertUnauthorized({"Authorization": "Bearer " + wrong})
 
     def test_basic_scheme_refused(self):
-        import base64
         tok = self.b.admin_token
         for value in ("Basic " + base64.b64encode(("admin:" + tok).encode()).decode(),
                       "Basic " + tok, "Token " + tok, tok, "Bearer", "Bearer "):
@@ -140,7 +141,6 @@ class AccessLogTests(BrokerTestCase):
         wait_until(lambda: len(self.log_lines()) >= n_before + expect,
                    timeout=2.0)
         # Give a straggler one more flush interval to show up.
-        import time
         time.sleep(t(0.1))
         return self.log_lines()[n_before:]
 

@@ -1,0 +1,593 @@
+/*
+ * audit.c - the customer's audit trail: who read which fields when, and
+ * every grant, token and sign-in event.
+ *
+ * Write-side events are stored inside the transaction of the change they
+ * describe.  Read-side events (a company's profile fetch) must not make a
+ * fetch wait for the disk: each thread appends to a ring of its own (no
+ * lock shared by all threads) and a flusher commits them in one batch at
+ * least every flush interval; when a ring is full the fetch waits for
+ * room rather than dropping a record.
+ *
+ * Keys: "a" customer ~time ~seq (a customer's trail, newest first, one
+ * prefix scan) and "t" time seq -> the "a" key (the retention purge walks
+ * time order).  Nothing here decides who may read a trail.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "broker/broker_int.h"
+
+#define RING 1024	 /* records per thread before a fetch waits */
+#define BATCH_MAX 4096	 /* records per commit */
+#define PURGE_EVERY 3600 /* seconds between retention purges */
+#define PURGE_BATCH 2048 /* records deleted per purge transaction */
+#define AKEY_LEN (1 + BROKER_ID_LEN + 8 + 4)
+#define TKEY_LEN (1 + 8 + 4)
+
+static _Atomic uint32_t seq;
+
+static int64_t
+now_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void
+be64(unsigned char *p, uint64_t v)
+{
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static void
+be32(unsigned char *p, uint32_t v)
+{
+	for (int i = 3; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static uint64_t
+get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static uint32_t
+get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+
+	for (int i = 0; i < 4; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+/* Inverted time and sequence: a forward scan yields newest first. */
+static void
+akey(unsigned char k[AKEY_LEN], const char *cid, int64_t ts, uint32_t s)
+{
+	k[0] = 'a';
+	memcpy(k + 1, cid, BROKER_ID_LEN);
+	be64(k + 1 + BROKER_ID_LEN, ~(uint64_t)ts);
+	be32(k + 1 + BROKER_ID_LEN + 8, ~s);
+}
+
+static void
+tkey(unsigned char k[TKEY_LEN], int64_t ts, uint32_t s)
+{
+	k[0] = 't';
+	be64(k + 1, (uint64_t)ts);
+	be32(k + 9, s);
+}
+
+/* Stores one record under both keys. */
+static int
+put_record(struct broker_txn *t, const char *cid, int64_t ts,
+    const char *kind, const json_t *detail)
+{
+	unsigned char ak[AKEY_LEN], tk[TKEY_LEN];
+	uint32_t s = atomic_fetch_add(&seq, 1);
+	json_t *o;
+	int rc;
+
+	if (cid == NULL || strlen(cid) != BROKER_ID_LEN)
+		return BROKER_E_INVAL;
+	o = detail != NULL ? json_deep_copy(detail) : json_object();
+	if (o == NULL || json_object_set_new(o, "kind", json_string(kind)) ||
+	    json_object_set_new(o, "ts", json_integer(ts))) {
+		json_decref(o);
+		return BROKER_E_NOMEM;
+	}
+	akey(ak, cid, ts, s);
+	tkey(tk, ts, s);
+	rc = broker_rec_put(t, BROKER_DB_AUDIT, ak, sizeof(ak), o, 0);
+	json_decref(o);
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_AUDIT, tk, sizeof(tk), ak,
+		    sizeof(ak), 1);
+	return rc;
+}
+
+int
+broker_audit_record(struct broker_txn *t, const char *customer,
+    const char *kind, const json_t *detail)
+{
+	return put_record(t, customer, now_usec(), kind, detail);
+}
+
+/* ---- listing and erasing --------------------------------------------- */
+
+struct list {
+	unsigned char prefix[1 + BROKER_ID_LEN];
+	const unsigned char *after; /* cursor: skip up to and incl. this key */
+	size_t limit;
+	json_t *items;
+	unsigned char last[AKEY_LEN];
+	int more;
+};
+
+static void
+hex(char *out, const unsigned char *p, size_t n)
+{
+	static const char d[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = d[p[i] >> 4];
+		out[2 * i + 1] = d[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+static int
+list_one(void *arg, const void *key, size_t klen, const void *val, size_t len)
+{
+	struct list *l = arg;
+	json_t *o = NULL;
+	char id[2 * 12 + 1];
+	int rc;
+
+	if (klen != AKEY_LEN || memcmp(key, l->prefix, sizeof(l->prefix)) != 0)
+		return 1; /* past this customer's records */
+	if (l->after != NULL && memcmp(key, l->after, AKEY_LEN) <= 0)
+		return 0;
+	if (json_array_size(l->items) >= l->limit) {
+		l->more = 1;
+		return 1;
+	}
+	if ((rc = broker_rec_load(val, len, &o)) != 0)
+		return rc;
+	hex(id, (const unsigned char *)key + 1 + BROKER_ID_LEN, 12);
+	json_object_set_new(o, "id", json_string(id));
+	json_array_append_new(l->items, o);
+	memcpy(l->last, key, AKEY_LEN);
+	return 0;
+}
+
+static int
+unhex(const char *s, unsigned char *out, size_t n)
+{
+	if (strlen(s) != 2 * n)
+		return -1;
+	for (size_t i = 0; i < 2 * n; i++) {
+		char c = s[i];
+		int v = c >= '0' && c <= '9' ? c - '0'
+		    : c >= 'a' && c <= 'f'   ? c - 'a' + 10
+					     : -1;
+
+		if (v < 0)
+			return -1;
+		out[i / 2] = (unsigned char)(i % 2 ? out[i / 2] | v : v << 4);
+	}
+	return 0;
+}
+
+int
+broker_audit_list(struct broker_txn *t, const char *customer,
+    const char *cursor, size_t limit, json_t **items, char *next,
+    size_t nextcap)
+{
+	struct list l = { .limit = limit };
+	unsigned char after[AKEY_LEN];
+	int rc;
+
+	*items = NULL;
+	if (nextcap > 0)
+		next[0] = '\0';
+	if (strlen(customer) != BROKER_ID_LEN || limit == 0 ||
+	    nextcap < 2 * 12 + 1)
+		return BROKER_E_INVAL;
+	l.prefix[0] = 'a';
+	memcpy(l.prefix + 1, customer, BROKER_ID_LEN);
+	if (cursor != NULL) {
+		memcpy(after, l.prefix, sizeof(l.prefix));
+		if (unhex(cursor, after + sizeof(l.prefix), 12) != 0)
+			return BROKER_E_INVAL;
+		l.after = after;
+	}
+	if ((l.items = json_array()) == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_txn_scan(t, BROKER_DB_AUDIT,
+	    l.after != NULL ? (const void *)l.after : l.prefix,
+	    l.after != NULL ? AKEY_LEN : sizeof(l.prefix), list_one, &l);
+	if (rc < 0) {
+		json_decref(l.items);
+		return rc;
+	}
+	if (l.more)
+		hex(next, l.last + 1 + BROKER_ID_LEN, 12);
+	*items = l.items;
+	return 0;
+}
+
+struct erase {
+	unsigned char prefix[1 + BROKER_ID_LEN];
+	unsigned char (*tkeys)[TKEY_LEN];
+	size_t n, cap;
+};
+
+static int
+erase_collect(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct erase *e = arg;
+	const unsigned char *k = key;
+	void *grown;
+
+	(void)val;
+	(void)len;
+	if (klen != AKEY_LEN || memcmp(k, e->prefix, sizeof(e->prefix)) != 0)
+		return 1;
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		if ((grown = realloc(e->tkeys, e->cap * TKEY_LEN)) == NULL)
+			return BROKER_E_NOMEM;
+		e->tkeys = grown;
+	}
+	tkey(e->tkeys[e->n++], (int64_t)~get64(k + 1 + BROKER_ID_LEN),
+	    ~get32(k + 1 + BROKER_ID_LEN + 8));
+	return 0;
+}
+
+int
+broker_audit_erase(struct broker_txn *t, const char *customer)
+{
+	struct erase e = { 0 };
+	int rc;
+
+	e.prefix[0] = 'a';
+	memcpy(e.prefix + 1, customer, BROKER_ID_LEN);
+	rc = broker_txn_scan(t, BROKER_DB_AUDIT, e.prefix, sizeof(e.prefix),
+	    erase_collect, &e);
+	if (rc >= 0)
+		rc = 0;
+	/* The time index would otherwise keep when this customer was active. */
+	for (size_t i = 0; i < e.n && rc == 0; i++) {
+		rc = broker_txn_del(t, BROKER_DB_AUDIT, e.tkeys[i], TKEY_LEN);
+		if (rc == BROKER_E_NOTFOUND)
+			rc = 0;
+	}
+	free(e.tkeys);
+	if (rc == 0)
+		rc = broker_txn_del_prefix(t, BROKER_DB_AUDIT, e.prefix,
+		    sizeof(e.prefix));
+	return rc;
+}
+
+/* ---- retention -------------------------------------------------------- */
+
+struct purge {
+	unsigned char cutoff[TKEY_LEN];
+	unsigned char (*keys)[AKEY_LEN + TKEY_LEN];
+	size_t n;
+};
+
+static int
+purge_collect(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct purge *p = arg;
+
+	if (klen != TKEY_LEN || ((const unsigned char *)key)[0] != 't' ||
+	    memcmp(key, p->cutoff, TKEY_LEN) >= 0 || p->n == PURGE_BATCH)
+		return 1;
+	if (len != AKEY_LEN)
+		return BROKER_E_CORRUPT;
+	memcpy(p->keys[p->n], val, AKEY_LEN);
+	memcpy(p->keys[p->n] + AKEY_LEN, key, TKEY_LEN);
+	p->n++;
+	return 0;
+}
+
+/* One purge transaction: removes up to PURGE_BATCH expired records. */
+static int
+purge_some(struct broker_txn *t, void *arg)
+{
+	struct purge *p = arg;
+	unsigned char start = 't';
+	int rc;
+
+	p->n = 0;
+	rc = broker_txn_scan(t, BROKER_DB_AUDIT, &start, 1, purge_collect, p);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < p->n; i++) {
+		rc = broker_txn_del(t, BROKER_DB_AUDIT, p->keys[i], AKEY_LEN);
+		if (rc == 0 || rc == BROKER_E_NOTFOUND)
+			rc = broker_txn_del(t, BROKER_DB_AUDIT,
+			    p->keys[i] + AKEY_LEN, TKEY_LEN);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+broker_audit_purge(struct broker_store *s, int64_t before_sec, size_t *purged)
+{
+	struct purge p = { 0 };
+	int rc;
+
+	*purged = 0;
+	tkey(p.cutoff, before_sec * 1000000, 0);
+	if ((p.keys = calloc(PURGE_BATCH, sizeof(*p.keys))) == NULL)
+		return BROKER_E_NOMEM;
+	do {
+		if ((rc = broker_write(s, purge_some, &p)) != 0)
+			break;
+		*purged += p.n;
+	} while (p.n == PURGE_BATCH);
+	free(p.keys);
+	return rc;
+}
+
+/* ---- the read-side queue ---------------------------------------------- */
+
+struct item {
+	char cid[BROKER_ID_LEN + 1];
+	const char *kind; /* static string */
+	json_t *detail;
+	int64_t ts;
+};
+
+struct ring {
+	struct ring *next;
+	_Atomic size_t head; /* the producing thread's */
+	_Atomic size_t tail; /* the flusher's */
+	struct item items[RING];
+};
+
+struct broker_audit {
+	struct broker_store *store;
+	struct broker_audit_opts o;
+	_Atomic(struct ring *) rings;
+	pthread_t thread;
+	pthread_mutex_t lock; /* the flusher's sleep, not the rings */
+	pthread_cond_t wake;
+	int stop;
+	int64_t last_purge;
+	unsigned gen;
+	struct item *batch;
+	size_t n;
+	_Atomic uint64_t flushed, waits, purged;
+};
+
+/* A new queue at a freed one's address must not inherit its rings. */
+static _Atomic unsigned generations;
+
+static _Thread_local struct {
+	unsigned gen;
+	struct ring *ring;
+} mine;
+
+static struct ring *
+ring_get(struct broker_audit *a)
+{
+	struct ring *r;
+
+	if (mine.gen == a->gen && mine.ring != NULL)
+		return mine.ring;
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	r->next = atomic_load(&a->rings);
+	while (!atomic_compare_exchange_weak(&a->rings, &r->next, r))
+		;
+	mine.gen = a->gen;
+	mine.ring = r;
+	return r;
+}
+
+static void
+kick(struct broker_audit *a)
+{
+	pthread_mutex_lock(&a->lock);
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+}
+
+int
+broker_audit_enqueue(struct broker_audit *a, const char *customer,
+    const char *kind, json_t *detail)
+{
+	struct ring *r;
+	struct item *it;
+	size_t head;
+
+	if (strlen(customer) != BROKER_ID_LEN) {
+		json_decref(detail);
+		return BROKER_E_INVAL;
+	}
+	if ((r = ring_get(a)) == NULL) {
+		json_decref(detail);
+		return BROKER_E_NOMEM;
+	}
+	head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	/* Full: wait for room rather than lose a record. */
+	while (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
+	    RING) {
+		atomic_fetch_add_explicit(&a->waits, 1, memory_order_relaxed);
+		kick(a);
+		usleep(1000);
+	}
+	it = &r->items[head % RING];
+	memcpy(it->cid, customer, BROKER_ID_LEN + 1);
+	it->kind = kind;
+	it->detail = detail;
+	it->ts = now_usec();
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	return 0;
+}
+
+static int
+write_batch(struct broker_txn *t, void *arg)
+{
+	struct broker_audit *a = arg;
+	int rc;
+
+	for (size_t i = 0; i < a->n; i++)
+		if ((rc = put_record(t, a->batch[i].cid, a->batch[i].ts,
+			 a->batch[i].kind, a->batch[i].detail)) != 0)
+			return rc;
+	return 0;
+}
+
+/* Moves what the rings hold into batches and commits them. */
+static void
+flush(struct broker_audit *a)
+{
+	for (;;) {
+		a->n = 0;
+		for (struct ring *r = atomic_load(&a->rings); r != NULL;
+		     r = r->next) {
+			size_t head = atomic_load_explicit(&r->head,
+			    memory_order_acquire);
+			size_t tail = atomic_load_explicit(&r->tail,
+			    memory_order_relaxed);
+
+			while (tail != head && a->n < BATCH_MAX)
+				a->batch[a->n++] = r->items[tail++ % RING];
+			atomic_store_explicit(&r->tail, tail,
+			    memory_order_release);
+		}
+		if (a->n == 0)
+			return;
+		/* A failed commit is retried: the records stay in hand. */
+		while (broker_write(a->store, write_batch, a) != 0 && !a->stop)
+			usleep(100000);
+		atomic_fetch_add(&a->flushed, a->n);
+		for (size_t i = 0; i < a->n; i++)
+			json_decref(a->batch[i].detail);
+	}
+}
+
+static void
+maybe_purge(struct broker_audit *a)
+{
+	int64_t now = time(NULL);
+	size_t n = 0;
+
+	if (a->o.retention_days == 0 || now - a->last_purge < PURGE_EVERY)
+		return;
+	a->last_purge = now;
+	if (broker_audit_purge(a->store,
+		now - (int64_t)a->o.retention_days * 86400, &n) == 0)
+		atomic_fetch_add(&a->purged, n);
+}
+
+static void *
+flusher_main(void *arg)
+{
+	struct broker_audit *a = arg;
+	struct timespec until;
+	int stop = 0;
+
+	while (!stop) {
+		pthread_mutex_lock(&a->lock);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_nsec += (long)(a->o.flush_ms % 1000) * 1000000L;
+		until.tv_sec += a->o.flush_ms / 1000 +
+		    until.tv_nsec / 1000000000L;
+		until.tv_nsec %= 1000000000L;
+		if (!a->stop)
+			pthread_cond_timedwait(&a->wake, &a->lock, &until);
+		stop = a->stop;
+		pthread_mutex_unlock(&a->lock);
+		flush(a);
+		maybe_purge(a);
+	}
+	return NULL;
+}
+
+int
+broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
+    struct broker_audit **out)
+{
+	struct broker_audit *a;
+
+	*out = NULL;
+	if ((a = calloc(1, sizeof(*a))) == NULL)
+		return BROKER_E_NOMEM;
+	a->store = s;
+	a->gen = atomic_fetch_add(&generations, 1) + 1;
+	if (o != NULL)
+		a->o = *o;
+	if (a->o.flush_ms == 0)
+		a->o.flush_ms = 200;
+	if ((a->batch = calloc(BATCH_MAX, sizeof(*a->batch))) == NULL) {
+		free(a);
+		return BROKER_E_NOMEM;
+	}
+	pthread_mutex_init(&a->lock, NULL);
+	pthread_cond_init(&a->wake, NULL);
+	if (pthread_create(&a->thread, NULL, flusher_main, a) != 0) {
+		pthread_cond_destroy(&a->wake);
+		pthread_mutex_destroy(&a->lock);
+		free(a->batch);
+		free(a);
+		return BROKER_E_NOMEM;
+	}
+	*out = a;
+	return 0;
+}
+
+void
+broker_audit_close(struct broker_audit *a)
+{
+	struct ring *r, *next;
+
+	if (a == NULL)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->stop = 1;
+	pthread_cond_signal(&a->wake);
+	pthread_mutex_unlock(&a->lock);
+	pthread_join(a->thread, NULL); /* its last pass flushes everything */
+	for (r = atomic_load(&a->rings); r != NULL; r = next) {
+		next = r->next;
+		free(r);
+	}
+	pthread_cond_destroy(&a->wake);
+	pthread_mutex_destroy(&a->lock);
+	free(a->batch);
+	free(a);
+}
+
+void
+broker_audit_stats(const struct broker_audit *a, uint64_t *flushed,
+    uint64_t *waits, uint64_t *purged)
+{
+	*flushed = atomic_load(&a->flushed);
+	*waits = atomic_load(&a->waits);
+	*purged = atomic_load(&a->purged);
+}

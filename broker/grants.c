@@ -1,0 +1,349 @@
+/*
+ * grants.c - customers' grants to companies, and deleting a customer.
+ *
+ * One named database holds three kinds of keys: "g:<id>" the grant record,
+ * "c:<customer><id>" and "o:<company>:<id>" empty index entries, so a
+ * customer's and a company's grants are each one prefix scan.  Revocation
+ * stamps the record; every token and refresh check reads that stamp, so it
+ * takes effect on the next request.  Nothing here checks who is asking:
+ * callers pass the owner, and another owner's grant is simply not found.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "certs/certs.h"
+#include "policy/policy.h"
+
+#define KEY_MAX 128
+
+void
+broker_grant_clear(struct broker_grant *g)
+{
+	if (g == NULL)
+		return;
+	free(g->scopes);
+	memset(g, 0, sizeof(*g));
+}
+
+static int
+key_of(char *out, size_t cap, const char *a, const char *b, const char *c)
+{
+	int n = snprintf(out, cap, "%s%s%s", a, b, c);
+
+	return n < 0 || (size_t)n >= cap ? BROKER_E_INVAL : n;
+}
+
+/* Copies a bounded string member; BROKER_E_CORRUPT when absent or long. */
+static int
+grant_from(const json_t *o, const char *id, struct broker_grant *g)
+{
+	const char *scopes = json_string_value(json_object_get(o, "scopes"));
+	int rc;
+
+	if (strlen(id) > BROKER_ID_LEN || scopes == NULL)
+		return BROKER_E_CORRUPT;
+	memcpy(g->id, id, strlen(id) + 1);
+	if ((rc = broker_rec_str(o, "customer", g->customer,
+		 sizeof(g->customer))) != 0 ||
+	    (rc = broker_rec_str(o, "company", g->company,
+		 sizeof(g->company))) != 0 ||
+	    (rc = broker_rec_str(o, "purpose", g->purpose,
+		 sizeof(g->purpose))) != 0)
+		return rc;
+	if ((g->scopes = strdup(scopes)) == NULL)
+		return BROKER_E_NOMEM;
+	g->created = json_integer_value(json_object_get(o, "created"));
+	g->expires = json_integer_value(json_object_get(o, "expires"));
+	g->revoked_at = json_integer_value(json_object_get(o, "revoked_at"));
+	return 0;
+}
+
+int
+broker_grant_get(struct broker_txn *t, const char *id, struct broker_grant *out)
+{
+	char key[KEY_MAX];
+	const void *val;
+	size_t len;
+	json_t *o = NULL;
+	int n, rc;
+
+	memset(out, 0, sizeof(*out));
+	if (id == NULL || strlen(id) != BROKER_ID_LEN)
+		return BROKER_E_NOTFOUND;
+	if ((n = key_of(key, sizeof(key), "g:", id, "")) < 0)
+		return n;
+	if ((rc = broker_txn_get(t, BROKER_DB_GRANTS, key, (size_t)n, &val,
+		 &len, NULL)) != 0)
+		return rc;
+	if ((rc = broker_rec_load(val, len, &o)) == 0)
+		rc = grant_from(o, id, out);
+	json_decref(o);
+	if (rc != 0)
+		broker_grant_clear(out);
+	return rc;
+}
+
+const char *
+broker_grant_state(const struct broker_grant *g, int64_t now)
+{
+	if (g->revoked_at != 0)
+		return "revoked";
+	return now < g->expires ? "active" : "expired";
+}
+
+int
+broker_grant_live(struct broker_txn *t, const struct broker_grant *g,
+    int64_t now)
+{
+	int rc;
+
+	if (g->revoked_at != 0 || now >= g->expires)
+		return BROKER_E_REVOKED;
+	rc = broker_company_live(t, g->company);
+	return rc == BROKER_E_NOTFOUND ? BROKER_E_REVOKED : rc;
+}
+
+json_t *
+broker_grant_json(const struct broker_grant *g, int64_t now)
+{
+	json_t *o, *scopes;
+	char *copy, *tok, *save = NULL;
+
+	if ((scopes = json_array()) == NULL)
+		return NULL;
+	if ((copy = strdup(g->scopes)) == NULL) {
+		json_decref(scopes);
+		return NULL;
+	}
+	for (tok = strtok_r(copy, " ", &save); tok != NULL;
+	     tok = strtok_r(NULL, " ", &save))
+		json_array_append_new(scopes, json_string(tok));
+	free(copy);
+	o = json_pack("{s:s, s:s, s:o, s:s, s:I, s:I, s:s}", "id", g->id,
+	    "company", g->company, "scopes", scopes, "purpose", g->purpose,
+	    "created_at", (json_int_t)g->created, "expires_at",
+	    (json_int_t)g->expires, "state", broker_grant_state(g, now));
+	if (o != NULL && g->revoked_at != 0)
+		json_object_set_new(o, "revoked_at",
+		    json_integer(g->revoked_at));
+	return o;
+}
+
+struct walk {
+	struct broker_txn *t;
+	size_t prefix;
+	const char *want;
+	int (*fn)(void *arg, const struct broker_grant *g);
+	void *arg;
+};
+
+/* Index entries end in the grant id; stop at the end of the prefix. */
+static int
+walk_one(void *arg, const void *key, size_t klen, const void *val, size_t len)
+{
+	struct walk *w = arg;
+	struct broker_grant g;
+	char id[BROKER_ID_LEN + 1];
+	int rc;
+
+	(void)val;
+	(void)len;
+	if (klen != w->prefix + BROKER_ID_LEN ||
+	    memcmp(key, w->want, w->prefix) != 0)
+		return memcmp(key, w->want, klen < w->prefix ? klen : w->prefix)
+			   ? 1
+			   : 0;
+	memcpy(id, (const char *)key + w->prefix, BROKER_ID_LEN);
+	id[BROKER_ID_LEN] = '\0';
+	if ((rc = broker_grant_get(w->t, id, &g)) != 0)
+		return rc;
+	rc = w->fn(w->arg, &g);
+	broker_grant_clear(&g);
+	return rc;
+}
+
+static int
+walk(struct broker_txn *t, const char *prefix,
+    int (*fn)(void *arg, const struct broker_grant *g), void *arg)
+{
+	struct walk w = { t, strlen(prefix), prefix, fn, arg };
+	int rc = broker_txn_scan(t, BROKER_DB_GRANTS, prefix, strlen(prefix),
+	    walk_one, &w);
+
+	return rc == 1 ? 0 : rc;
+}
+
+int
+broker_grants_of_customer(struct broker_txn *t, const char *customer,
+    int (*fn)(void *arg, const struct broker_grant *g), void *arg)
+{
+	char prefix[KEY_MAX];
+
+	if (key_of(prefix, sizeof(prefix), "c:", customer, "") < 0)
+		return BROKER_E_INVAL;
+	return walk(t, prefix, fn, arg);
+}
+
+int
+broker_grants_of_company(struct broker_txn *t, const char *company,
+    int (*fn)(void *arg, const struct broker_grant *g), void *arg)
+{
+	char prefix[KEY_MAX];
+
+	if (key_of(prefix, sizeof(prefix), "o:", company, ":") < 0)
+		return BROKER_E_INVAL;
+	return walk(t, prefix, fn, arg);
+}
+
+static int
+grant_put(struct broker_txn *t, const struct broker_grant *g, int insert)
+{
+	char key[KEY_MAX];
+	json_t *o;
+	int n, rc;
+
+	if ((n = key_of(key, sizeof(key), "g:", g->id, "")) < 0)
+		return n;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "customer",
+	    g->customer, "company", g->company, "scopes", g->scopes, "purpose",
+	    g->purpose, "created", (json_int_t)g->created, "expires",
+	    (json_int_t)g->expires, "revoked_at", (json_int_t)g->revoked_at);
+	if (o == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_rec_put(t, BROKER_DB_GRANTS, key, (size_t)n, o, insert);
+	json_decref(o);
+	return rc;
+}
+
+static int
+index_put(struct broker_txn *t, const char *a, const char *b, const char *c)
+{
+	char key[KEY_MAX];
+	int n = key_of(key, sizeof(key), a, b, c);
+
+	if (n < 0)
+		return n;
+	return broker_txn_insert(t, BROKER_DB_GRANTS, key, (size_t)n, "", 0, 1);
+}
+
+static int
+audit_grant(struct broker_txn *t, const struct broker_grant *g,
+    const char *kind)
+{
+	json_t *d = json_pack("{s:s, s:s, s:s, s:s}", "grant", g->id,
+	    "company", g->company, "scopes", g->scopes, "purpose", g->purpose);
+	int rc;
+
+	if (d == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_audit_record(t, g->customer, kind, d);
+	json_decref(d);
+	return rc;
+}
+
+int
+broker_grant_create(struct broker_txn *t, void *arg)
+{
+	struct broker_grant_new *n = arg;
+	struct broker_grant g = { 0 };
+	char idx[KEY_MAX];
+	int rc;
+
+	if (n->expires <= n->now || policy_purpose_check(n->purpose) != 0 ||
+	    strlen(n->purpose) >= sizeof(g.purpose) ||
+	    strlen(n->customer) != BROKER_ID_LEN || n->scopes == NULL)
+		return BROKER_E_INVAL;
+	if ((rc = broker_company_live(t, n->company)) != 0)
+		return rc;
+	if (certs_random_token(n->id, sizeof(n->id), 16) != 0)
+		return BROKER_E_STORAGE;
+	memcpy(g.id, n->id, sizeof(g.id));
+	memcpy(g.customer, n->customer, sizeof(g.customer));
+	memcpy(g.company, n->company, strlen(n->company) + 1);
+	memcpy(g.purpose, n->purpose, strlen(n->purpose) + 1);
+	g.scopes = (char *)(uintptr_t)n->scopes; /* borrowed for the write */
+	g.created = n->now;
+	g.expires = n->expires;
+	if ((rc = grant_put(t, &g, 1)) != 0 ||
+	    (rc = index_put(t, "c:", g.customer, g.id)) != 0 ||
+	    key_of(idx, sizeof(idx), g.company, ":", g.id) < 0 ||
+	    (rc = index_put(t, "o:", idx, "")) != 0)
+		return rc;
+	return audit_grant(t, &g, "grant.created");
+}
+
+int
+broker_grant_revoke(struct broker_txn *t, void *arg)
+{
+	const struct broker_grant_end *e = arg;
+	struct broker_grant g;
+	int rc;
+
+	if ((rc = broker_grant_get(t, e->id, &g)) != 0)
+		return rc;
+	/* Another customer's grant does not exist, as far as this one knows. */
+	if (strcmp(g.customer, e->customer) != 0)
+		rc = BROKER_E_NOTFOUND;
+	else if (g.revoked_at == 0) {
+		g.revoked_at = e->now;
+		if ((rc = grant_put(t, &g, 0)) == 0)
+			rc = audit_grant(t, &g, "grant.revoked");
+	}
+	broker_grant_clear(&g);
+	return rc;
+}
+
+/* ---- deleting a customer ---------------------------------------------- */
+
+struct del {
+	struct broker_txn *t;
+	int64_t now;
+};
+
+static int
+revoke_each(void *arg, const struct broker_grant *g)
+{
+	struct del *d = arg;
+	struct broker_grant copy = *g;
+
+	if (g->revoked_at != 0)
+		return 0;
+	copy.revoked_at = d->now;
+	return grant_put(d->t, &copy, 0);
+}
+
+int
+broker_customer_delete(struct broker_txn *t, void *arg)
+{
+	const struct broker_grant_end *e = arg;
+	struct broker_customer c;
+	struct del d = { t, e->now };
+	char prefix[KEY_MAX];
+	int n, rc;
+
+	if ((rc = broker_customer_get(t, e->customer, &c)) != 0)
+		return rc;
+	/* Grants are revoked first: companies' next fetch fails. */
+	if ((rc = broker_grants_of_customer(t, e->customer, revoke_each,
+		 &d)) != 0)
+		goto out;
+	if ((n = key_of(prefix, sizeof(prefix), "c:", e->customer, "")) < 0) {
+		rc = n;
+		goto out;
+	}
+	if ((rc = broker_txn_del_prefix(t, BROKER_DB_GRANTS, prefix, (size_t)n)) != 0 ||
+	    (rc = broker_audit_erase(t, e->customer)) != 0 ||
+	    (rc = broker_txn_del(t, BROKER_DB_PROFILES, e->customer,
+		 strlen(e->customer))) != 0 ||
+	    (rc = broker_txn_del(t, BROKER_DB_LOGINS, c.login,
+		 strlen(c.login))) != 0)
+		goto out;
+	/* Without the account every session of it is dead at once. */
+	rc = broker_txn_del(t, BROKER_DB_CUSTOMERS, e->customer,
+	    strlen(e->customer));
+out:
+	certs_wipe(&c, sizeof(c));
+	return rc;
+}

@@ -1,0 +1,298 @@
+/*
+ * tokens.c - refresh tokens and revoked access-token ids.
+ *
+ * REFRESH database: SHA-256(token) -> {grant, company, family, scopes,
+ * spent}, and "f:<family>" -> {revoked}.  A refresh token is honoured once,
+ * only for its own company, only while its family and its grant live.
+ * TOKENS database: revoked access-token jti -> {exp}, consulted on every
+ * fetch.  Plaintext tokens are never stored.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "broker/broker_int.h"
+#include "certs/certs.h"
+
+#define FKEY_MAX 32
+
+static int
+hash_key(const char *tok, size_t len, uint8_t out[CERTS_SHA256_LEN])
+{
+	if (tok == NULL || len == 0 || len > 256)
+		return BROKER_E_NOTFOUND;
+	return certs_sha256(tok, len, out) == 0 ? 0 : BROKER_E_STORAGE;
+}
+
+static size_t
+family_key(char out[FKEY_MAX], const char *family)
+{
+	int n = snprintf(out, FKEY_MAX, "f:%s", family);
+
+	return n > 0 && n < FKEY_MAX ? (size_t)n : 0;
+}
+
+static int
+family_dead(struct broker_txn *t, const char *family)
+{
+	char key[FKEY_MAX];
+	size_t klen = family_key(key, family);
+	const void *val;
+	size_t len;
+	json_t *o = NULL;
+	int rc, dead;
+
+	if (klen == 0)
+		return BROKER_E_CORRUPT;
+	if ((rc = broker_txn_get(t, BROKER_DB_REFRESH, key, klen, &val, &len,
+		 NULL)) != 0)
+		return rc == BROKER_E_NOTFOUND ? 1 : rc;
+	if ((rc = broker_rec_load(val, len, &o)) != 0)
+		return rc;
+	dead = json_is_true(json_object_get(o, "revoked"));
+	json_decref(o);
+	return dead;
+}
+
+static int
+family_set(struct broker_txn *t, const char *family, int revoked)
+{
+	char key[FKEY_MAX];
+	size_t klen = family_key(key, family);
+	json_t *o = json_pack("{s:b}", "revoked", revoked);
+	int rc;
+
+	if (o == NULL || klen == 0) {
+		json_decref(o);
+		return BROKER_E_NOMEM;
+	}
+	rc = broker_rec_put(t, BROKER_DB_REFRESH, key, klen, o, 0);
+	json_decref(o);
+	return rc;
+}
+
+/* Stores a fresh token of family; its plaintext goes to out. */
+static int
+put_token(struct broker_txn *t, const char *grant, const char *company,
+    const char *scopes, const char *family, int64_t now,
+    char out[BROKER_TOKEN_LEN + 1])
+{
+	uint8_t key[CERTS_SHA256_LEN];
+	json_t *o;
+	int rc;
+
+	if (certs_random_token(out, BROKER_TOKEN_LEN + 1, 32) != 0)
+		return BROKER_E_STORAGE;
+	if ((rc = hash_key(out, strlen(out), key)) != 0)
+		return rc;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "grant", grant,
+	    "company", company, "family", family, "scopes", scopes, "created",
+	    (json_int_t)now, "spent", 0);
+	if (o == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_rec_put(t, BROKER_DB_REFRESH, key, sizeof(key), o, 1);
+	json_decref(o);
+	return rc;
+}
+
+int
+broker_refresh_issue(struct broker_txn *t, void *arg)
+{
+	struct broker_refresh_new *n = arg;
+	char family[BROKER_ID_LEN + 1];
+	json_t *d;
+	int rc;
+
+	if (certs_random_token(family, sizeof(family), 16) != 0)
+		return BROKER_E_STORAGE;
+	if ((rc = family_set(t, family, 0)) != 0 ||
+	    (rc = put_token(t, n->grant, n->company, n->scopes, family, n->now,
+		 n->token)) != 0)
+		return rc;
+	d = json_pack("{s:s, s:s, s:s}", "grant", n->grant, "company",
+	    n->company, "scopes", n->scopes);
+	if (d == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_audit_record(t, n->customer, "token.issued", d);
+	json_decref(d);
+	return rc;
+}
+
+/* Reads a token record; BROKER_E_NOTFOUND when unknown. */
+static int
+token_get(struct broker_txn *t, const uint8_t key[CERTS_SHA256_LEN],
+    json_t **out)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	*out = NULL;
+	if ((rc = broker_txn_get(t, BROKER_DB_REFRESH, key, CERTS_SHA256_LEN,
+		 &val, &len, NULL)) != 0)
+		return rc;
+	return broker_rec_load(val, len, out);
+}
+
+int
+broker_refresh_redeem(struct broker_txn *t, void *arg)
+{
+	struct broker_refresh_use *u = arg;
+	uint8_t key[CERTS_SHA256_LEN];
+	const char *grant, *company, *family, *scopes;
+	json_t *o = NULL;
+	int rc, dead;
+
+	u->outcome = BROKER_REFRESH_INVALID;
+	u->scopes = NULL;
+	memset(&u->grant, 0, sizeof(u->grant));
+	if ((rc = hash_key(u->presented, u->len, key)) != 0 ||
+	    (rc = token_get(t, key, &o)) != 0)
+		return rc == BROKER_E_NOTFOUND ? 0 : rc;
+	grant = json_string_value(json_object_get(o, "grant"));
+	company = json_string_value(json_object_get(o, "company"));
+	family = json_string_value(json_object_get(o, "family"));
+	scopes = json_string_value(json_object_get(o, "scopes"));
+	if (grant == NULL || company == NULL || family == NULL ||
+	    scopes == NULL) {
+		rc = BROKER_E_CORRUPT;
+		goto out;
+	}
+	/* Another company's token: invalid, and left untouched. */
+	if (strcmp(company, u->company) != 0)
+		goto out;
+	if ((dead = family_dead(t, family)) < 0) {
+		rc = dead;
+		goto out;
+	}
+	if (dead)
+		goto out;
+	if (json_is_true(json_object_get(o, "spent"))) {
+		/* Replay of a spent token: someone holds a copy. Kill all. */
+		u->outcome = BROKER_REFRESH_REUSED;
+		rc = family_set(t, family, 1);
+		goto out;
+	}
+	rc = broker_grant_get(t, grant, &u->grant);
+	if (rc == 0 && broker_grant_live(t, &u->grant, u->now) != 0)
+		rc = BROKER_E_REVOKED;
+	if (rc == BROKER_E_REVOKED || rc == BROKER_E_NOTFOUND) {
+		broker_grant_clear(&u->grant);
+		u->outcome = BROKER_REFRESH_DEAD;
+		rc = family_set(t, family, 1);
+		goto out;
+	}
+	if (rc != 0)
+		goto out;
+	/* Spend this one and hand out its successor, in one commit. */
+	json_object_set_new(o, "spent", json_true());
+	json_object_set_new(o, "spent_at", json_integer(u->now));
+	if ((rc = broker_rec_put(t, BROKER_DB_REFRESH, key, sizeof(key), o,
+		 0)) != 0 ||
+	    (rc = put_token(t, grant, company, scopes, family, u->now,
+		 u->token)) != 0)
+		goto out;
+	if ((u->scopes = strdup(scopes)) == NULL) {
+		rc = BROKER_E_NOMEM;
+		goto out;
+	}
+	{
+		json_t *d = json_pack("{s:s, s:s, s:s}", "grant", grant,
+		    "company", company, "scopes", scopes);
+
+		rc = d != NULL ? broker_audit_record(t, u->grant.customer,
+				     "token.refreshed", d)
+			       : BROKER_E_NOMEM;
+		json_decref(d);
+		if (rc != 0)
+			goto out;
+	}
+	u->outcome = BROKER_REFRESH_OK;
+out:
+	json_decref(o);
+	if (rc != 0 || u->outcome != BROKER_REFRESH_OK) {
+		broker_grant_clear(&u->grant);
+		free(u->scopes);
+		u->scopes = NULL;
+		certs_wipe(u->token, sizeof(u->token));
+	}
+	return rc;
+}
+
+int
+broker_refresh_lookup(struct broker_txn *t, const char *presented,
+    size_t len, const char *company, char grant[BROKER_ID_LEN + 1],
+    char **scopes)
+{
+	uint8_t key[CERTS_SHA256_LEN];
+	const char *g, *c, *f, *s;
+	json_t *o = NULL;
+	int rc;
+
+	grant[0] = '\0';
+	*scopes = NULL;
+	if ((rc = hash_key(presented, len, key)) != 0 ||
+	    (rc = token_get(t, key, &o)) != 0)
+		return rc;
+	g = json_string_value(json_object_get(o, "grant"));
+	c = json_string_value(json_object_get(o, "company"));
+	f = json_string_value(json_object_get(o, "family"));
+	s = json_string_value(json_object_get(o, "scopes"));
+	rc = BROKER_E_NOTFOUND;
+	if (g != NULL && c != NULL && f != NULL && s != NULL &&
+	    strlen(g) == BROKER_ID_LEN && strcmp(c, company) == 0 &&
+	    !json_is_true(json_object_get(o, "spent")) &&
+	    family_dead(t, f) == 0) {
+		memcpy(grant, g, BROKER_ID_LEN + 1);
+		rc = (*scopes = strdup(s)) != NULL ? 0 : BROKER_E_NOMEM;
+	}
+	json_decref(o);
+	return rc;
+}
+
+int
+broker_token_revoke(struct broker_txn *t, void *arg)
+{
+	const struct broker_token_revoke *r = arg;
+	uint8_t key[CERTS_SHA256_LEN];
+	const char *c, *f;
+	json_t *o = NULL;
+	int rc;
+
+	if (r->jti != NULL) {
+		/* The caller verified the token and that it is this company's. */
+		o = json_pack("{s:I, s:s}", "exp", (json_int_t)r->exp,
+		    "company", r->company);
+		if (o == NULL)
+			return BROKER_E_NOMEM;
+		rc = broker_rec_put(t, BROKER_DB_TOKENS, r->jti, strlen(r->jti),
+		    o, 0);
+		json_decref(o);
+		return rc;
+	}
+	if ((rc = hash_key(r->presented, r->len, key)) != 0 ||
+	    (rc = token_get(t, key, &o)) != 0)
+		return rc == BROKER_E_NOTFOUND ? 0 : rc;
+	c = json_string_value(json_object_get(o, "company"));
+	f = json_string_value(json_object_get(o, "family"));
+	if (c != NULL && f != NULL && strcmp(c, r->company) == 0)
+		rc = family_set(t, f, 1);
+	json_decref(o);
+	return rc;
+}
+
+int
+broker_jti_revoked(struct broker_txn *t, const char *jti)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	if (jti == NULL || jti[0] == '\0' || strlen(jti) > 64)
+		return 1; /* a token without a usable id is not honoured */
+	rc = broker_txn_get(t, BROKER_DB_TOKENS, jti, strlen(jti), &val, &len,
+	    NULL);
+	if (rc == BROKER_E_NOTFOUND)
+		return 0;
+	return rc == 0 ? 1 : rc;
+}

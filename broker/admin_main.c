@@ -9,16 +9,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <time.h>
+
 #include <jansson.h>
 
 #include "broker/broker.h"
+#include "certs/certs.h"
 
 #define MAX_HOSTNAMES 32
 
 static const char usage[] =
     "usage: ccx-admin [--data DIR] COMMAND [ARGS]\n"
     "commands:\n"
-    "  init [--hostname NAME]... [--issuer URL]   create a data directory\n";
+    "  init [--hostname NAME]... [--issuer URL]   create a data directory\n"
+    "  company add ID --name NAME [--description TEXT] [--site URL]\n"
+    "              [--redirect-uri URI]...\n"
+    "  company list | show ID | disable ID | enable ID\n"
+    "  company update ID [--name NAME] [--description TEXT] [--site URL]\n"
+    "              [--redirect-uri URI]... [--no-redirect-uris]\n"
+    "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n";
 
 struct args {
 	const char *data;
@@ -110,6 +119,236 @@ cmd_init(struct args *a)
 	    res.token_path, "signing_key", res.kid, "issuer", o.issuer));
 }
 
+/* ---- companies ---------------------------------------------------------- */
+
+static int
+fail(const char *what, int rc)
+{
+	fprintf(stderr, "ccx-admin: %s: %s\n", what, broker_strerror(rc));
+	return 1;
+}
+
+/* Opens the store of an initialised data directory. */
+static int
+open_store(const struct args *a, struct broker_store **s)
+{
+	int rc = broker_store_open(a->data, NULL, s);
+
+	if (rc == BROKER_E_NOTINIT)
+		fprintf(stderr, "ccx-admin: %s is not initialised (run ccx-admin "
+		    "init first)\n", a->data);
+	else if (rc != 0)
+		fprintf(stderr, "ccx-admin: %s: %s\n", a->data,
+		    broker_strerror(rc));
+	return rc;
+}
+
+/* "3600", "90s", "15m", "24h", "7d" -> seconds; -1 when malformed. */
+static int64_t
+parse_duration(const char *s)
+{
+	int64_t v = 0, mul = 1;
+	size_t i = 0, n = strlen(s);
+
+	if (n == 0 || n > 12)
+		return -1;
+	switch (s[n - 1]) {
+	case 's': mul = 1; n--; break;
+	case 'm': mul = 60; n--; break;
+	case 'h': mul = 3600; n--; break;
+	case 'd': mul = 86400; n--; break;
+	default: break;
+	}
+	if (n == 0)
+		return -1;
+	for (; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v <= 366 * 86400 / mul ? v * mul : -1;
+}
+
+/* The public view of a company record (never its secret hashes). */
+static json_t *
+company_view(const char *id, json_t *rec)
+{
+	json_t *o = json_deep_copy(rec);
+
+	if (o == NULL)
+		return NULL;
+	json_object_del(o, "secrets");
+	json_object_set_new(o, "client_id", json_string(id));
+	return o;
+}
+
+/* Parses the descriptive flags shared by add and update. */
+static int
+company_flags(struct args *a, int from, struct broker_company_change *c,
+    const char **uris)
+{
+	const char *bad = "";
+
+	for (int i = from; i < a->argc; i++) {
+		const char *f = a->argv[i], *v = i + 1 < a->argc ? a->argv[i + 1]
+								 : NULL;
+
+		if (strcmp(f, "--no-redirect-uris") == 0) {
+			c->clear_redirects = 1;
+			continue;
+		}
+		if (v == NULL) {
+			bad = f;
+			goto bad;
+		}
+		if (strcmp(f, "--name") == 0)
+			c->name = v;
+		else if (strcmp(f, "--description") == 0)
+			c->description = v;
+		else if (strcmp(f, "--site") == 0)
+			c->site = v;
+		else if (strcmp(f, "--redirect-uri") == 0) {
+			if (c->n_redirects >= BROKER_MAX_REDIRECTS) {
+				fprintf(stderr, "ccx-admin: at most %d redirect "
+				    "URIs\n", BROKER_MAX_REDIRECTS);
+				return 2;
+			}
+			uris[c->n_redirects++] = v;
+		} else if (strcmp(f, "--overlap") == 0) {
+			if ((c->overlap = parse_duration(v)) < 0) {
+				fprintf(stderr, "ccx-admin: bad duration '%s'\n",
+				    v);
+				return 2;
+			}
+		} else {
+			bad = f;
+			goto bad;
+		}
+		i++;
+	}
+	c->redirect_uris = uris;
+	return 0;
+bad:
+	fprintf(stderr, "ccx-admin: company: unexpected or incomplete '%s'\n%s",
+	    bad, usage);
+	return 2;
+}
+
+static int
+print_company(struct broker_store *s, const char *id, const char *secret)
+{
+	struct broker_txn *t = NULL;
+	json_t *rec = NULL, *view;
+	int rc;
+
+	if ((rc = broker_read_begin(s, &t)) != 0)
+		return fail(id, rc);
+	rc = broker_company_get(t, id, &rec);
+	broker_read_end(t);
+	if (rc != 0)
+		return fail(id, rc);
+	view = company_view(id, rec);
+	json_decref(rec);
+	if (view != NULL && secret != NULL)
+		json_object_set_new(view, "client_secret", json_string(secret));
+	return print_json(view);
+}
+
+static int
+list_one(void *arg, const char *id, json_t *rec)
+{
+	json_t *o = company_view(id, rec);
+
+	return o != NULL && json_array_append_new(arg, o) == 0 ? 0
+							      : BROKER_E_NOMEM;
+}
+
+static int
+cmd_company(struct args *a)
+{
+	const char *uris[BROKER_MAX_REDIRECTS];
+	struct broker_company_change c = { 0 };
+	struct broker_store *s = NULL;
+	struct broker_txn *t = NULL;
+	broker_write_fn fn = NULL;
+	const char *sub = a->argc > 0 ? a->argv[0] : "";
+	json_t *all;
+	int rc, ret = 1;
+
+	c.now = (int64_t)time(NULL);
+	if (strcmp(sub, "list") == 0) {
+		if (a->argc != 1)
+			goto usage;
+		if (open_store(a, &s) != 0)
+			return 1;
+		if ((all = json_array()) == NULL ||
+		    (rc = broker_read_begin(s, &t)) != 0 ||
+		    (rc = broker_company_each(t, list_one, all)) != 0) {
+			broker_read_end(t);
+			json_decref(all);
+			broker_store_close(s);
+			return fail("company list", BROKER_E_STORAGE);
+		}
+		broker_read_end(t);
+		broker_store_close(s);
+		return print_json(all);
+	}
+	if (a->argc < 2)
+		goto usage;
+	c.id = a->argv[1];
+	if (strcmp(sub, "add") == 0) {
+		fn = broker_company_add;
+		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+			return rc;
+		if (c.name == NULL) {
+			fprintf(stderr, "ccx-admin: company add needs --name\n");
+			return 2;
+		}
+		if (broker_client_id_check(c.id) != 0) {
+			fprintf(stderr, "ccx-admin: client id must be 3-64 of "
+			    "a-z 0-9 . _ - (starting with a letter or digit)\n");
+			return 2;
+		}
+	} else if (strcmp(sub, "update") == 0) {
+		fn = broker_company_update;
+		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+			return rc;
+	} else if (strcmp(sub, "secret") == 0) {
+		fn = broker_company_new_secret;
+		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+			return rc;
+	} else if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
+		fn = broker_company_set_disabled;
+		c.disabled = strcmp(sub, "disable") == 0;
+		if (a->argc != 2)
+			goto usage;
+	} else if (strcmp(sub, "show") != 0 || a->argc != 2)
+		goto usage;
+	if (open_store(a, &s) != 0)
+		return 1;
+	if (fn != NULL && (rc = broker_write(s, fn, &c)) != 0) {
+		if (rc == BROKER_E_EXISTS)
+			fprintf(stderr, "ccx-admin: company %s already exists\n",
+			    c.id);
+		else if (rc == BROKER_E_INVAL)
+			fprintf(stderr, "ccx-admin: company %s: invalid value "
+			    "(names and texts are printable, sites http(s) URLs, "
+			    "redirect URIs https or loopback http, no "
+			    "fragment)\n", c.id);
+		else
+			fail(c.id, rc);
+		goto out;
+	}
+	ret = print_company(s, c.id, c.secret[0] ? c.secret : NULL);
+out:
+	certs_wipe(c.secret, sizeof(c.secret));
+	broker_store_close(s);
+	return ret;
+usage:
+	fprintf(stderr, "%s", usage);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -121,6 +360,8 @@ main(int argc, char **argv)
 	}
 	if (strcmp(a.cmd, "init") == 0)
 		return cmd_init(&a);
+	if (strcmp(a.cmd, "company") == 0)
+		return cmd_company(&a);
 	if (strcmp(a.cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

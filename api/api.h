@@ -37,6 +37,12 @@ enum {
 	API_E_UNAVAILABLE = -416,  /* shutting down or overloaded */
 	API_E_CONFIG = -417,	   /* bad daemon configuration */
 	API_E_TLS = -418,	   /* certificate or key unusable */
+	API_E_INVALID_CLIENT = -419, /* client authentication failed */
+	API_E_INVALID_GRANT = -420,  /* grant, code or refresh token unusable */
+	API_E_UNSUPPORTED_GRANT = -421, /* unknown grant_type */
+	API_E_INVALID_SCOPE = -422,  /* scope malformed or beyond the grant */
+	API_E_INVALID_TOKEN = -423,  /* bearer token unusable */
+	API_E_UNAUTHORIZED_CLIENT = -424, /* client may not use this grant */
 };
 
 /* Returns a static English description of an API_E_* code. */
@@ -63,6 +69,11 @@ struct api_config {
 	unsigned login_max_failures; /* per login within the window */
 	unsigned ip_max_failures;    /* per address within the window */
 	unsigned signup_max;	     /* sign-ups per address within the window */
+	unsigned token_lifetime;     /* seconds an access token lives */
+	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */
+	unsigned token_cache;	     /* verified tokens remembered */
+	unsigned audit_flush_ms;     /* read records reach the disk within */
+	unsigned audit_retention;    /* days audit records are kept */
 	struct broker_store_opts store;
 	struct broker_kdf_opts kdf;
 };

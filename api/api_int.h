@@ -26,12 +26,22 @@ enum api_auth {
 	API_AUTH_NONE,	/* public */
 	API_AUTH_ADMIN, /* Authorization: Bearer <admin.token> */
 	API_AUTH_SESSION, /* a customer's session token */
+	API_AUTH_CLIENT,  /* a company: client_secret_basic */
+	API_AUTH_BEARER,  /* a company's access token (checked by the handler) */
+};
+
+/* How errors are written (DESIGN section 3, by endpoint family). */
+enum api_errfmt {
+	API_ERR_PROBLEM, /* RFC 9457 application/problem+json */
+	API_ERR_OAUTH,	 /* RFC 6749 5.2 {"error", "error_description"} */
+	API_ERR_BEARER,	 /* problem+json plus RFC 6750 WWW-Authenticate */
 };
 
 enum api_body_kind {
 	API_BODY_NONE, /* a body is refused */
 	API_BODY_JSON, /* application/json, parsed under policy limits */
 	API_BODY_MERGE_PATCH, /* application/merge-patch+json (RFC 7396) */
+	API_BODY_FORM, /* application/x-www-form-urlencoded (OAuth) */
 };
 
 struct api_route {
@@ -40,6 +50,7 @@ struct api_route {
 	api_handler_fn handler;
 	enum api_auth auth;
 	enum api_body_kind body;
+	enum api_errfmt fmt;
 	const char *name; /* metrics label */
 };
 
@@ -104,6 +115,98 @@ int api_json_strings(struct api_request *r, const char *const *fields,
 const char *api_json_str(struct api_request *r, const char *name,
     size_t *len);
 
+/* ---- form bodies (form.c) ------------------------------------------- */
+
+#define API_FORM_MAX 16
+
+struct api_form {
+	size_t n;
+	char *name[API_FORM_MAX];
+	char *value[API_FORM_MAX];
+	size_t vlen[API_FORM_MAX];
+	char *buf; /* owns the decoded text; wiped on release */
+	size_t cap;
+};
+
+/* Parses a urlencoded body; API_E_BADREQ with detail when malformed. */
+int api_form_parse(const char *body, size_t len, struct api_form *f,
+    char *detail, size_t detailcap);
+
+/* The decoded value of name (borrowed from f), or NULL. */
+const char *api_form_get(const struct api_form *f, const char *name,
+    size_t *len);
+
+void api_form_free(struct api_form *f);
+
+/*
+ * Decodes len bytes of form-urlencoded text into dst ("+" is a space,
+ * %XX a byte; dst may be s: it never grows) and NUL-terminates it.
+ * Returns the decoded length, or -1 for a bad escape or a NUL byte.
+ */
+long api_form_decode(char *dst, const char *s, size_t len);
+
+/* ---- keys (keys.c) --------------------------------------------------- */
+
+#define API_MAX_KEYS 16
+#define API_SUB_LEN 43 /* base64url of an HMAC-SHA256 */
+
+struct certs_signkey;
+
+/* Immutable once built: every published key and the signing key. */
+struct api_keyring {
+	struct certs_signkey *signer; /* private: the newest active key */
+	size_t n;
+	char kid[API_MAX_KEYS][64];
+	struct certs_signkey *key[API_MAX_KEYS]; /* public halves */
+	char *jwks;			       /* the JWKS document */
+	size_t jwks_len;
+};
+
+/* Builds a ring from the store and the key files.  Caller frees. */
+int api_keyring_load(struct api_server *srv, struct api_keyring **out,
+    char *errbuf, size_t errcap);
+void api_keyring_free(struct api_keyring *k);
+
+/* certs_jwt_key_fn over a ring (arg is the ring). */
+const struct certs_signkey *api_keyring_find(void *arg, const char *kid);
+
+/* Loads the pairwise-subject secret into srv->pairwise. */
+int api_pairwise_load(struct api_server *srv, char *errbuf, size_t errcap);
+
+/* sub = base64url(HMAC-SHA256(pairwise secret, customer || company)). */
+int api_pairwise_sub(const struct api_server *srv, const char *customer,
+    const char *company, char out[API_SUB_LEN + 1]);
+
+/* ---- verified access tokens (tokcache.c) ----------------------------- */
+
+#define API_CLOCK_LEEWAY 5 /* seconds of clock skew tolerated */
+
+/* What a verified access token says; shared, reference counted. */
+struct api_tok {
+	_Atomic int refs;
+	uint8_t hash[32];
+	int64_t exp, iat;
+	char grant[BROKER_ID_LEN + 1];
+	char client[BROKER_CLIENT_ID_MAX + 1];
+	char jti[64];
+	char sub[64];
+	struct policy_scopes *scopes;
+};
+
+struct api_tokcache;
+int api_tokcache_new(size_t slots, struct api_tokcache **out);
+void api_tokcache_free(struct api_tokcache *c);
+
+/*
+ * The verified facts of a bearer token, from the cache or by verifying
+ * its signature and claims now; expiry is checked either way.  0 and *out
+ * (release with api_tok_put), or API_E_INVALID_TOKEN with detail.  The
+ * grant's, company's and jti's liveness are the caller's to check.
+ */
+int api_token_check(struct api_request *r, const char *tok, size_t len,
+    struct api_tok **out);
+void api_tok_put(struct api_tok *t);
+
 /* ---- per-thread statistics (metrics.c) ------------------------------ */
 
 #define API_LAT_BUCKETS 12
@@ -114,6 +217,9 @@ enum { API_CLASS_1XX, API_CLASS_2XX, API_CLASS_3XX, API_CLASS_4XX,
 void api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
     size_t bytes);
 void api_metrics_connection(int opened);
+
+/* Counts a token-cache hit or miss on this thread. */
+void api_metrics_tokcache(int hit);
 
 /* Connections open now, summed over every thread. */
 uint64_t api_metrics_open_connections(void);
@@ -158,6 +264,10 @@ struct api_server {
 	size_t admin_token_len;
 	struct broker_kdf *kdf;
 	struct api_throttle *throttle;
+	struct broker_audit *audit;
+	struct api_keyring *keys;
+	struct api_tokcache *tokens;
+	unsigned char pairwise[32];
 	_Atomic int stopping;
 	_Atomic long inflight;
 };
@@ -173,6 +283,8 @@ struct api_request {
 	size_t n_params;
 	struct api_body body;
 	json_t *json; /* the parsed body, for API_BODY_JSON routes */
+	struct api_form form; /* the parsed body, for API_BODY_FORM routes */
+	int form_parsed;
 	int early;    /* an error found before the body was read */
 	int has_body; /* the request announced a body */
 	size_t discarded; /* body bytes dropped after an early error */
@@ -189,6 +301,8 @@ struct api_request {
 	const char *token;		   /* the bearer token, borrowed */
 	size_t token_len;
 	unsigned retry_after;		   /* seconds, for 429 and 503 */
+	int bearer_presented;		   /* a bearer token came with it */
+	char client_id[BROKER_CLIENT_ID_MAX + 1]; /* API_AUTH_CLIENT routes */
 	char detail[API_DETAIL_MAX];
 	struct MHD_Response *resp;
 	void *state; /* a handler's own state across a suspension */
@@ -224,8 +338,12 @@ struct api_error_info {
 	unsigned status;
 	const char *type;  /* slug under <issuer>/problems/ */
 	const char *title;
+	const char *oauth; /* RFC 6749 "error", NULL: derived from status */
 };
 const struct api_error_info *api_error_lookup(int err);
+
+/* The RFC 6749 5.2 "error" value for an error on the OAuth endpoints. */
+const char *api_oauth_error(const struct api_error_info *e);
 
 /*
  * Runs fn in the next shared commit and suspends the connection until it
@@ -270,6 +388,12 @@ void api_throttle_clear(struct api_throttle *t, const char *key);
  */
 int api_session_auth(struct api_request *r, const char *authz);
 
+/*
+ * Authenticates a company by client_secret_basic (RFC 6749 2.3.1): sets
+ * r->client_id, or returns API_E_INVALID_CLIENT / API_E_THROTTLED.
+ */
+int api_client_auth(struct api_request *r, const char *authz);
+
 int api_h_register(struct api_request *r);
 int api_h_login(struct api_request *r);
 int api_h_logout(struct api_request *r);
@@ -277,6 +401,23 @@ int api_h_logout_all(struct api_request *r);
 int api_h_password(struct api_request *r);
 int api_h_profile_get(struct api_request *r);
 int api_h_profile_put(struct api_request *r);
+
+/* ---- company handlers (oauth.c, resource.c, grants.c, wellknown.c) ---- */
+int api_h_token(struct api_request *r);
+int api_h_introspect(struct api_request *r);
+int api_h_revoke(struct api_request *r);
+int api_h_resource(struct api_request *r);
+int api_h_companies(struct api_request *r);
+int api_h_company_grants(struct api_request *r);
+int api_h_grant_create(struct api_request *r);
+int api_h_grants(struct api_request *r);
+int api_h_grant_get(struct api_request *r);
+int api_h_grant_revoke(struct api_request *r);
+int api_h_audit(struct api_request *r);
+int api_h_export(struct api_request *r);
+int api_h_delete_me(struct api_request *r);
+int api_h_metadata(struct api_request *r);
+int api_h_jwks(struct api_request *r);
 
 /* ---- handlers (ops.c) ------------------------------------------------ */
 int api_h_healthz(struct api_request *r);

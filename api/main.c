@@ -26,7 +26,10 @@ static const char usage[] =
     "                  [--session-idle SECONDS] [--session-lifetime SECONDS]\n"
     "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
     "                  [--ip-max-failures N] [--signup-max N]\n"
-    "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n";
+    "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n"
+    "                  [--token-lifetime SECONDS] [--jwks-max-age SECONDS]\n"
+    "                  [--token-cache N] [--audit-flush-ms MS]\n"
+    "                  [--audit-retention-days DAYS]\n";
 
 enum {
 	OPT_DATA = 256, OPT_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
@@ -34,7 +37,8 @@ enum {
 	OPT_SHUTDOWN, OPT_ACCESSLOG, OPT_FLUSH, OPT_MAPSIZE, OPT_TLSPRIO,
 	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
-	OPT_KDF_THREADS, OPT_HELP,
+	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
+	OPT_AUDIT_FLUSH, OPT_AUDIT_RETENTION, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -61,6 +65,11 @@ static const struct option options[] = {
 	{ "kdf-memory", required_argument, NULL, OPT_KDF_MEM },
 	{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
 	{ "kdf-threads", required_argument, NULL, OPT_KDF_THREADS },
+	{ "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFE },
+	{ "jwks-max-age", required_argument, NULL, OPT_JWKS_AGE },
+	{ "token-cache", required_argument, NULL, OPT_TOKEN_CACHE },
+	{ "audit-flush-ms", required_argument, NULL, OPT_AUDIT_FLUSH },
+	{ "audit-retention-days", required_argument, NULL, OPT_AUDIT_RETENTION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -157,6 +166,21 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_KDF_THREADS:
 			if (parse_num(optarg, 1, 64, &v)) goto bad;
 			cfg->kdf.threads = (unsigned)v; break;
+		case OPT_TOKEN_LIFE:
+			if (parse_num(optarg, 1, 86400, &v)) goto bad;
+			cfg->token_lifetime = (unsigned)v; break;
+		case OPT_JWKS_AGE:
+			if (parse_num(optarg, 0, 86400, &v)) goto bad;
+			cfg->jwks_max_age = (unsigned)v; break;
+		case OPT_TOKEN_CACHE:
+			if (parse_num(optarg, 64, 16u << 20, &v)) goto bad;
+			cfg->token_cache = (unsigned)v; break;
+		case OPT_AUDIT_FLUSH:
+			if (parse_num(optarg, 1, 10000, &v)) goto bad;
+			cfg->audit_flush_ms = (unsigned)v; break;
+		case OPT_AUDIT_RETENTION:
+			if (parse_num(optarg, 1, 36500, &v)) goto bad;
+			cfg->audit_retention = (unsigned)v; break;
 		default:
 			return -1;
 		}

@@ -26,6 +26,8 @@ struct counters {
 	_Atomic uint64_t conn_opened;
 	_Atomic uint64_t conn_closed;
 	_Atomic uint64_t started;
+	_Atomic uint64_t tok_hits;
+	_Atomic uint64_t tok_misses;
 	_Atomic uint64_t req[]; /* (api_n_routes + 1) x API_N_CLASSES */
 };
 
@@ -112,6 +114,15 @@ api_metrics_inflight(void)
 			done += get(&c->lat[b]);
 	}
 	return started > done ? started - done : 0;
+}
+
+void
+api_metrics_tokcache(int hit)
+{
+	struct counters *c = mine_get();
+
+	if (c != NULL)
+		bump(hit ? &c->tok_hits : &c->tok_misses, 1);
 }
 
 uint64_t

@@ -94,44 +94,86 @@ api_add_header(struct api_request *r, const char *name, const char *value)
 	return 0;
 }
 
+/* The WWW-Authenticate challenge for a 401 on this route. */
+static int
+challenge(struct api_request *r, const struct api_error_info *e)
+{
+	char v[API_DETAIL_MAX + 96];
+	size_t n;
+	int k;
+
+	if (r->route != NULL && r->route->auth == API_AUTH_CLIENT)
+		return api_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Basic realm=\"ccx\", charset=\"UTF-8\"");
+	if (r->route == NULL || r->route->fmt != API_ERR_BEARER ||
+	    !r->bearer_presented)
+		return api_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+		    "Bearer realm=\"ccx\"");
+	/* RFC 6750 3: error attributes only when a token was presented. */
+	k = snprintf(v, sizeof(v), "Bearer realm=\"ccx\", error=\"%s\", "
+	    "error_description=\"", api_oauth_error(e));
+	if (k < 0 || (size_t)k >= sizeof(v))
+		return API_E_INTERNAL;
+	n = (size_t)k;
+	for (const char *d = r->detail[0] ? r->detail : e->title;
+	     *d != '\0' && n + 3 < sizeof(v); d++)
+		v[n++] = *d == '"' || *d == '\\' || (unsigned char)*d < 0x20
+			     ? '\''
+			     : *d;
+	v[n++] = '"';
+	v[n] = '\0';
+	return api_add_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, v);
+}
+
 int
 api_respond_problem(struct api_request *r, int err)
 {
 	const struct api_error_info *e = api_error_lookup(err);
+	enum api_errfmt fmt = r->route != NULL ? r->route->fmt
+					       : API_ERR_PROBLEM;
+	const char *detail = r->detail[0] ? r->detail : e->title;
 	char type[640];
 	json_t *body;
 	char *text;
 	int n, rc;
 
-	n = snprintf(type, sizeof(type), "%s/problems/%s", r->srv->issuer,
-	    e->type);
-	if (n < 0 || (size_t)n >= sizeof(type))
-		return API_E_INTERNAL;
-	body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-	    e->title, "status", (int)e->status, "detail",
-	    r->detail[0] ? r->detail : e->title);
+	if (fmt == API_ERR_OAUTH) {
+		body = json_pack("{s:s, s:s}", "error", api_oauth_error(e),
+		    "error_description", detail);
+	} else {
+		n = snprintf(type, sizeof(type), "%s/problems/%s",
+		    r->srv->issuer, e->type);
+		if (n < 0 || (size_t)n >= sizeof(type))
+			return API_E_INTERNAL;
+		body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
+		    e->title, "status", (int)e->status, "detail", detail);
+	}
 	if (body == NULL)
 		return API_E_NOMEM;
 	text = json_dumps(body, JSON_COMPACT);
 	json_decref(body);
 	if (text == NULL)
 		return API_E_NOMEM;
-	rc = set_response(r, e->status, "application/problem+json", text,
-	    strlen(text), MHD_RESPMEM_MUST_FREE);
+	rc = set_response(r, e->status, fmt == API_ERR_OAUTH
+		? "application/json"
+		: "application/problem+json",
+	    text, strlen(text), MHD_RESPMEM_MUST_FREE);
 	if (rc != 0)
 		return rc;
 	if (e->status == 405 && r->allow[0] != '\0')
-		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_ALLOW, r->allow);
-	if (e->status == 401)
-		MHD_add_response_header(r->resp,
-		    MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"ccx\"");
-	if ((e->status == 429 || e->status == 503) && r->retry_after > 0) {
+		rc = api_add_header(r, MHD_HTTP_HEADER_ALLOW, r->allow);
+	if (rc == 0 && e->status == 401)
+		rc = challenge(r, e);
+	if (rc == 0 && fmt == API_ERR_OAUTH)
+		rc = api_add_header(r, "Pragma", "no-cache");
+	if (rc == 0 && (e->status == 429 || e->status == 503) &&
+	    r->retry_after > 0) {
 		char ra[16];
 
 		snprintf(ra, sizeof(ra), "%u", r->retry_after);
-		MHD_add_response_header(r->resp, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+		rc = api_add_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
 	}
-	return 0;
+	return rc;
 }
 
 int

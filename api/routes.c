@@ -12,17 +12,32 @@
 #include "api/api_int.h"
 
 const struct api_route api_routes[] = {
-	/* method    path                     handler              auth              body                  metrics name */
-	{ "GET",    "/healthz",              api_h_healthz,       API_AUTH_NONE,    API_BODY_NONE,        "healthz"          }, /* liveness: the store answers */
-	{ "GET",    "/metrics",              api_h_metrics,       API_AUTH_ADMIN,   API_BODY_NONE,        "metrics"          }, /* Prometheus text */
-	{ "POST",   "/v1/customers",         api_h_register,      API_AUTH_NONE,    API_BODY_JSON,        "customers"        }, /* sign up */
-	{ "POST",   "/v1/sessions",          api_h_login,         API_AUTH_NONE,    API_BODY_JSON,        "sessions"         }, /* log in */
-	{ "DELETE", "/v1/sessions",          api_h_logout_all,    API_AUTH_SESSION, API_BODY_NONE,        "sessions_all"     }, /* log out everywhere */
-	{ "DELETE", "/v1/sessions/current",  api_h_logout,        API_AUTH_SESSION, API_BODY_NONE,        "session_current"  }, /* log out */
-	{ "PUT",    "/v1/me/password",       api_h_password,      API_AUTH_SESSION, API_BODY_JSON,        "password"         }, /* change password */
-	{ "GET",    "/v1/me/profile",        api_h_profile_get,   API_AUTH_SESSION, API_BODY_NONE,        "profile"          }, /* read, with ETag */
-	{ "PUT",    "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_JSON,        "profile_put"      }, /* replace, If-Match */
-	{ "PATCH",  "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_MERGE_PATCH, "profile_patch"    }, /* RFC 7396, If-Match */
+	/* method    path                     handler              auth              body                  errors           metrics name */
+	{ "GET",    "/healthz",              api_h_healthz,       API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "healthz"          }, /* liveness: the store answers */
+	{ "GET",    "/metrics",              api_h_metrics,       API_AUTH_ADMIN,   API_BODY_NONE,       API_ERR_PROBLEM, "metrics"          }, /* Prometheus text */
+	{ "POST",   "/v1/customers",         api_h_register,      API_AUTH_NONE,    API_BODY_JSON,       API_ERR_PROBLEM, "customers"        }, /* sign up */
+	{ "POST",   "/v1/sessions",          api_h_login,         API_AUTH_NONE,    API_BODY_JSON,       API_ERR_PROBLEM, "sessions"         }, /* log in */
+	{ "DELETE", "/v1/sessions",          api_h_logout_all,    API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "sessions_all"     }, /* log out everywhere */
+	{ "DELETE", "/v1/sessions/current",  api_h_logout,        API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "session_current"  }, /* log out */
+	{ "PUT",    "/v1/me/password",       api_h_password,      API_AUTH_SESSION, API_BODY_JSON,       API_ERR_PROBLEM, "password"         }, /* change password */
+	{ "GET",    "/v1/me/profile",        api_h_profile_get,   API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "profile"          }, /* read, with ETag */
+	{ "PUT",    "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_JSON,       API_ERR_PROBLEM, "profile_put"      }, /* replace, If-Match */
+	{ "PATCH",  "/v1/me/profile",        api_h_profile_put,   API_AUTH_SESSION, API_BODY_MERGE_PATCH,API_ERR_PROBLEM, "profile_patch"    }, /* RFC 7396, If-Match */
+{ "GET",    "/.well-known/oauth-authorization-server", api_h_metadata, API_AUTH_NONE, API_BODY_NONE, API_ERR_PROBLEM, "oauth_metadata" }, /* RFC 8414 */
+	{ "GET",    "/.well-known/jwks.json", api_h_jwks,     API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "jwks"             }, /* public keys */
+	{ "POST",   "/oauth/token",          api_h_token,         API_AUTH_CLIENT,  API_BODY_FORM,       API_ERR_OAUTH,   "token"            }, /* RFC 6749 */
+	{ "POST",   "/oauth/introspect",     api_h_introspect,    API_AUTH_CLIENT,  API_BODY_FORM,       API_ERR_OAUTH,   "introspect"       }, /* RFC 7662 */
+	{ "POST",   "/oauth/revoke",         api_h_revoke,        API_AUTH_CLIENT,  API_BODY_FORM,       API_ERR_OAUTH,   "revoke"           }, /* RFC 7009 */
+	{ "GET",    "/v1/profile",           api_h_resource,      API_AUTH_BEARER,  API_BODY_NONE,       API_ERR_BEARER,  "fetch"            }, /* granted fields */
+	{ "GET",    "/v1/company/grants",    api_h_company_grants, API_AUTH_CLIENT, API_BODY_NONE,       API_ERR_PROBLEM, "company_grants"   }, /* grants to caller */
+	{ "GET",    "/v1/companies",         api_h_companies,     API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "companies"        }, /* directory */
+	{ "POST",   "/v1/me/grants",         api_h_grant_create,  API_AUTH_SESSION, API_BODY_JSON,       API_ERR_PROBLEM, "grant_create"     }, /* grant access */
+	{ "GET",    "/v1/me/grants",         api_h_grants,        API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "grants"           }, /* list */
+	{ "GET",    "/v1/me/grants/{id}",    api_h_grant_get,     API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "grant"            }, /* one */
+	{ "DELETE", "/v1/me/grants/{id}",    api_h_grant_revoke,  API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "grant_revoke"     }, /* revoke now */
+	{ "GET",    "/v1/me/audit",          api_h_audit,         API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "audit"            }, /* access log */
+	{ "GET",    "/v1/me/export",         api_h_export,        API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "export"           }, /* everything */
+	{ "DELETE", "/v1/me",                api_h_delete_me,     API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "delete_me"        }, /* erase account */
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

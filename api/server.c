@@ -60,6 +60,11 @@ api_config_defaults(struct api_config *c)
 	c->login_max_failures = 5;
 	c->ip_max_failures = 50;
 	c->signup_max = 20;
+	c->token_lifetime = 3600;
+	c->jwks_max_age = 300;
+	c->token_cache = 65536;
+	c->audit_flush_ms = 200;
+	c->audit_retention = 400;
 	c->kdf.threads = 2;
 }
 
@@ -176,6 +181,12 @@ first_checks(struct api_request *r, int route_rc)
 	if (r->route->auth == API_AUTH_SESSION &&
 	    (rc = api_session_auth(r, f.authz)) != 0)
 		return rc;
+	if (r->route->auth == API_AUTH_CLIENT &&
+	    (rc = api_client_auth(r, f.authz)) != 0)
+		return rc;
+	if (r->route->auth == API_AUTH_BEARER)
+		r->bearer_presented = f.authz != NULL &&
+		    strncasecmp(f.authz, "Bearer ", 7) == 0;
 	cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_CONTENT_LENGTH);
 	n = 0;
@@ -197,7 +208,12 @@ first_checks(struct api_request *r, int route_rc)
 	if (n > r->srv->cfg.max_body)
 		return api_fail(r, API_E_TOOBIG, "body larger than %zu bytes",
 		    r->srv->cfg.max_body);
-	if (r->route->body == API_BODY_MERGE_PATCH) {
+	if (r->route->body == API_BODY_FORM) {
+		if (f.ctype == NULL || !is_media_type(f.ctype,
+					   "application/x-www-form-urlencoded"))
+			return api_fail(r, API_E_MEDIA, "expected "
+			    "application/x-www-form-urlencoded");
+	} else if (r->route->body == API_BODY_MERGE_PATCH) {
 		if (f.ctype == NULL || !is_media_type(f.ctype,
 					   "application/merge-patch+json"))
 			return api_fail(r, API_E_MEDIA,
@@ -292,7 +308,14 @@ run_handler(struct api_request *r)
 {
 	int rc;
 
-	if (r->route->body != API_BODY_NONE && r->json == NULL) {
+	if (r->route->body == API_BODY_FORM && !r->form_parsed) {
+		rc = api_form_parse(r->body.data ? r->body.data : "",
+		    r->body.len, &r->form, r->detail, sizeof(r->detail));
+		if (rc != 0)
+			return answer_error(r, rc);
+		r->form_parsed = 1;
+	} else if (r->route->body != API_BODY_NONE &&
+	    r->route->body != API_BODY_FORM && r->json == NULL) {
 		static const struct policy_json_limits lim =
 		    POLICY_JSON_LIMITS_DEFAULT;
 
@@ -400,6 +423,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->state_free != NULL)
 		r->state_free(r->state);
 	json_decref(r->json);
+	api_form_free(&r->form);
 	api_body_free(&r->body);
 	free(r);
 }
@@ -559,8 +583,12 @@ server_free(struct api_server *srv)
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
 	broker_kdf_close(srv->kdf);
+	broker_audit_close(srv->audit);
 	broker_store_close(srv->store);
 	api_throttle_free(srv->throttle);
+	api_tokcache_free(srv->tokens);
+	api_keyring_free(srv->keys);
+	certs_wipe(srv->pairwise, sizeof(srv->pairwise));
 	api_accesslog_close();
 	api_metrics_shutdown();
 	if (srv->listen_fd >= 0)
@@ -605,6 +633,20 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		errmsg(errbuf, errcap, "throttle", api_strerror(rc));
 		goto fail;
 	}
+	{
+		struct broker_audit_opts ao = { cfg->audit_flush_ms,
+			cfg->audit_retention };
+
+		if ((rc = broker_audit_open(srv->store, &ao, &srv->audit)) != 0) {
+			errmsg(errbuf, errcap, "audit", broker_strerror(rc));
+			rc = API_E_CONFIG;
+			goto fail;
+		}
+	}
+	if ((rc = api_keyring_load(srv, &srv->keys, errbuf, errcap)) != 0 ||
+	    (rc = api_pairwise_load(srv, errbuf, errcap)) != 0 ||
+	    (rc = api_tokcache_new(cfg->token_cache, &srv->tokens)) != 0)
+		goto fail;
 	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||
 	    (rc = set_issuer(srv, errbuf, errcap)) != 0)
 		goto fail;
@@ -686,6 +728,9 @@ api_server_stop(struct api_server *srv)
 	/* Hashes still queued finish and hand their requests back. */
 	broker_kdf_close(srv->kdf);
 	srv->kdf = NULL;
+	/* Read records still queued reach the disk before the store closes. */
+	broker_audit_close(srv->audit);
+	srv->audit = NULL;
 	/*
 	 * Closing the store commits every queued write and resumes its
 	 * request while the daemon can still answer it; then the last

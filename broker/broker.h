@@ -540,16 +540,18 @@ enum broker_refresh_outcome {
 	BROKER_REFRESH_INVALID, /* unknown, another company's, or family dead */
 	BROKER_REFRESH_REUSED,	/* spent token replayed: family now revoked */
 	BROKER_REFRESH_DEAD,	/* its grant is revoked, expired or disabled */
+	BROKER_REFRESH_SCOPE,	/* asked for more than the family holds */
 };
 
 struct broker_refresh_use {
 	const char *presented;
 	size_t len;
 	const char *company;
+	const char *requested;	/* a narrower scope text, or NULL */
 	int64_t now;
 	enum broker_refresh_outcome outcome;	/* out */
 	struct broker_grant grant;		/* out (OK): caller clears */
-	char *scopes;				/* out (OK): caller frees */
+	char *scopes;	/* out (OK): the access token's scopes; caller frees */
 	char token[BROKER_TOKEN_LEN + 1];	/* out (OK): the successor */
 };
 
@@ -587,6 +589,15 @@ int broker_token_revoke(struct broker_txn *txn, void *arg);
 
 /* 1 when jti has been revoked, 0 when not, or a BROKER_E_* code. */
 int broker_jti_revoked(struct broker_txn *txn, const char *jti);
+
+/* ---- token-signing keys (public halves and metadata only) ------------ */
+
+/*
+ * Calls fn with each key record {kid, x (base64url public key), created,
+ * state} in kid order; fn's non-zero stops the scan.
+ */
+int broker_keys_each(struct broker_txn *txn,
+    int (*fn)(void *arg, const json_t *rec), void *arg);
 
 /* ---- password hashing (argon2id on a pool of its own) ------------- */
 

@@ -344,3 +344,4 @@ broker_company_new_secret(struct broker_txn *t, void *arg)
 		certs_wipe(c->secret, sizeof(c->secret));
 	return rc;
 }
+

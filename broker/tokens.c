@@ -13,8 +13,24 @@
 
 #include "broker/broker_int.h"
 #include "certs/certs.h"
+#include "policy/policy.h"
 
 #define FKEY_MAX 32
+
+/* Does the scope text wanted lie within the text held? */
+static int
+scope_within(const char *held, const char *wanted)
+{
+	struct policy_scopes *h = NULL, *w = NULL;
+	int ok;
+
+	ok = policy_scopes_parse(held, strlen(held), &h, NULL, 0) == 0 &&
+	    policy_scopes_parse(wanted, strlen(wanted), &w, NULL, 0) == 0 &&
+	    policy_scopes_covers(h, w);
+	policy_scopes_free(h);
+	policy_scopes_free(w);
+	return ok;
+}
 
 static int
 hash_key(const char *tok, size_t len, uint8_t out[CERTS_SHA256_LEN])
@@ -167,6 +183,11 @@ broker_refresh_redeem(struct broker_txn *t, void *arg)
 	}
 	if (dead)
 		goto out;
+	/* Checked before anything is spent: a bad request costs nothing. */
+	if (u->requested != NULL && !scope_within(scopes, u->requested)) {
+		u->outcome = BROKER_REFRESH_SCOPE;
+		goto out;
+	}
 	if (json_is_true(json_object_get(o, "spent"))) {
 		/* Replay of a spent token: someone holds a copy. Kill all. */
 		u->outcome = BROKER_REFRESH_REUSED;
@@ -192,7 +213,8 @@ broker_refresh_redeem(struct broker_txn *t, void *arg)
 	    (rc = put_token(t, grant, company, scopes, family, u->now,
 		 u->token)) != 0)
 		goto out;
-	if ((u->scopes = strdup(scopes)) == NULL) {
+	if ((u->scopes = strdup(u->requested != NULL ? u->requested
+						      : scopes)) == NULL) {
 		rc = BROKER_E_NOMEM;
 		goto out;
 	}

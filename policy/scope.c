@@ -36,9 +36,9 @@
  * so a copy is one memcpy.
  */
 struct scope {
-	size_t len;			 /* bytes of the text, NUL excluded */
+	size_t len;			/* bytes of the text, NUL excluded */
 	size_t nkeys;
-	size_t key[POLICY_SCOPE_DEPTH]; /* offsets in buf */
+	size_t key[POLICY_SCOPE_DEPTH];	/* offsets in buf */
 	char buf[];
 };
 
@@ -58,36 +58,53 @@ struct policy_scopes {
 /* ---- reasons ------------------------------------------------------------ */
 
 /*
+ * Reasons are assembled piece by piece, each cut to what fits: a reason
+ * cut short by a small whycap is still a useful hint, and the caller's
+ * buffer size is never known here.
+ */
+static void
+why_put(char *why, size_t whycap, size_t *at, const char *s, size_t n)
+{
+	if (why == NULL || *at + 1 >= whycap)
+		return;
+	if (n > whycap - 1 - *at)
+		n = whycap - 1 - *at;
+	memcpy(why + *at, s, n);
+	*at += n;
+	why[*at] = '\0';
+}
+
+static void
+why_str(char *why, size_t whycap, size_t *at, const char *s)
+{
+	why_put(why, whycap, at, s, strlen(s));
+}
+
+/*
  * Writes 'scope "<text>": msg'.  The text is untrusted and ends up in a
  * reason shown to clients and written to logs: bytes outside printable
- * ASCII, quotes and backslashes become '?', and a long text is cut.  A
- * reason cut short by a small whycap is still a useful hint.
+ * ASCII, quotes and backslashes become '?', and a long text is cut.
  */
 static int
 scope_fail(char *why, size_t whycap, const char *text, size_t len,
     const char *msg)
 {
-	char show[SHOW_MAX + 4];
-	size_t n = len > SHOW_MAX ? SHOW_MAX : len;
-	int w;
+	size_t at = 0, n = len > SHOW_MAX ? SHOW_MAX : len;
 
 	if (why == NULL || whycap == 0)
 		return POLICY_E_SCOPE;
+	why[0] = '\0';
+	why_str(why, whycap, &at, "scope \"");
 	for (size_t i = 0; i < n; i++) {
 		unsigned char ch = (unsigned char)text[i];
+		int plain = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\';
 
-		show[i] = ch >= 0x20 && ch < 0x7f && ch != '"' && ch != '\\'
-			      ? (char)ch
-			      : '?';
+		why_put(why, whycap, &at, plain ? &text[i] : "?", 1);
 	}
-	if (len > n) {
-		memcpy(show + n, "...", 3);
-		n += 3;
-	}
-	show[n] = '\0';
-	w = snprintf(why, whycap, "scope \"%s\": %s", show, msg);
-	if (w < 0)
-		why[0] = '\0';
+	if (len > n)
+		why_str(why, whycap, &at, "...");
+	why_str(why, whycap, &at, "\": ");
+	why_str(why, whycap, &at, msg);
 	return POLICY_E_SCOPE;
 }
 
@@ -95,9 +112,17 @@ scope_fail(char *why, size_t whycap, const char *text, size_t len,
 static int
 text_fail(char *why, size_t whycap, const char *msg, size_t off)
 {
-	if (why != NULL && whycap > 0 &&
-	    snprintf(why, whycap, "%s (offset %zu)", msg, off) < 0)
-		why[0] = '\0';
+	char num[48];
+	size_t at = 0;
+	int n;
+
+	if (why == NULL || whycap == 0)
+		return POLICY_E_SCOPE;
+	why[0] = '\0';
+	why_str(why, whycap, &at, msg);
+	n = snprintf(num, sizeof(num), " (offset %zu)", off);
+	if (n > 0 && (size_t)n < sizeof(num))
+		why_put(why, whycap, &at, num, (size_t)n);
 	return POLICY_E_SCOPE;
 }
 
@@ -232,7 +257,7 @@ within(const struct scope *p, const struct scope *q)
 	    (p->len == q->len || p->buf[q->len] == '.');
 }
 
-/* ---- sets ------------------------------------------------------------- */
+/* ---- sets --------------------------------------------------------------- */
 
 struct policy_scopes *
 policy_scopes_new(void)
@@ -277,7 +302,7 @@ set_put(struct policy_scopes *s, struct scope *sc, size_t limit)
 		 * n is at most POLICY_SCOPE_MAX, or |a| + |b| for an
 		 * intersection: the products cannot wrap.
 		 */
-		v = realloc(s->v, cap * sizeof(*v));
+		v = realloc(s->v, cap * sizeof(struct scope *));
 		if (v == NULL)
 			return POLICY_E_NOMEM;
 		s->v = v;
@@ -293,7 +318,8 @@ set_put(struct policy_scopes *s, struct scope *sc, size_t limit)
 	s->n = j;
 	for (at = 0; at < s->n && strcmp(s->v[at]->buf, sc->buf) < 0; at++)
 		;
-	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof(s->v[0]));
+	memmove(&s->v[at + 1], &s->v[at],
+	    (s->n - at) * sizeof(struct scope *));
 	s->v[at] = sc;
 	s->n++;
 	return 0;
@@ -395,6 +421,9 @@ out:
 	return rc;
 }
 
+/* What a NULL set reads as. */
+static const struct policy_scopes empty_set;
+
 size_t
 policy_scopes_count(const struct policy_scopes *s)
 {
@@ -410,15 +439,17 @@ policy_scopes_get(const struct policy_scopes *s, size_t i)
 char *
 policy_scopes_format(const struct policy_scopes *s)
 {
-	size_t n = policy_scopes_count(s), size = 1, at = 0;
+	size_t size = 1, at = 0;
 	char *text;
 
+	if (s == NULL)
+		s = &empty_set;
 	/* each text is at most POLICY_SCOPE_LEN bytes: the sum cannot wrap */
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < s->n; i++)
 		size += s->v[i]->len + 1;
 	if ((text = malloc(size)) == NULL)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
+	for (size_t i = 0; i < s->n; i++) {
 		if (i > 0)
 			text[at++] = ' ';
 		memcpy(text + at, s->v[i]->buf, s->v[i]->len);
@@ -432,24 +463,26 @@ int
 policy_scopes_covers(const struct policy_scopes *outer,
     const struct policy_scopes *inner)
 {
-	size_t no = policy_scopes_count(outer), ni = policy_scopes_count(inner);
-
-	for (size_t i = 0; i < ni; i++) {
+	if (outer == NULL)
+		outer = &empty_set;
+	if (inner == NULL)
+		inner = &empty_set;
+	for (size_t i = 0; i < inner->n; i++) {
 		size_t o;
 
-		for (o = 0; o < no; o++)
+		for (o = 0; o < outer->n; o++)
 			if (within(inner->v[i], outer->v[o]))
 				break;
-		if (o == no)
+		if (o == outer->n)
 			return 0;
 	}
 	return 1;
 }
 
 /*
- * The result may hold more than POLICY_SCOPE_MAX scopes ({a.1 .. a.40, b}
- * with {a, b.1 .. b.40} grants 80 subtrees) and is still exactly what
- * both sides grant, so no cap applies here: it holds at most
+ * The result may hold more than POLICY_SCOPE_MAX scopes ({a.k1 .. a.k40,
+ * b} with {a, b.k1 .. b.k40} grants 80 subtrees) and is still exactly
+ * what both sides grant, so no cap applies here: it holds at most
  * |a| + |b| scopes, each a copy of one of theirs.
  */
 int
@@ -499,7 +532,7 @@ out:
 	return rc;
 }
 
-/* ---- projection ---------------------------------------------------------- */
+/* ---- projection --------------------------------------------------------- */
 
 /* The value at the path of sc in profile, borrowed; NULL when absent. */
 static const json_t *

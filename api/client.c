@@ -1,0 +1,130 @@
+/*
+ * client.c - authenticating companies: HTTP Basic with the client id and
+ * secret, each form-urlencoded first (RFC 6749 2.3.1).
+ *
+ * Failures are counted per client and per address and slowed down like
+ * customer log-ins; an unknown client, a wrong secret and a disabled
+ * company all get the same invalid_client answer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api_int.h"
+#include "certs/certs.h"
+
+#define CRED_MAX 512
+
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : c == '/' ? 63 : -1;
+}
+
+/* Standard base64 with padding (RFC 4648 4), as Basic uses. */
+static long
+b64_decode(const char *s, size_t len, char *out, size_t cap)
+{
+	size_t o = 0, pad = 0;
+
+	if (len == 0 || len % 4 != 0)
+		return -1;
+	if (s[len - 1] == '=')
+		pad = s[len - 2] == '=' ? 2 : 1;
+	if ((len / 4) * 3 - pad >= cap)
+		return -1;
+	for (size_t i = 0; i < len; i += 4) {
+		int v[4];
+
+		for (int k = 0; k < 4; k++) {
+			int last = i + 4 == len;
+
+			v[k] = last && k >= 4 - (int)pad ? 0 : b64val(s[i + k]);
+			if (v[k] < 0)
+				return -1;
+		}
+		out[o++] = (char)(v[0] << 2 | v[1] >> 4);
+		if (!(i + 4 == len && pad == 2))
+			out[o++] = (char)((v[1] & 15) << 4 | v[2] >> 2);
+		if (!(i + 4 == len && pad >= 1))
+			out[o++] = (char)((v[2] & 3) << 6 | v[3]);
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+/* Form-urldecodes s in place (RFC 6749 appendix B); -1 when malformed. */
+static int
+urldecode(char *s)
+{
+	return api_form_decode(s, s, strlen(s)) < 0 ? -1 : 0;
+}
+
+int
+api_client_auth(struct api_request *r, const char *authz)
+{
+	char cred[CRED_MAX], ckey[96], ikey[80], *colon;
+	struct broker_txn *t = NULL;
+	int64_t now = api_wall_now();
+	unsigned wait;
+	size_t n;
+	long len;
+	int rc;
+
+	if (authz == NULL || strncasecmp(authz, "Basic ", 6) != 0)
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "client authentication (HTTP Basic) required");
+	authz += 6;
+	n = strlen(authz);
+	if ((len = b64_decode(authz, n, cred, sizeof(cred))) < 0 ||
+	    (size_t)len != strlen(cred) ||
+	    (colon = strchr(cred, ':')) == NULL) {
+		certs_wipe(cred, sizeof(cred));
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "malformed Basic credentials");
+	}
+	*colon = '\0';
+	if (urldecode(cred) != 0 || urldecode(colon + 1) != 0 ||
+	    broker_client_id_check(cred) != 0) {
+		certs_wipe(cred, sizeof(cred));
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "client authentication failed");
+	}
+	/* cred passed broker_client_id_check: at most 64 bytes. */
+	snprintf(ckey, sizeof(ckey), "k:%.64s", cred);
+	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
+	wait = api_throttle_check(r->srv->throttle, ckey,
+	    r->srv->cfg.login_max_failures, now);
+	if (wait == 0)
+		wait = api_throttle_check(r->srv->throttle, ikey,
+		    r->srv->cfg.ip_max_failures, now);
+	if (wait > 0) {
+		certs_wipe(cred, sizeof(cred));
+		r->retry_after = wait;
+		return api_fail(r, API_E_THROTTLED,
+		    "too many failed client authentications; retry later");
+	}
+	if ((rc = broker_read_begin(r->srv->store, &t)) == 0) {
+		rc = broker_company_auth(t, cred, colon + 1, strlen(colon + 1),
+		    now);
+		broker_read_end(t);
+	}
+	if (rc == 0)
+		memcpy(r->client_id, cred, strlen(cred) + 1);
+	certs_wipe(cred, sizeof(cred));
+	if (rc == BROKER_E_BADPASS) {
+		api_throttle_hit(r->srv->throttle, ckey, now);
+		api_throttle_hit(r->srv->throttle, ikey, now);
+	}
+	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "client authentication failed");
+	return rc;
+}

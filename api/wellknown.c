@@ -1,0 +1,59 @@
+/*
+ * wellknown.c - what OAuth clients discover: the RFC 8414 metadata and
+ * the JWKS with the public halves of every key that may still verify a
+ * live token.  Every URL derives from the issuer.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/api_int.h"
+
+static json_t *
+url(const struct api_server *srv, const char *path)
+{
+	char buf[700];
+	int n = snprintf(buf, sizeof(buf), "%s%s", srv->issuer, path);
+
+	return n > 0 && (size_t)n < sizeof(buf) ? json_string(buf) : NULL;
+}
+
+/* GET /.well-known/oauth-authorization-server */
+int
+api_h_metadata(struct api_request *r)
+{
+	const struct api_server *s = r->srv;
+
+	/* No authorization endpoint yet, so no response types to offer. */
+	return api_respond_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:o, "
+	    "s:[s,s], s:[s], s:[s], s:[s], s:[]}",
+	    "issuer", s->issuer,
+	    "token_endpoint", url(s, "/oauth/token"),
+	    "introspection_endpoint", url(s, "/oauth/introspect"),
+	    "revocation_endpoint", url(s, "/oauth/revoke"),
+	    "jwks_uri", url(s, "/.well-known/jwks.json"),
+	    "grant_types_supported", "refresh_token",
+	    "urn:ccx:params:oauth:grant-type:grant",
+	    "token_endpoint_auth_methods_supported", "client_secret_basic",
+	    "introspection_endpoint_auth_methods_supported",
+	    "client_secret_basic",
+	    "revocation_endpoint_auth_methods_supported", "client_secret_basic",
+	    "response_types_supported"));
+}
+
+/* GET /.well-known/jwks.json, cacheable for the JWKS lifetime. */
+int
+api_h_jwks(struct api_request *r)
+{
+	char cc[48];
+	int rc;
+
+	rc = api_respond_bytes(r, 200, "application/jwk-set+json",
+	    r->srv->keys->jwks, r->srv->keys->jwks_len);
+	if (rc != 0)
+		return rc;
+	snprintf(cc, sizeof(cc), "public, max-age=%u", r->srv->cfg.jwks_max_age);
+	/* Public keys may be cached: replace the default no-store. */
+	MHD_del_response_header(r->resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+	    "no-store");
+	return api_add_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+}

@@ -11,7 +11,8 @@ SANITIZE ?=
 # Debian packages the build, the tests and `make run` need.
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libgnutls28-dev \
             libssl-dev liblmdb-dev libjansson-dev libcmocka-dev libargon2-dev \
-            python3 curl openssl cppcheck clang-tidy clang-format valgrind
+            python3 python3-jwt python3-cryptography curl openssl cppcheck \
+            clang-tidy clang-format valgrind
 PKGS     := libmicrohttpd gnutls openssl lmdb jansson libargon2
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \

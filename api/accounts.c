@@ -17,6 +17,19 @@
 
 #define TOUCH_EVERY 60 /* seconds between recorded uses of a session */
 
+/*
+ * Uses are recorded at most every TOUCH_EVERY seconds (a write per request
+ * would put the disk on every customer read), but often enough that a busy
+ * session never looks idle: a quarter of the idle limit at most.
+ */
+static int64_t
+touch_every(unsigned idle)
+{
+	int64_t q = idle / 4;
+
+	return q < 1 ? 1 : q < TOUCH_EVERY ? q : TOUCH_EVERY;
+}
+
 struct acct {
 	int step;
 	struct broker_kdf_job job;
@@ -399,7 +412,7 @@ api_session_auth(struct api_request *r, const char *authz)
 	memcpy(r->customer_id, s.customer_id, sizeof(r->customer_id));
 	r->token = tok;
 	r->token_len = len;
-	if (now - s.seen >= TOUCH_EVERY)
+	if (now - s.seen >= touch_every(r->srv->cfg.session_idle))
 		touch(r, now);
 	return 0;
 }

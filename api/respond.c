@@ -224,8 +224,11 @@ api_kdf(struct api_request *r, struct broker_kdf_job *job)
 	if (rc != 0) {
 		r->suspended = 0;
 		MHD_resume_connection(r->conn);
-		if (rc == BROKER_E_BUSY)
+		if (rc == BROKER_E_BUSY) {
 			r->retry_after = 1;
+			return api_fail(r, API_E_UNAVAILABLE,
+			    "too many passwords being checked; retry shortly");
+		}
 		return rc;
 	}
 	return API_SUSPENDED;
@@ -243,6 +246,11 @@ api_write(struct api_request *r, broker_write_fn fn, void *arg)
 	if (rc != 0) {
 		r->suspended = 0;
 		MHD_resume_connection(r->conn);
+		if (rc == BROKER_E_BUSY) {
+			r->retry_after = 1;
+			return api_fail(r, rc, "too many pending writes; retry "
+			    "shortly");
+		}
 		return rc;
 	}
 	return API_SUSPENDED;

@@ -455,6 +455,17 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 
 /* ---- start and stop --------------------------------------------------- */
 
+/* Hourly housekeeping, on the audit flusher's thread. */
+static void
+maintain(void *arg)
+{
+	struct api_server *srv = arg;
+	size_t n;
+
+	(void)broker_sessions_sweep(srv->store, api_wall_now(),
+	    srv->cfg.session_idle, &n);
+}
+
 static int
 bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
 {
@@ -635,7 +646,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	{
 		struct broker_audit_opts ao = { cfg->audit_flush_ms,
-			cfg->audit_retention };
+			cfg->audit_retention, maintain, srv };
 
 		if ((rc = broker_audit_open(srv->store, &ao, &srv->audit)) != 0) {
 			errmsg(errbuf, errcap, "audit", broker_strerror(rc));

@@ -348,3 +348,89 @@ broker_profile_put(struct broker_txn *t, void *arg)
 		return BROKER_E_STALE;
 	return profile_store(t, p->customer_id, p->json, p->len, p->etag);
 }
+
+/* ---- sweeping ended sessions -------------------------------------------- */
+
+#define SWEEP_BATCH 1024
+
+struct sweep {
+	int64_t now, idle;
+	uint8_t keys[SWEEP_BATCH][CERTS_SHA256_LEN];
+	size_t n;
+	uint8_t from[CERTS_SHA256_LEN]; /* resume point */
+	int more;
+	struct broker_txn *t;
+};
+
+static int
+sweep_one(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct sweep *w = arg;
+	struct broker_session s;
+	struct broker_customer c;
+	json_t *o = NULL;
+	int dead = 0;
+
+	if (klen != CERTS_SHA256_LEN)
+		return 0;
+	if (w->n == SWEEP_BATCH) {
+		memcpy(w->from, key, klen);
+		w->more = 1;
+		return 1;
+	}
+	if (broker_rec_load(val, len, &o) != 0)
+		dead = 1; /* unreadable: of no use to anyone */
+	json_decref(o);
+	if (!dead && session_read(w->t, key, &s) == 0) {
+		dead = w->now >= s.expires ||
+		    (w->idle > 0 && w->now - s.seen >= w->idle) ||
+		    broker_customer_get(w->t, s.customer_id, &c) != 0 ||
+		    c.epoch != s.epoch;
+		certs_wipe(&c, sizeof(c));
+	}
+	if (dead)
+		memcpy(w->keys[w->n++], key, klen);
+	return 0;
+}
+
+static int
+sweep_some(struct broker_txn *t, void *arg)
+{
+	struct sweep *w = arg;
+	int rc;
+
+	w->n = 0;
+	w->more = 0;
+	w->t = t;
+	rc = broker_txn_scan(t, BROKER_DB_SESSIONS, w->from, sizeof(w->from),
+	    sweep_one, w);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < w->n; i++)
+		if ((rc = broker_txn_del(t, BROKER_DB_SESSIONS, w->keys[i],
+			 CERTS_SHA256_LEN)) != 0)
+			return rc;
+	return 0;
+}
+
+int
+broker_sessions_sweep(struct broker_store *store, int64_t now, int64_t idle,
+    size_t *n)
+{
+	struct sweep *w = calloc(1, sizeof(*w));
+	int rc;
+
+	*n = 0;
+	if (w == NULL)
+		return BROKER_E_NOMEM;
+	w->now = now;
+	w->idle = idle;
+	do {
+		if ((rc = broker_write(store, sweep_some, w)) != 0)
+			break;
+		*n += w->n;
+	} while (w->more);
+	free(w);
+	return rc;
+}

@@ -497,9 +497,13 @@ maybe_purge(struct broker_audit *a)
 	int64_t now = time(NULL);
 	size_t n = 0;
 
-	if (a->o.retention_days == 0 || now - a->last_purge < PURGE_EVERY)
+	if (now - a->last_purge < PURGE_EVERY)
 		return;
 	a->last_purge = now;
+	if (a->o.maintain != NULL)
+		a->o.maintain(a->o.maintain_arg);
+	if (a->o.retention_days == 0)
+		return;
 	if (broker_audit_purge(a->store,
 		now - (int64_t)a->o.retention_days * 86400, &n) == 0)
 		atomic_fetch_add(&a->purged, n);

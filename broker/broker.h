@@ -311,6 +311,13 @@ int broker_session_delete(struct broker_txn *txn, void *arg);
  */
 int broker_session_revoke_all(struct broker_txn *txn, void *arg);
 
+/*
+ * Deletes ended sessions: past either limit, of an older epoch, or of a
+ * deleted customer.  *n counts them.
+ */
+int broker_sessions_sweep(struct broker_store *store, int64_t now,
+    int64_t idle, size_t *n);
+
 /* Records a session's use (a broker_write_fn; args: broker_session_end). */
 int broker_session_touch(struct broker_txn *txn, void *arg);
 
@@ -496,6 +503,9 @@ struct broker_audit;
 struct broker_audit_opts {
 	unsigned flush_ms;	 /* at most this long in memory; 0: 200 */
 	unsigned retention_days; /* purge older records; 0: never */
+	/* Also run, on the flusher thread, at start and then hourly. */
+	void (*maintain)(void *arg);
+	void *maintain_arg;
 };
 
 int broker_audit_open(struct broker_store *store,

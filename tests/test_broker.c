@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "broker/broker_int.h"
@@ -931,6 +932,394 @@ test_profile_put(void **state)
 	broker_read_end(t);
 }
 
+/* ---- companies, grants, tokens, audit --------------------------------- */
+
+static void
+add_company(struct fixture *f, const char *id, char secret[BROKER_SECRET_LEN + 1])
+{
+	static const char *uris[] = { "https://example.org/cb" };
+	struct broker_company_change c = { .id = id, .name = "Example",
+		.redirect_uris = uris, .n_redirects = 1, .now = 100 };
+
+	assert_int_equal(broker_write(f->store, broker_company_add, &c), 0);
+	memcpy(secret, c.secret, BROKER_SECRET_LEN + 1);
+}
+
+static int
+auth(struct fixture *f, const char *id, const char *secret, int64_t now)
+{
+	struct broker_txn *t;
+	int rc;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	rc = broker_company_auth(t, id, secret, strlen(secret), now);
+	broker_read_end(t);
+	return rc;
+}
+
+static void
+test_company_credentials(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_company_change c = { .id = "acme", .now = 1000,
+		.overlap = 3600 };
+	char secret[BROKER_SECRET_LEN + 1], old[BROKER_SECRET_LEN + 1];
+	static const char *bad_ids[] = { "ab", "-abc", "ABC", "a b c", "a/b/c",
+		"", "0123456789012345678901234567890123456789012345678901234567890123x" };
+	static const char *bad_uris[] = { "http://example.org/cb",
+		"https://example.org/cb#frag", "ftp://x", "https:///nohost",
+		"javascript:alert(1)", "" };
+
+	add_company(f, "acme", secret);
+	assert_int_equal(strlen(secret), BROKER_SECRET_LEN);
+	assert_int_equal(auth(f, "acme", secret, 1000), 0);
+	assert_int_equal(auth(f, "acme", "wrong", 1000), BROKER_E_BADPASS);
+	assert_int_equal(auth(f, "nobody", secret, 1000), BROKER_E_BADPASS);
+	/* A new secret with an overlap: both work until the overlap ends. */
+	memcpy(old, secret, sizeof(old));
+	assert_int_equal(broker_write(f->store, broker_company_new_secret, &c),
+	    0);
+	assert_int_equal(auth(f, "acme", c.secret, 1001), 0);
+	assert_int_equal(auth(f, "acme", old, 1001), 0);
+	assert_int_equal(auth(f, "acme", old, 1000 + 3600), BROKER_E_BADPASS);
+	/* Without an overlap the old one dies at once. */
+	memcpy(old, c.secret, sizeof(old));
+	c.overlap = 0;
+	assert_int_equal(broker_write(f->store, broker_company_new_secret, &c),
+	    0);
+	assert_int_equal(auth(f, "acme", old, 1002), BROKER_E_BADPASS);
+	assert_int_equal(auth(f, "acme", c.secret, 1002), 0);
+	/* Disabled: the right secret no longer authenticates. */
+	c.disabled = 1;
+	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
+	    &c), 0);
+	assert_int_equal(auth(f, "acme", c.secret, 1003), BROKER_E_DISABLED);
+	c.disabled = 0;
+	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
+	    &c), 0);
+	assert_int_equal(auth(f, "acme", c.secret, 1003), 0);
+	/* Validation of ids and redirect URIs. */
+	for (size_t i = 0; i < sizeof(bad_ids) / sizeof(bad_ids[0]); i++)
+		assert_int_equal(broker_client_id_check(bad_ids[i]),
+		    BROKER_E_INVAL);
+	for (size_t i = 0; i < sizeof(bad_uris) / sizeof(bad_uris[0]); i++) {
+		struct broker_company_change u = { .id = "acme",
+			.redirect_uris = &bad_uris[i], .n_redirects = 1 };
+
+		assert_int_equal(broker_write(f->store, broker_company_update,
+		    &u), BROKER_E_INVAL);
+	}
+	{
+		struct broker_company_change dup = { .id = "acme", .name = "x",
+			.now = 1 };
+
+		assert_int_equal(broker_write(f->store, broker_company_add,
+		    &dup), BROKER_E_EXISTS);
+	}
+}
+
+static int
+count_grant(void *arg, const struct broker_grant *g)
+{
+	(void)g;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void
+test_grants(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char other[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new n = { .company = "shop", .scopes =
+		"read:communication", .purpose = "marketing", .now = 5000,
+		.expires = 9000 };
+	struct broker_grant_end e = { .now = 6000 };
+	struct broker_grant g;
+	struct broker_txn *t;
+	int count = 0;
+
+	add_company(f, "shop", secret);
+	new_session(f, "hank", 5000, cid, tok);
+	new_session(f, "ivy", 5000, other, tok);
+	n.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	/* Bad inputs change nothing. */
+	{
+		struct broker_grant_new bad = n;
+
+		bad.company = "nope";
+		assert_int_equal(broker_write(f->store, broker_grant_create,
+		    &bad), BROKER_E_NOTFOUND);
+		bad = n;
+		bad.purpose = "selling";
+		assert_int_equal(broker_write(f->store, broker_grant_create,
+		    &bad), BROKER_E_INVAL);
+		bad = n;
+		bad.expires = bad.now;
+		assert_int_equal(broker_write(f->store, broker_grant_create,
+		    &bad), BROKER_E_INVAL);
+	}
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_grant_get(t, n.id, &g), 0);
+	assert_string_equal(g.customer, cid);
+	assert_string_equal(g.scopes, "read:communication");
+	assert_string_equal(broker_grant_state(&g, 5001), "active");
+	assert_string_equal(broker_grant_state(&g, 9000), "expired");
+	assert_int_equal(broker_grant_live(t, &g, 5001), 0);
+	assert_int_equal(broker_grant_live(t, &g, 9000), BROKER_E_REVOKED);
+	broker_grant_clear(&g);
+	assert_int_equal(broker_grants_of_customer(t, cid, count_grant, &count),
+	    0);
+	assert_int_equal(count, 1);
+	count = 0;
+	assert_int_equal(broker_grants_of_customer(t, other, count_grant,
+	    &count), 0);
+	assert_int_equal(count, 0);
+	assert_int_equal(broker_grants_of_company(t, "shop", count_grant,
+	    &count), 0);
+	assert_int_equal(count, 1);
+	broker_read_end(t);
+	/* Another customer cannot revoke it; the owner can, once. */
+	e.customer = other;
+	e.id = n.id;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e),
+	    BROKER_E_NOTFOUND);
+	e.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_grant_get(t, n.id, &g), 0);
+	assert_string_equal(broker_grant_state(&g, 6001), "revoked");
+	assert_int_equal(broker_grant_live(t, &g, 6001), BROKER_E_REVOKED);
+	broker_grant_clear(&g);
+	broker_read_end(t);
+}
+
+static void
+test_refresh_rotation(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], first[BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new n = { .company = "rot", .scopes =
+		"read:contact read:diet", .purpose = "service", .now = 100,
+		.expires = 1000000 };
+	struct broker_refresh_new rn = { .company = "rot", .now = 100 };
+	struct broker_refresh_use u = { .company = "rot", .now = 101 };
+	struct broker_refresh_use again;
+
+	add_company(f, "rot", secret);
+	add_company(f, "other-co", secret);
+	new_session(f, "jack", 100, cid, tok);
+	n.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	rn.grant = n.id;
+	rn.customer = cid;
+	rn.scopes = n.scopes;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	memcpy(first, rn.token, sizeof(first));
+	/* Another company cannot use it. */
+	u.presented = first;
+	u.len = strlen(first);
+	u.company = "other-co";
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_INVALID);
+	/* Asking for more than the family holds spends nothing. */
+	u.company = "rot";
+	u.requested = "read:contact read:identity";
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_SCOPE);
+	/* Narrower is fine; rotation hands out a successor. */
+	u.requested = "read:contact.email";
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_OK);
+	assert_string_equal(u.scopes, "read:contact.email");
+	assert_string_not_equal(u.token, first);
+	again = u;
+	again.scopes = NULL;
+	memset(&again.grant, 0, sizeof(again.grant));
+	free(u.scopes);
+	broker_grant_clear(&u.grant);
+	/* Replaying the spent one kills the family, successor included. */
+	u.requested = NULL;
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_REUSED);
+	again.presented = again.token;
+	again.len = strlen(again.token);
+	again.requested = NULL;
+	{
+		char succ[BROKER_TOKEN_LEN + 1];
+
+		memcpy(succ, again.token, sizeof(succ));
+		again.presented = succ;
+		assert_int_equal(broker_write(f->store, broker_refresh_redeem,
+		    &again), 0);
+		assert_int_equal(again.outcome, BROKER_REFRESH_INVALID);
+	}
+	/* A refresh token dies with its grant. */
+	rn.now = 200;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	{
+		struct broker_grant_end e = { .customer = cid, .id = n.id,
+			.now = 300 };
+		struct broker_refresh_use d = { .presented = rn.token,
+			.len = strlen(rn.token), .company = "rot", .now = 301 };
+		char grant[BROKER_ID_LEN + 1], *scopes = NULL;
+		struct broker_txn *t;
+
+		assert_int_equal(broker_read_begin(f->store, &t), 0);
+		assert_int_equal(broker_refresh_lookup(t, rn.token,
+		    strlen(rn.token), "rot", grant, &scopes), 0);
+		assert_string_equal(grant, n.id);
+		free(scopes);
+		assert_int_equal(broker_refresh_lookup(t, rn.token,
+		    strlen(rn.token), "other-co", grant, &scopes),
+		    BROKER_E_NOTFOUND);
+		broker_read_end(t);
+		assert_int_equal(broker_write(f->store, broker_grant_revoke, &e),
+		    0);
+		assert_int_equal(broker_write(f->store, broker_refresh_redeem,
+		    &d), 0);
+		assert_int_equal(d.outcome, BROKER_REFRESH_DEAD);
+	}
+}
+
+static void
+test_jti_revocation(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_token_revoke r = { .jti = "jti-123", .exp = 99999,
+		.company = "acme" };
+	struct broker_txn *t;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_jti_revoked(t, "jti-123"), 0);
+	assert_int_equal(broker_jti_revoked(t, ""), 1);
+	broker_read_end(t);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &r), 0);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_jti_revoked(t, "jti-123"), 1);
+	assert_int_equal(broker_jti_revoked(t, "jti-124"), 0);
+	broker_read_end(t);
+}
+
+static void
+test_audit_trail(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_audit *a = NULL;
+	struct broker_audit_opts o = { .flush_ms = 10 };
+	char cid[BROKER_ID_LEN + 1], other[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], next[32], cursor[32];
+	struct broker_txn *t;
+	json_t *items;
+	uint64_t flushed, waits, purged;
+	size_t total = 0, n;
+
+	new_session(f, "kate", 100, cid, tok);
+	new_session(f, "liam", 100, other, tok);
+	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);
+	for (int i = 0; i < 2500; i++)
+		assert_int_equal(broker_audit_enqueue(a, cid, "profile.read",
+		    json_pack("{s:i}", "n", i)), 0);
+	assert_int_equal(broker_audit_enqueue(a, "short", "x", json_object()),
+	    BROKER_E_INVAL);
+	/* Closing commits whatever is still queued. */
+	broker_audit_close(a);
+	/* Page through: newest first, session.created last. */
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	cursor[0] = '\0';
+	do {
+		assert_int_equal(broker_audit_list(t, cid, cursor[0] ? cursor
+								       : NULL,
+		    200, &items, next, sizeof(next)), 0);
+		if (total == 0)
+			assert_int_equal(json_integer_value(json_object_get(
+			    json_array_get(items, 0), "n")), 2499);
+		total += json_array_size(items);
+		json_decref(items);
+		memcpy(cursor, next, sizeof(cursor));
+	} while (cursor[0] != '\0');
+	assert_int_equal(total, 2501);
+	assert_int_equal(broker_audit_list(t, other, NULL, 10, &items, next,
+	    sizeof(next)), 0);
+	assert_int_equal(json_array_size(items), 1); /* its own sign-in only */
+	json_decref(items);
+	assert_int_equal(broker_audit_list(t, cid, "zz", 10, &items, next,
+	    sizeof(next)), BROKER_E_INVAL);
+	broker_read_end(t);
+	/* Retention: everything before now+1 goes, for everyone. */
+	assert_int_equal(broker_audit_purge(f->store, time(NULL) + 1, &n), 0);
+	assert_true(n >= 2502); /* plus earlier tests' records */
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_audit_list(t, cid, NULL, 10, &items, next,
+	    sizeof(next)), 0);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	broker_read_end(t);
+	(void)flushed;
+	(void)waits;
+	(void)purged;
+}
+
+static void
+test_customer_delete_and_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], keep[BROKER_ID_LEN + 1];
+	char ktok[BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new n = { .company = "del-co", .scopes =
+		"read:contact", .purpose = "service", .now = 100,
+		.expires = 1000000 };
+	struct broker_grant_end e = { .now = 200 };
+	struct broker_session s;
+	struct broker_customer c;
+	struct broker_grant g;
+	struct broker_txn *t;
+	json_t *items;
+	char next[32];
+	size_t swept;
+
+	add_company(f, "del-co", secret);
+	new_session(f, "mona", 100, cid, tok);
+	new_session(f, "nick", 100, keep, ktok);
+	n.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	e.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_customer_delete, &e), 0);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	/* The grant is revoked, not silently gone: companies see it end. */
+	assert_int_equal(broker_grant_get(t, n.id, &g), 0);
+	assert_int_not_equal(g.revoked_at, 0);
+	broker_grant_clear(&g);
+	assert_int_equal(broker_customer_get(t, cid, &c), BROKER_E_NOTFOUND);
+	assert_int_equal(broker_customer_by_login(t, "mona", &c),
+	    BROKER_E_NOTFOUND);
+	assert_int_equal(broker_session_lookup(t, tok, strlen(tok), 101, 0, &s),
+	    BROKER_E_EXPIRED);
+	assert_int_equal(broker_audit_list(t, cid, NULL, 10, &items, next,
+	    sizeof(next)), 0);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	assert_int_equal(broker_session_lookup(t, ktok, strlen(ktok), 101, 0,
+	    &s), 0);
+	broker_read_end(t);
+	/* The dead session record is swept; the live one stays. */
+	assert_int_equal(broker_sessions_sweep(f->store, 101, 0, &swept), 0);
+	assert_true(swept >= 1);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_session_lookup(t, tok, strlen(tok), 101, 0, &s),
+	    BROKER_E_NOTFOUND);
+	assert_int_equal(broker_session_lookup(t, ktok, strlen(ktok), 101, 0,
+	    &s), 0);
+	broker_read_end(t);
+	assert_int_equal(broker_write(f->store, broker_customer_delete, &e),
+	    BROKER_E_NOTFOUND);
+}
+
 int
 main(void)
 {
@@ -955,6 +1344,12 @@ main(void)
 		cmocka_unit_test(test_session_limits),
 		cmocka_unit_test(test_session_revocation),
 		cmocka_unit_test(test_profile_put),
+		cmocka_unit_test(test_company_credentials),
+		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_refresh_rotation),
+		cmocka_unit_test(test_jti_revocation),
+		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_customer_delete_and_sweep),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -22,7 +22,7 @@
 
 #include "broker/broker_int.h"
 
-#define RING 1024	 /* records per thread before a fetch waits */
+#define RING 8192	 /* records per thread before a fetch waits */
 #define BATCH_MAX 4096	 /* records per commit */
 #define PURGE_EVERY 3600 /* seconds between retention purges */
 #define PURGE_BATCH 2048 /* records deleted per purge transaction */
@@ -446,6 +446,10 @@ broker_audit_enqueue(struct broker_audit *a, const char *customer,
 	it->detail = detail;
 	it->ts = now_usec();
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	/* Half full: wake the flusher early instead of making fetches wait. */
+	if (head + 1 - atomic_load_explicit(&r->tail, memory_order_relaxed) ==
+	    RING / 2)
+		kick(a);
 	return 0;
 }
 
@@ -462,11 +466,17 @@ write_batch(struct broker_txn *t, void *arg)
 	return 0;
 }
 
-/* Moves what the rings hold into batches and commits them. */
+/*
+ * Moves what the rings hold into batches and commits them.  It goes round
+ * again only after a full batch: under steady load that keeps commits to
+ * one per interval (or per half ring), not one per millisecond.
+ */
 static void
 flush(struct broker_audit *a)
 {
-	for (;;) {
+	size_t taken;
+
+	do {
 		a->n = 0;
 		for (struct ring *r = atomic_load(&a->rings); r != NULL;
 		     r = r->next) {
@@ -480,7 +490,7 @@ flush(struct broker_audit *a)
 			atomic_store_explicit(&r->tail, tail,
 			    memory_order_release);
 		}
-		if (a->n == 0)
+		if ((taken = a->n) == 0)
 			return;
 		/* A failed commit is retried: the records stay in hand. */
 		while (broker_write(a->store, write_batch, a) != 0 && !a->stop)
@@ -488,7 +498,7 @@ flush(struct broker_audit *a)
 		atomic_fetch_add(&a->flushed, a->n);
 		for (size_t i = 0; i < a->n; i++)
 			json_decref(a->batch[i].detail);
-	}
+	} while (taken == BATCH_MAX);
 }
 
 static void

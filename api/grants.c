@@ -51,14 +51,26 @@ api_h_companies(struct api_request *r)
 
 /* ---- the customer's grants -------------------------------------------- */
 
+/* n decimal digits at s, or -1. */
+static int
+digits(const char *s, int n)
+{
+	int v = 0;
+
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
 /* expires_at: seconds since the epoch, or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ". */
 static int
 parse_time(const json_t *v, int64_t *out)
 {
 	struct tm tm = { 0 };
 	const char *s;
-	char tail[8] = "";
-	int n = 0;
 
 	if (json_is_integer(v)) {
 		*out = json_integer_value(v);
@@ -67,17 +79,20 @@ parse_time(const json_t *v, int64_t *out)
 	if (!json_is_string(v))
 		return -1;
 	s = json_string_value(v);
-	if (strlen(s) > 25 ||
-	    sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-		&tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
-	    n != 19)
+	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
+	    s[13] != ':' || s[16] != ':' ||
+	    (strcmp(s + 19, "Z") != 0 && strcmp(s + 19, "+00:00") != 0))
 		return -1;
-	snprintf(tail, sizeof(tail), "%s", s + n);
-	if (strcmp(tail, "Z") != 0 && strcmp(tail, "+00:00") != 0)
-		return -1;
-	if (tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
-	    tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
-	    tm.tm_sec > 60)
+	tm.tm_year = digits(s, 4);
+	tm.tm_mon = digits(s + 5, 2);
+	tm.tm_mday = digits(s + 8, 2);
+	tm.tm_hour = digits(s + 11, 2);
+	tm.tm_min = digits(s + 14, 2);
+	tm.tm_sec = digits(s + 17, 2);
+	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
+	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
+	    tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+	    tm.tm_sec < 0 || tm.tm_sec > 60)
 		return -1;
 	tm.tm_year -= 1900;
 	tm.tm_mon -= 1;
@@ -131,7 +146,7 @@ grant_input(struct api_request *r, struct grant_state *s, int64_t now)
 	if (!json_is_object(r->json))
 		return api_fail(r, API_E_BADREQ, "expected a JSON object");
 	json_object_foreach(r->json, key, val) {
-		for (i = 0; known[i] != NULL && strcmp(known[i], key); i++)
+		for (i = 0; known[i] != NULL && strcmp(known[i], key) != 0; i++)
 			;
 		if (known[i] == NULL)
 			return api_fail(r, API_E_BADREQ,

@@ -138,8 +138,19 @@ api_respond_problem(struct api_request *r, int err)
 	int n, rc;
 
 	if (fmt == API_ERR_OAUTH) {
+		char safe[API_DETAIL_MAX];
+		size_t i;
+
+		/* RFC 6749 5.2: %x20-21 / %x23-5B / %x5D-7E only. */
+		for (i = 0; detail[i] != '\0' && i + 1 < sizeof(safe); i++)
+			safe[i] = detail[i] == '"' || detail[i] == '\\' ||
+				(unsigned char)detail[i] < 0x20 ||
+				(unsigned char)detail[i] > 0x7e
+			    ? '\''
+			    : detail[i];
+		safe[i] = '\0';
 		body = json_pack("{s:s, s:s}", "error", api_oauth_error(e),
-		    "error_description", detail);
+		    "error_description", safe);
 	} else {
 		n = snprintf(type, sizeof(type), "%s/problems/%s",
 		    r->srv->issuer, e->type);

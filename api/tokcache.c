@@ -35,7 +35,8 @@ api_tokcache_new(size_t slots, struct api_tokcache **out)
 		slots = SHARDS;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return API_E_NOMEM;
-	if ((c->slot = calloc(slots, sizeof(*c->slot))) == NULL) {
+	/* An array of pointers: sizeof(*c->slot) is meant. */
+	if ((c->slot = calloc(slots, sizeof(*c->slot))) == NULL) { /* NOLINT(bugprone-sizeof-expression) */
 		free(c);
 		return API_E_NOMEM;
 	}

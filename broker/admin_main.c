@@ -166,7 +166,7 @@ parse_duration(const char *s)
 			return -1;
 		v = v * 10 + (s[i] - '0');
 	}
-	return v <= 366 * 86400 / mul ? v * mul : -1;
+	return v <= (int64_t)366 * 86400 / mul ? v * mul : -1;
 }
 
 /* The public view of a company record (never its secret hashes). */
@@ -281,13 +281,15 @@ cmd_company(struct args *a)
 			goto usage;
 		if (open_store(a, &s) != 0)
 			return 1;
-		if ((all = json_array()) == NULL ||
-		    (rc = broker_read_begin(s, &t)) != 0 ||
-		    (rc = broker_company_each(t, list_one, all)) != 0) {
+		rc = (all = json_array()) == NULL ? BROKER_E_NOMEM
+						   : broker_read_begin(s, &t);
+		if (rc == 0)
+			rc = broker_company_each(t, list_one, all);
+		if (rc != 0) {
 			broker_read_end(t);
 			json_decref(all);
 			broker_store_close(s);
-			return fail("company list", BROKER_E_STORAGE);
+			return fail("company list", rc);
 		}
 		broker_read_end(t);
 		broker_store_close(s);

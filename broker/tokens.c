@@ -183,15 +183,16 @@ broker_refresh_redeem(struct broker_txn *t, void *arg)
 	}
 	if (dead)
 		goto out;
+	if (json_is_true(json_object_get(o, "spent"))) {
+		/* Replay of a spent token, whatever else is asked: someone
+		 * holds a copy.  Kill the family. */
+		u->outcome = BROKER_REFRESH_REUSED;
+		rc = family_set(t, family, 1);
+		goto out;
+	}
 	/* Checked before anything is spent: a bad request costs nothing. */
 	if (u->requested != NULL && !scope_within(scopes, u->requested)) {
 		u->outcome = BROKER_REFRESH_SCOPE;
-		goto out;
-	}
-	if (json_is_true(json_object_get(o, "spent"))) {
-		/* Replay of a spent token: someone holds a copy. Kill all. */
-		u->outcome = BROKER_REFRESH_REUSED;
-		rc = family_set(t, family, 1);
 		goto out;
 	}
 	rc = broker_grant_get(t, grant, &u->grant);

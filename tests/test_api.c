@@ -470,17 +470,57 @@ static const struct error_row error_rows[] = {
 	{ BROKER_E_NOTFOUND, 404, "not-found" },
 	{ BROKER_E_EXISTS, 409, "conflict" },
 	{ BROKER_E_FULL, 507, "insufficient-storage" },
+	{ BROKER_E_STALE, 412, "precondition-failed" },
+	{ BROKER_E_DISABLED, 403, "forbidden" },
+	{ BROKER_E_BUSY, 503, "unavailable" },
+	{ API_E_INVALID_CLIENT, 401, "invalid-client" },
+	{ API_E_INVALID_GRANT, 400, "invalid-grant" },
+	{ API_E_UNSUPPORTED_GRANT, 400, "unsupported-grant-type" },
+	{ API_E_INVALID_SCOPE, 400, "invalid-scope" },
+	{ API_E_INVALID_TOKEN, 401, "invalid-token" },
+	{ POLICY_E_SCOPE, 400, "invalid-scope" },
+	{ POLICY_E_PROFILE, 400, "invalid-profile" },
 	/* unknown codes: internal errors, nothing more revealed */
 	{ -1, 500, "internal-error" },
 	{ 1, 500, "internal-error" },
 	{ INT_MIN, 500, "internal-error" },
 	{ INT_MAX, 500, "internal-error" },
-	{ -419, 500, "internal-error" },
+	{ -480, 500, "internal-error" },
 	{ -499, 500, "internal-error" },
 	{ -299, 500, "internal-error" },
 	{ CERTS_E_CRYPTO, 500, "internal-error" },
 	{ CERTS_E_IO, 500, "internal-error" },
 };
+
+/* RFC 6749 5.2 words for every family of failure. */
+static void
+test_oauth_error_words(void **state)
+{
+	static const struct {
+		int code;
+		const char *error;
+	} rows[] = {
+		{ API_E_INVALID_CLIENT, "invalid_client" },
+		{ API_E_INVALID_GRANT, "invalid_grant" },
+		{ API_E_UNSUPPORTED_GRANT, "unsupported_grant_type" },
+		{ API_E_INVALID_SCOPE, "invalid_scope" },
+		{ POLICY_E_SCOPE, "invalid_scope" },
+		{ API_E_UNAUTHORIZED_CLIENT, "unauthorized_client" },
+		{ API_E_BADREQ, "invalid_request" },
+		{ API_E_MEDIA, "invalid_request" },
+		{ API_E_TOOBIG, "invalid_request" },
+		{ API_E_THROTTLED, "temporarily_unavailable" },
+		{ BROKER_E_BUSY, "temporarily_unavailable" },
+		{ BROKER_E_FULL, "server_error" },
+		{ API_E_INTERNAL, "server_error" },
+		{ -480, "server_error" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(rows); i++)
+		assert_string_equal(api_oauth_error(api_error_lookup(
+		    rows[i].code)), rows[i].error);
+}
 
 static void
 test_error_table(void **state)
@@ -882,6 +922,7 @@ main(void)
 		cmocka_unit_test(test_json_len),
 		cmocka_unit_test(test_json_detail),
 		cmocka_unit_test(test_json_hostile_depth),
+		cmocka_unit_test(test_oauth_error_words),
 		cmocka_unit_test(test_error_table),
 		cmocka_unit_test(test_error_policy_is_client),
 		cmocka_unit_test(test_error_lookup_all),

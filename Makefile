@@ -38,7 +38,8 @@ endif
 
 MODULES := certs policy broker api
 LIB_SRC := $(filter-out %/main.c %/admin_main.c,$(foreach m,$(MODULES),$(wildcard $(m)/*.c)))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+WEB_FILES := $(sort $(wildcard web/*.html web/*.js web/*.css web/*.svg))
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/web_assets.o
 
 BROKER_MAIN := api/main.c
 ADMIN_MAIN  := broker/admin_main.c
@@ -70,6 +71,15 @@ deps:
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
+	@echo "  CC      $<"
+	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+# The page's files, compiled in: the binary serves them without a web root.
+$(BUILD)/web_assets.c: $(WEB_FILES) web/embed.sh
+	@mkdir -p $(dir $@)
+	@sh web/embed.sh $(WEB_FILES) > $@
+
+$(BUILD)/web_assets.o: $(BUILD)/web_assets.c
 	@echo "  CC      $<"
 	@$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 

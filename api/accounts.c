@@ -32,6 +32,7 @@ touch_every(unsigned idle)
 
 struct acct {
 	int step;
+	int cookie; /* log-in: answer with a cookie session */
 	struct broker_kdf_job job;
 	char login[POLICY_LOGIN_MAX + 1];
 	char customer_id[BROKER_ID_LEN + 1];
@@ -66,6 +67,15 @@ static int
 respond_empty(struct api_request *r)
 {
 	return api_respond_bytes(r, 204, "application/json", "", 0);
+}
+
+/* 204, and the browser forgets the session cookie. */
+static int
+respond_ended(struct api_request *r)
+{
+	int rc = respond_empty(r);
+
+	return rc != 0 || !r->via_cookie ? rc : api_session_cookie(r, "", 0);
 }
 
 /* Builds "<prefix><value>" throttle keys. */
@@ -173,6 +183,16 @@ api_h_login(struct api_request *r)
 		return API_E_NOMEM;
 	switch (a->step) {
 	case 0:
+		/* "cookie": true asks for a cookie session (the web page). */
+		if (json_is_object(r->json) &&
+		    json_object_get(r->json, "cookie") != NULL) {
+			if (!json_is_boolean(json_object_get(r->json, "cookie")))
+				return api_fail(r, API_E_BADREQ,
+				    "'cookie' must be a boolean");
+			a->cookie = json_is_true(json_object_get(r->json,
+			    "cookie"));
+			json_object_del(r->json, "cookie");
+		}
 		if ((rc = api_json_strings(r, fields, 2)) != 0)
 			return rc;
 		login = api_json_str(r, "login", &llen);
@@ -231,10 +251,20 @@ api_h_login(struct api_request *r)
 		a->step = 2;
 		return api_write(r, broker_session_create, &a->sn);
 	default:
-		return api_respond_json(r, 201, json_pack("{s:s, s:s, s:I, s:I}",
-		    "session", a->sn.token, "customer_id", a->customer_id,
-		    "expires_at", (json_int_t)a->sn.now + a->sn.lifetime,
-		    "idle_timeout", (json_int_t)r->srv->cfg.session_idle));
+		if (!a->cookie)
+			return api_respond_json(r, 201, json_pack("{s:s, s:s, s:I, "
+			    "s:I, s:s}", "session", a->sn.token, "customer_id",
+			    a->customer_id, "expires_at",
+			    (json_int_t)a->sn.now + a->sn.lifetime,
+			    "idle_timeout", (json_int_t)r->srv->cfg.session_idle,
+			    "csrf", a->sn.csrf));
+		/* The page never sees the token: it lives in the cookie. */
+		rc = api_respond_json(r, 201, json_pack("{s:s, s:I, s:I, s:s}",
+		    "customer_id", a->customer_id, "expires_at",
+		    (json_int_t)a->sn.now + a->sn.lifetime, "idle_timeout",
+		    (json_int_t)r->srv->cfg.session_idle, "csrf", a->sn.csrf));
+		return rc != 0 ? rc : api_session_cookie(r, a->sn.token,
+					  a->sn.lifetime);
 	}
 }
 
@@ -256,7 +286,7 @@ end_sessions(struct api_request *r, broker_write_fn fn)
 		a->step = 1;
 		return api_write(r, fn, &a->se);
 	}
-	return respond_empty(r);
+	return respond_ended(r);
 }
 
 int
@@ -394,9 +424,13 @@ api_session_auth(struct api_request *r, const char *authz)
 	int64_t now = api_wall_now();
 	int rc;
 
-	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
+	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
+		tok = authz + 7;
+	else if ((tok = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
+		      API_SESSION_COOKIE)) != NULL)
+		r->via_cookie = 1;
+	else
 		return api_fail(r, API_E_UNAUTH, "a session token is required");
-	tok = authz + 7;
 	len = strlen(tok);
 	if (len == 0 || len > 256)
 		return api_fail(r, API_E_UNAUTH, "session invalid or expired");
@@ -409,10 +443,69 @@ api_session_auth(struct api_request *r, const char *authz)
 		return api_fail(r, API_E_UNAUTH, "session invalid or expired");
 	if (rc != 0)
 		return rc;
+	/*
+	 * A cookie travels with requests other sites make the browser send:
+	 * a change made with one must prove it comes from the page itself.
+	 */
+	if (r->via_cookie && strcmp(r->method, "GET") != 0 &&
+	    strcmp(r->method, "HEAD") != 0) {
+		const char *x = MHD_lookup_connection_value(r->conn,
+		    MHD_HEADER_KIND, "X-CSRF-Token");
+
+		if (x == NULL || strlen(x) != BROKER_ID_LEN ||
+		    !certs_ct_equal(x, s.csrf, BROKER_ID_LEN)) {
+			certs_wipe(&s, sizeof(s));
+			return api_fail(r, API_E_FORBIDDEN,
+			    "missing or wrong X-CSRF-Token");
+		}
+	}
 	memcpy(r->customer_id, s.customer_id, sizeof(r->customer_id));
+	memcpy(r->csrf, s.csrf, sizeof(r->csrf));
+	r->session_expires = s.expires;
 	r->token = tok;
 	r->token_len = len;
 	if (now - s.seen >= touch_every(r->srv->cfg.session_idle))
 		touch(r, now);
+	certs_wipe(&s, sizeof(s));
 	return 0;
+}
+
+int
+api_session_cookie(struct api_request *r, const char *token, int64_t max_age)
+{
+	char v[BROKER_TOKEN_LEN + 128];
+	int n;
+
+	/*
+	 * __Host-: only ever set over TLS, for this host, for every path.
+	 * Lax so that a company's "Connect" link finds the customer logged in.
+	 */
+	n = snprintf(v, sizeof(v), "%s=%s; Path=/; Secure; HttpOnly; "
+	    "SameSite=Lax; Max-Age=%lld", API_SESSION_COOKIE, token,
+	    (long long)max_age);
+	if (n < 0 || (size_t)n >= sizeof(v))
+		return API_E_INTERNAL;
+	n = api_add_header(r, MHD_HTTP_HEADER_SET_COOKIE, v);
+	certs_wipe(v, sizeof(v));
+	return n;
+}
+
+/* GET /v1/sessions/current */
+int
+api_h_session(struct api_request *r)
+{
+	struct broker_customer c;
+	struct broker_txn *t = NULL;
+	int rc;
+
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	rc = broker_customer_get(t, r->customer_id, &c);
+	broker_read_end(t);
+	if (rc == 0)
+		rc = api_respond_json(r, 200, json_pack("{s:s, s:s, s:I, s:s}",
+		    "customer_id", c.id, "login", c.login, "expires_at",
+		    (json_int_t)r->session_expires, "csrf", r->csrf));
+	certs_wipe(&c, sizeof(c));
+	return rc;
 }

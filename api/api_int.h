@@ -302,6 +302,10 @@ struct api_request {
 	size_t token_len;
 	unsigned retry_after;		   /* seconds, for 429 and 503 */
 	int bearer_presented;		   /* a bearer token came with it */
+	int via_cookie;			   /* session came in the cookie */
+	char csrf[BROKER_ID_LEN + 1];	   /* the session's CSRF token */
+	char *problem_redirect;		   /* a "redirect" for the problem */
+	int64_t session_expires;
 	char client_id[BROKER_CLIENT_ID_MAX + 1]; /* API_AUTH_CLIENT routes */
 	char detail[API_DETAIL_MAX];
 	struct MHD_Response *resp;
@@ -388,6 +392,14 @@ void api_throttle_clear(struct api_throttle *t, const char *key);
  */
 int api_session_auth(struct api_request *r, const char *authz);
 
+#define API_SESSION_COOKIE "__Host-ccx"
+
+/* Adds Set-Cookie for the session token (token "" with 0: forget it). */
+int api_session_cookie(struct api_request *r, const char *token,
+    int64_t max_age);
+
+int api_h_session(struct api_request *r);
+
 /*
  * Authenticates a company by client_secret_basic (RFC 6749 2.3.1): sets
  * r->client_id, or returns API_E_INVALID_CLIENT / API_E_THROTTLED.
@@ -417,6 +429,29 @@ int api_h_audit(struct api_request *r);
 int api_h_export(struct api_request *r);
 int api_h_delete_me(struct api_request *r);
 int api_h_metadata(struct api_request *r);
+int api_h_authorize(struct api_request *r);
+int api_h_consent(struct api_request *r);
+int api_h_decide(struct api_request *r);
+int api_h_asset(struct api_request *r);
+int api_h_scopes(struct api_request *r);
+
+/* ---- the web page (static.c) ------------------------------------------- */
+
+/* One embedded file of web/ (generated into web_assets.c at build). */
+struct api_asset {
+	const char *path; /* "/index.html" */
+	const char *ctype;
+	const unsigned char *data;
+	size_t len;
+};
+extern const struct api_asset api_assets[]; /* ends with a NULL path */
+
+/* Answers with an embedded page or file, with the page security headers. */
+int api_page(struct api_request *r, const char *path);
+
+/* Answers with a small HTML error page (never a redirect). */
+int api_page_error(struct api_request *r, unsigned status, const char *title,
+    const char *detail);
 int api_h_jwks(struct api_request *r);
 
 /* ---- handlers (ops.c) ------------------------------------------------ */

@@ -133,8 +133,12 @@ api_h_delete_me(struct api_request *r)
 {
 	struct broker_grant_end *e = r->state;
 
-	if (e != NULL)
-		return api_respond_bytes(r, 204, "application/json", "", 0);
+	if (e != NULL) {
+		int rc = api_respond_bytes(r, 204, "application/json", "", 0);
+
+		return rc != 0 || !r->via_cookie ? rc
+						  : api_session_cookie(r, "", 0);
+	}
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return API_E_NOMEM;
 	r->state = e;

@@ -24,6 +24,8 @@ struct tok_state {
 	struct broker_refresh_new rn;
 	struct broker_refresh_use ru;
 	struct broker_token_revoke rv;
+	struct broker_code_use cu;
+	char challenge[64];
 	char jti[64];
 };
 
@@ -34,6 +36,7 @@ tok_state_free(void *p)
 
 	broker_grant_clear(&s->grant);
 	broker_grant_clear(&s->ru.grant);
+	broker_grant_clear(&s->cu.grant);
 	free(s->ru.scopes);
 	certs_free_secret(s, sizeof(*s));
 }
@@ -232,6 +235,62 @@ token_from_refresh(struct api_request *r, struct tok_state *s)
 	return api_write(r, broker_refresh_redeem, &s->ru);
 }
 
+/* RFC 7636 4.1: 43-128 of the unreserved characters. */
+static int
+verifier_ok(const char *v, size_t len)
+{
+	if (len < 43 || len > 128)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			c == '_' || c == '~'))
+			return 0;
+	}
+	return 1;
+}
+
+/* grant_type=authorization_code (with PKCE) */
+static int
+token_from_code(struct api_request *r, struct tok_state *s)
+{
+	size_t clen, vlen;
+	const char *code = api_form_get(&r->form, "code", &clen);
+	const char *uri = api_form_get(&r->form, "redirect_uri", NULL);
+	const char *ver = api_form_get(&r->form, "code_verifier", &vlen);
+	uint8_t d[CERTS_SHA256_LEN];
+
+	if (s->step == 1) {
+		if (s->cu.outcome == BROKER_CODE_OK)
+			return token_response(r, &s->cu.grant,
+			    s->cu.grant.scopes, s->cu.refresh);
+		return api_fail(r, API_E_INVALID_GRANT,
+		    s->cu.outcome == BROKER_CODE_REUSED
+			? "authorization code already used; its grant is revoked"
+			: "invalid, expired or mismatched authorization code");
+	}
+	if (code == NULL || uri == NULL || ver == NULL)
+		return api_fail(r, API_E_BADREQ,
+		    "code, redirect_uri and code_verifier are required");
+	if (!verifier_ok(ver, vlen))
+		return api_fail(r, API_E_BADREQ, "malformed code_verifier");
+	/* S256: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge */
+	if (certs_sha256(ver, vlen, d) != 0 ||
+	    certs_b64url_encode(d, sizeof(d), s->challenge,
+		sizeof(s->challenge)) != 0)
+		return API_E_INTERNAL;
+	s->cu.code = code;
+	s->cu.len = clen;
+	s->cu.company = r->client_id;
+	s->cu.redirect_uri = uri;
+	s->cu.challenge = s->challenge;
+	s->cu.now = api_wall_now();
+	s->step = 1;
+	return api_write(r, broker_code_redeem, &s->cu);
+}
+
 /* POST /oauth/token */
 int
 api_h_token(struct api_request *r)
@@ -247,8 +306,10 @@ api_h_token(struct api_request *r)
 		return token_from_grant(r, s);
 	if (strcmp(gt, "refresh_token") == 0)
 		return token_from_refresh(r, s);
+	if (strcmp(gt, "authorization_code") == 0)
+		return token_from_code(r, s);
 	return api_fail(r, API_E_UNSUPPORTED_GRANT,
-	    "supported: refresh_token, " GRANT_TYPE_GRANT);
+	    "supported: authorization_code, refresh_token, " GRANT_TYPE_GRANT);
 }
 
 /*

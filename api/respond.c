@@ -156,8 +156,13 @@ api_respond_problem(struct api_request *r, int err)
 		    r->srv->issuer, e->type);
 		if (n < 0 || (size_t)n >= sizeof(type))
 			return API_E_INTERNAL;
-		body = json_pack("{s:s, s:s, s:i, s:s}", "type", type, "title",
-		    e->title, "status", (int)e->status, "detail", detail);
+		body = json_pack("{s:s, s:s, s:i, s:s}", "type", type,
+		    "title", e->title, "status", (int)e->status, "detail",
+		    detail);
+		/* Where the consent page may send the customer back to. */
+		if (body != NULL && r->problem_redirect != NULL)
+			json_object_set_new(body, "redirect",
+			    json_string(r->problem_redirect));
 	}
 	if (body == NULL)
 		return API_E_NOMEM;

@@ -38,6 +38,13 @@ const struct api_route api_routes[] = {
 	{ "GET",    "/v1/me/audit",          api_h_audit,         API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "audit"            }, /* access log */
 	{ "GET",    "/v1/me/export",         api_h_export,        API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "export"           }, /* everything */
 	{ "DELETE", "/v1/me",                api_h_delete_me,     API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "delete_me"        }, /* erase account */
+	{ "GET",    "/v1/sessions/current",  api_h_session,       API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "session"          }, /* who, and CSRF */
+	{ "GET",    "/v1/scopes",            api_h_scopes,        API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "scopes"           }, /* plain words */
+	{ "GET",    "/oauth/authorize",      api_h_authorize,     API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "authorize"        }, /* RFC 6749 4.1 */
+	{ "GET",    "/v1/authorize",         api_h_consent,       API_AUTH_SESSION, API_BODY_NONE,       API_ERR_PROBLEM, "consent"          }, /* consent screen */
+	{ "POST",   "/v1/authorize",         api_h_decide,        API_AUTH_SESSION, API_BODY_JSON,       API_ERR_PROBLEM, "decide"           }, /* approve or deny */
+	{ "GET",    "/",                     api_h_asset,         API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "page"             }, /* the web page */
+	{ "GET",    "/{asset}",              api_h_asset,         API_AUTH_NONE,    API_BODY_NONE,       API_ERR_PROBLEM, "asset"            }, /* its files: last */
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 

@@ -423,6 +423,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	if (r->state_free != NULL)
 		r->state_free(r->state);
 	json_decref(r->json);
+	free(r->problem_redirect);
 	api_form_free(&r->form);
 	api_body_free(&r->body);
 	free(r);

@@ -23,21 +23,24 @@ api_h_metadata(struct api_request *r)
 {
 	const struct api_server *s = r->srv;
 
-	/* No authorization endpoint yet, so no response types to offer. */
-	return api_respond_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:o, "
-	    "s:[s,s], s:[s], s:[s], s:[s], s:[]}",
+	return api_respond_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, "
+	    "s:[s,s,s], s:[s], s:[s], s:[s], s:[s], s:[s], s:b, s:o}",
 	    "issuer", s->issuer,
+	    "authorization_endpoint", url(s, "/oauth/authorize"),
 	    "token_endpoint", url(s, "/oauth/token"),
 	    "introspection_endpoint", url(s, "/oauth/introspect"),
 	    "revocation_endpoint", url(s, "/oauth/revoke"),
 	    "jwks_uri", url(s, "/.well-known/jwks.json"),
-	    "grant_types_supported", "refresh_token",
+	    "grant_types_supported", "authorization_code", "refresh_token",
 	    "urn:ccx:params:oauth:grant-type:grant",
 	    "token_endpoint_auth_methods_supported", "client_secret_basic",
 	    "introspection_endpoint_auth_methods_supported",
 	    "client_secret_basic",
 	    "revocation_endpoint_auth_methods_supported", "client_secret_basic",
-	    "response_types_supported"));
+	    "response_types_supported", "code",
+	    "code_challenge_methods_supported", "S256",
+	    "authorization_response_iss_parameter_supported", 1,
+	    "service_documentation", url(s, "/")));
 }
 
 /* GET /.well-known/jwks.json, cacheable for the JWKS lifetime. */

@@ -147,10 +147,10 @@ static int
 session_put(struct broker_txn *t, const uint8_t key[CERTS_SHA256_LEN],
     const struct broker_session *s)
 {
-	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I}", "cid",
+	json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:s}", "cid",
 	    s->customer_id, "epoch", (json_int_t)s->epoch, "created",
 	    (json_int_t)s->created, "expires", (json_int_t)s->expires, "seen",
-	    (json_int_t)s->seen);
+	    (json_int_t)s->seen, "csrf", s->csrf);
 	int rc;
 
 	if (o == NULL)
@@ -176,6 +176,10 @@ broker_session_create(struct broker_txn *t, void *arg)
 	if ((rc = token_key(n->token, strlen(n->token), key)) != 0)
 		return rc;
 	memcpy(s.customer_id, n->customer_id, idlen + 1);
+	/* Random per session: a page in another origin cannot know it. */
+	if (certs_random_token(s.csrf, sizeof(s.csrf), 16) != 0)
+		return BROKER_E_STORAGE;
+	memcpy(n->csrf, s.csrf, sizeof(n->csrf));
 	s.epoch = n->epoch;
 	s.created = s.seen = n->now;
 	s.expires = n->now + n->lifetime;
@@ -200,7 +204,9 @@ session_read(struct broker_txn *t, const uint8_t key[CERTS_SHA256_LEN],
 	if ((rc = broker_rec_load(val, len, &o)) != 0)
 		return rc;
 	if ((rc = broker_rec_str(o, "cid", out->customer_id,
-		 sizeof(out->customer_id))) == 0) {
+		 sizeof(out->customer_id))) == 0 &&
+	    (rc = broker_rec_str(o, "csrf", out->csrf, sizeof(out->csrf))) ==
+		0) {
 		json_t *e = json_object_get(o, "epoch");
 		json_t *c = json_object_get(o, "created");
 		json_t *x = json_object_get(o, "expires");

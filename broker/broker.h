@@ -271,6 +271,7 @@ struct broker_session {
 	int64_t created;
 	int64_t expires; /* absolute */
 	int64_t seen;	 /* last use, for the idle limit */
+	char csrf[BROKER_ID_LEN + 1]; /* the page's anti-forgery token */
 };
 
 /* Arguments of broker_session_create (a broker_write_fn). */
@@ -280,6 +281,7 @@ struct broker_session_new {
 	int64_t now;
 	int64_t lifetime; /* seconds until the absolute expiry */
 	char token[BROKER_TOKEN_LEN + 1]; /* out: shown once, stored hashed */
+	char csrf[BROKER_ID_LEN + 1];	  /* out */
 };
 int broker_session_create(struct broker_txn *txn, void *arg);
 
@@ -596,6 +598,48 @@ struct broker_token_revoke {
  * are left alone and still answer 0 (RFC 7009 2.2).
  */
 int broker_token_revoke(struct broker_txn *txn, void *arg);
+
+/* ---- authorization codes (RFC 6749 4.1, PKCE RFC 7636) ----------------- */
+
+/*
+ * The customer approved a company's request: creates the grant and a
+ * single-use authorization code bound to the company, the redirect URI
+ * and the PKCE challenge (a broker_write_fn).
+ */
+struct broker_code_new {
+	struct broker_grant_new grant;	   /* in, and grant.id out */
+	const char *redirect_uri;
+	const char *challenge;		   /* S256 code_challenge */
+	int64_t lifetime;		   /* seconds the code lives */
+	char code[BROKER_TOKEN_LEN + 1];   /* out: for the redirect */
+};
+int broker_code_issue(struct broker_txn *txn, void *arg);
+
+enum broker_code_outcome {
+	BROKER_CODE_OK,
+	BROKER_CODE_INVALID, /* unknown, expired, wrong client/URI/verifier */
+	BROKER_CODE_REUSED,  /* presented twice: its grant is now revoked */
+};
+
+/*
+ * Redeems a code (a broker_write_fn): checks company, redirect URI, expiry
+ * and that challenge equals the stored one (the caller computes
+ * BASE64URL(SHA256(code_verifier))); on success spends it and issues the
+ * grant's first refresh token.  Returns 0 whenever the outcome is decided
+ * so that a reuse's grant revocation is committed.
+ */
+struct broker_code_use {
+	const char *code;
+	size_t len;
+	const char *company;
+	const char *redirect_uri;
+	const char *challenge;
+	int64_t now;
+	enum broker_code_outcome outcome; /* out */
+	struct broker_grant grant;	  /* out (OK): caller clears */
+	char refresh[BROKER_TOKEN_LEN + 1]; /* out (OK) */
+};
+int broker_code_redeem(struct broker_txn *txn, void *arg);
 
 /* 1 when jti has been revoked, 0 when not, or a BROKER_E_* code. */
 int broker_jti_revoked(struct broker_txn *txn, const char *jti);

@@ -319,3 +319,129 @@ broker_jti_revoked(struct broker_txn *t, const char *jti)
 		return 0;
 	return rc == 0 ? 1 : rc;
 }
+
+/* ---- authorization codes ------------------------------------------------ */
+
+#define CKEY_LEN (2 + 43)
+
+/* "c:" + base64url(SHA-256(code)): codes are stored hashed too. */
+static int
+code_key(const char *code, size_t len, char out[CKEY_LEN + 1])
+{
+	uint8_t h[CERTS_SHA256_LEN];
+	int rc;
+
+	if ((rc = hash_key(code, len, h)) != 0)
+		return rc;
+	out[0] = 'c';
+	out[1] = ':';
+	return certs_b64url_encode(h, sizeof(h), out + 2, CKEY_LEN - 1) == 0
+		   ? 0
+		   : BROKER_E_STORAGE;
+}
+
+int
+broker_code_issue(struct broker_txn *t, void *arg)
+{
+	struct broker_code_new *n = arg;
+	char key[CKEY_LEN + 1];
+	json_t *o;
+	int rc;
+
+	if ((rc = broker_grant_create(t, &n->grant)) != 0)
+		return rc;
+	if (certs_random_token(n->code, sizeof(n->code), 32) != 0)
+		return BROKER_E_STORAGE;
+	if ((rc = code_key(n->code, strlen(n->code), key)) != 0)
+		return rc;
+	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:b}", "grant", n->grant.id,
+	    "company", n->grant.company, "redirect_uri", n->redirect_uri,
+	    "challenge", n->challenge, "expires",
+	    (json_int_t)n->grant.now + n->lifetime, "used", 0);
+	if (o == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_rec_put(t, BROKER_DB_TOKENS, key, CKEY_LEN, o, 1);
+	json_decref(o);
+	return rc;
+}
+
+/* Revokes the grant a replayed code made (RFC 6749 4.1.2, 10.5). */
+static int
+revoke_grant(struct broker_txn *t, const char *grant, int64_t now)
+{
+	struct broker_grant g;
+	struct broker_grant_end e = { .id = grant, .now = now };
+	int rc;
+
+	if ((rc = broker_grant_get(t, grant, &g)) != 0)
+		return rc == BROKER_E_NOTFOUND ? 0 : rc;
+	e.customer = g.customer;
+	rc = broker_grant_revoke(t, &e);
+	broker_grant_clear(&g);
+	return rc;
+}
+
+int
+broker_code_redeem(struct broker_txn *t, void *arg)
+{
+	struct broker_code_use *u = arg;
+	struct broker_refresh_new rn = { 0 };
+	char key[CKEY_LEN + 1];
+	const char *grant, *company, *uri, *challenge;
+	const void *val;
+	size_t len;
+	json_t *o = NULL;
+	int rc;
+
+	u->outcome = BROKER_CODE_INVALID;
+	memset(&u->grant, 0, sizeof(u->grant));
+	if ((rc = code_key(u->code, u->len, key)) != 0 ||
+	    (rc = broker_txn_get(t, BROKER_DB_TOKENS, key, CKEY_LEN, &val, &len,
+		 NULL)) != 0 ||
+	    (rc = broker_rec_load(val, len, &o)) != 0)
+		return rc == BROKER_E_NOTFOUND ? 0 : rc;
+	grant = json_string_value(json_object_get(o, "grant"));
+	company = json_string_value(json_object_get(o, "company"));
+	uri = json_string_value(json_object_get(o, "redirect_uri"));
+	challenge = json_string_value(json_object_get(o, "challenge"));
+	if (grant == NULL || company == NULL || uri == NULL ||
+	    challenge == NULL) {
+		rc = BROKER_E_CORRUPT;
+		goto out;
+	}
+	/* Another client's code is as unknown as a missing one. */
+	if (strcmp(company, u->company) != 0)
+		goto out;
+	if (json_is_true(json_object_get(o, "used"))) {
+		u->outcome = BROKER_CODE_REUSED;
+		rc = revoke_grant(t, grant, u->now);
+		goto out;
+	}
+	if (u->now >= json_integer_value(json_object_get(o, "expires")) ||
+	    u->redirect_uri == NULL || strcmp(uri, u->redirect_uri) != 0 ||
+	    u->challenge == NULL || strlen(u->challenge) != strlen(challenge) ||
+	    !certs_ct_equal(u->challenge, challenge, strlen(challenge)))
+		goto out;
+	json_object_set_new(o, "used", json_true());
+	if ((rc = broker_rec_put(t, BROKER_DB_TOKENS, key, CKEY_LEN, o, 0)) != 0)
+		goto out;
+	if ((rc = broker_grant_get(t, grant, &u->grant)) != 0)
+		goto out;
+	if (broker_grant_live(t, &u->grant, u->now) != 0)
+		goto out;
+	rn.grant = u->grant.id;
+	rn.company = u->grant.company;
+	rn.customer = u->grant.customer;
+	rn.scopes = u->grant.scopes;
+	rn.now = u->now;
+	if ((rc = broker_refresh_issue(t, &rn)) != 0)
+		goto out;
+	memcpy(u->refresh, rn.token, sizeof(u->refresh));
+	certs_wipe(rn.token, sizeof(rn.token));
+	u->outcome = BROKER_CODE_OK;
+out:
+	json_decref(o);
+	if (u->outcome != BROKER_CODE_OK)
+		broker_grant_clear(&u->grant);
+	return rc;
+}

@@ -98,6 +98,25 @@ int policy_password_check(const char *pw, size_t len, const char *login,
  */
 int policy_purpose_check(const char *purpose);
 
+/* ---- what scopes mean, in plain words (labels.c) ----------------------- */
+
+struct policy_field_label {
+	const char *scope; /* "read:contact.email" */
+	const char *label; /* "Your e-mail address" */
+};
+
+struct policy_section_label {
+	const char *scope;
+	const char *label;
+	const struct policy_field_label *fields; /* ends with { NULL, NULL } */
+};
+
+/* The standard sections and their fields; ends with { NULL, NULL, NULL }. */
+extern const struct policy_section_label policy_catalog[];
+
+/* The label of a scope in the catalog, or NULL for any other scope. */
+const char *policy_scope_label(const char *scope);
+
 /* ---- profiles (profile.c, merge_patch.c) ------------------------------ */
 
 /* Limits of a stored profile beyond the request-body limits. */

@@ -281,21 +281,22 @@ class ExpiryTests(unittest.TestCase):
         self.broker.cleanup()
 
     def test_idle_session_expires(self):
-        self.broker = Broker(flags=FAST + ["--session-idle", "1"])
+        self.broker = Broker(flags=FAST + ["--session-idle", "2"])
         c = Customer(self.broker)
         c.register("idler")
         t = c.token("idler")
         self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 200)
-        time.sleep(1.3)
+        time.sleep(2.3)
         self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 401)
 
     def test_absolute_lifetime(self):
-        self.broker = Broker(flags=FAST + ["--session-lifetime", "1"])
+        # Two seconds: with one, the clock may tick between log-in and use.
+        self.broker = Broker(flags=FAST + ["--session-lifetime", "2"])
         c = Customer(self.broker)
         c.register("shortlived")
         t = c.token("shortlived")
         self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 200)
-        time.sleep(1.3)
+        time.sleep(2.3)
         self.assertEqual(c.as_(t, "GET", "/v1/me/profile")[0], 401)
 
     def test_sessions_survive_restart(self):

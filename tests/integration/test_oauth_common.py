@@ -22,8 +22,8 @@ import urllib.parse
 import jwt
 from jwt.algorithms import OKPAlgorithm
 
-from harness import BrokerTestCase, problem, wait_until
-from test_customer_accounts import FAST, JSON, PASSWORD, Customer
+from harness import BrokerTestCase, wait_until
+from test_customer_accounts import FAST, Customer
 
 FORM = "application/x-www-form-urlencoded"
 GRANT_TYPE = "urn:ccx:params:oauth:grant-type:grant"
@@ -136,10 +136,17 @@ class Company:
         return self.post("/oauth/token", params)
 
     def tokens(self, grant_id, scope=None):
-        """The 200 token response as a dict (asserts success)."""
+        """The 200 token response as a dict (asserts success); its access
+        token verified with PyJWT against the published JWKS (a second of
+        leeway: with --token-lifetime 1 a token may expire in transit)."""
         st, _, data = self.token(grant_id, scope)
         assert st == 200, (st, data)
-        return json.loads(data)
+        doc = json.loads(data)
+        _, claims = verify_access_token(self.b, doc["access_token"], leeway=2)
+        assert claims["client_id"] == self.id, claims
+        assert claims["grant_id"] == grant_id, claims
+        assert claims["scope"] == doc["scope"], (claims, doc)
+        return doc
 
     def introspect(self, token):
         st, _, data = self.post("/oauth/introspect", {"token": token})

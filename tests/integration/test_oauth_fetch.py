@@ -13,10 +13,10 @@ import time
 
 import jwt
 
-from harness import t
+from harness import Broker, t as scaled
 from test_oauth_common import (BASE_FLAGS, MAX_LEEWAY, PROFILE, OAuthTestCase,
                                b64url, b64url_decode, fetch, jwt_parts,
-                               signing_key, verify_access_token)
+                               signing_key, verify_access_token, World)
 
 DAY = 86400
 
@@ -190,8 +190,12 @@ class FetchTests(OAuthTestCase):
         fresh = self.acme.tokens(g["id"])
         # Fetched twice: verified once and then served from the cache.
         for _ in range(2):
-            self.assertEqual(fetch(self.b, cached["access_token"])[0], 200)
+            st, h, _ = fetch(self.b, cached["access_token"])
+            self.assertEqual(st, 200)
         self.alice.revoke_grant(g["id"])
+        # Not even a 304: the grant is gone.
+        self.assertBearerError(fetch(self.b, cached["access_token"],
+                                     {"If-None-Match": h.get("ETag")}))
         self.assertBearerError(fetch(self.b, cached["access_token"]))
         self.assertBearerError(fetch(self.b, fresh["access_token"]))
         self.assertBearerError(fetch(self.b, cached["access_token"]))
@@ -218,7 +222,7 @@ class FetchTests(OAuthTestCase):
                               400, "invalid_scope")
 
     def test_grant_expiry(self):
-        expires = int(time.time()) + 2
+        expires = int(time.time()) + int(scaled(2))
         g = self.alice.grant(self.acme, ["read:language"], expires_at=expires)
         tok = self.acme.tokens(g["id"])
         _, claims = verify_access_token(self.b, tok["access_token"])
@@ -475,8 +479,6 @@ class FetchTests(OAuthTestCase):
         self.assertEqual(st, 401)
 
     def test_a_token_of_another_deployment_is_refused(self):
-        from harness import Broker
-        from test_oauth_common import World
         other = Broker(flags=BASE_FLAGS)
         try:
             w = World(other)
@@ -507,7 +509,7 @@ class ExpiryTests(OAuthTestCase):
         self.assertEqual(fetch(self.b, at)[0], 200)  # and now it is cached
         # Refused once expired; a verifier may allow a few seconds of
         # clock skew (RFC 7519 4.1.4), no more.
-        deadline = claims["exp"] + MAX_LEEWAY + t(1.0)
+        deadline = claims["exp"] + MAX_LEEWAY + scaled(1.0)
         while time.time() < deadline and fetch(self.b, at)[0] == 200:
             time.sleep(0.25)
         refused_at = time.time()

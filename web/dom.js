@@ -1,0 +1,160 @@
+// Small DOM and formatting helpers shared by every view.
+
+// h('p', {class: 'x'}, 'text', child, [more]) builds an element. Text is
+// always inserted as text, never parsed as HTML.
+export function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key === 'class') el.className = value;
+    else if (key === 'dataset') Object.assign(el.dataset, value);
+    else if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'value' || key === 'checked' || key === 'selected') {
+      el[key] = value;
+    } else el.setAttribute(key, value === true ? '' : String(value));
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    if (Array.isArray(child)) append(el, child);
+    else el.append(child instanceof Node ? child : String(child));
+  }
+}
+
+export function clear(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export const $ = (sel, root = document) => root.querySelector(sel);
+export const $$ = (sel, root = document) => [...root.querySelectorAll(sel)];
+
+let uid = 0;
+export const nextId = (prefix) => `${prefix}-${++uid}`;
+
+// ---- status and error announcements ------------------------------------
+
+let statusTimer = 0;
+
+// A short confirmation, read politely by screen readers and shown as a toast.
+export function announce(message) {
+  const box = $('#status');
+  const err = $('#alert');
+  err.hidden = true;
+  clear($('#alert-text'));
+  clear($('#status-text'), message);
+  box.hidden = false;
+  clearTimeout(statusTimer);
+  statusTimer = setTimeout(() => { box.hidden = true; }, 8000);
+}
+
+// An error, read at once by screen readers; stays until dismissed or replaced.
+export function alertError(message, title = 'Something went wrong') {
+  $('#status').hidden = true;
+  clear($('#alert-title'), title);
+  clear($('#alert-text'), message);
+  $('#alert').hidden = false;
+}
+
+export function dismissMessages() {
+  $('#status').hidden = true;
+  $('#alert').hidden = true;
+}
+
+// Shows an error inside a form (next to its buttons) as well as in the alert.
+export function formError(form, message, title = 'Not saved') {
+  const slot = form.querySelector('.form-error');
+  if (slot) {
+    clear(slot, h('strong', {}, `${title}: `), message);
+    slot.hidden = false;
+  }
+  alertError(message, title);
+}
+
+export function clearFormError(form) {
+  const slot = form.querySelector('.form-error');
+  if (slot) slot.hidden = true;
+  for (const el of form.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
+}
+
+// Disables a form's buttons while a request runs, and marks the one clicked.
+export async function busy(form, fn) {
+  const buttons = [...form.querySelectorAll('button')];
+  const before = buttons.map((b) => b.disabled);
+  buttons.forEach((b) => { b.disabled = true; });
+  form.setAttribute('aria-busy', 'true');
+  try {
+    return await fn();
+  } finally {
+    buttons.forEach((b, i) => { b.disabled = before[i]; });
+    form.removeAttribute('aria-busy');
+  }
+}
+
+// ---- confirmation dialog ------------------------------------------------
+
+// Resolves true when the person confirms. `typed` asks them to type a word
+// (e.g. their login) before the confirm button works.
+export function confirmDialog({ title, message, confirm = 'Confirm', danger = false, typed = null }) {
+  const dialog = $('#confirm');
+  const ok = $('#confirm-ok');
+  const input = $('#confirm-input');
+  clear($('#confirm-title'), title);
+  clear($('#confirm-message'), message);
+  ok.textContent = confirm;
+  ok.className = danger ? 'btn btn-danger' : 'btn btn-primary';
+  $('#confirm-typed').hidden = !typed;
+  input.value = '';
+  if (typed) clear($('#confirm-input-label'), `Type ${typed} to confirm`);
+  ok.disabled = Boolean(typed);
+  const onInput = () => { ok.disabled = input.value.trim().toLowerCase() !== String(typed).toLowerCase(); };
+  // Enter in the text box confirms (the form's first button is Cancel).
+  const onKey = (e) => {
+    if (e.key !== 'Enter') return;
+    e.preventDefault();
+    if (!ok.disabled) dialog.close('ok');
+  };
+  input.addEventListener('input', onInput);
+  input.addEventListener('keydown', onKey);
+  return new Promise((resolve) => {
+    dialog.addEventListener('close', () => {
+      input.removeEventListener('input', onInput);
+      input.removeEventListener('keydown', onKey);
+      resolve(dialog.returnValue === 'ok');
+    }, { once: true });
+    dialog.returnValue = '';
+    dialog.showModal();
+    (typed ? input : $('#confirm-cancel')).focus();
+  });
+}
+
+// ---- formatting ---------------------------------------------------------
+
+const dateTimeFmt = new Intl.DateTimeFormat('en-GB', {
+  day: 'numeric', month: 'short', year: 'numeric', hour: '2-digit', minute: '2-digit',
+});
+const dateFmt = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', year: 'numeric' });
+const listFmt = new Intl.ListFormat('en-GB', { style: 'long', type: 'conjunction' });
+
+export const formatDateTime = (ms) => dateTimeFmt.format(new Date(ms));
+export const formatDate = (ms) => dateFmt.format(new Date(ms));
+export const joinWords = (items) => listFmt.format(items.map(String));
+
+// A <time> element showing a date (and time) in plain words.
+export function timeEl(ms, withTime = true) {
+  const d = new Date(ms);
+  return h('time', { datetime: d.toISOString() }, withTime ? formatDateTime(ms) : formatDate(ms));
+}
+
+export function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+// "favourite_colours" -> "favourite colours"
+export const words = (key) => String(key).replace(/_/g, ' ');

@@ -70,6 +70,7 @@ struct api_config {
 	unsigned ip_max_failures;    /* per address within the window */
 	unsigned signup_max;	     /* sign-ups per address within the window */
 	unsigned token_lifetime;     /* seconds an access token lives */
+	unsigned code_lifetime;	     /* seconds an authorization code lives */
 	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */
 	unsigned token_cache;	     /* verified tokens remembered */
 	unsigned audit_flush_ms;     /* read records reach the disk within */

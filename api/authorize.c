@@ -16,7 +16,6 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-#define CODE_LIFETIME 60	      /* seconds */
 #define DEFAULT_DAYS 90		      /* the expiry offered by default */
 #define MAX_DAYS (5 * 366)	      /* the longest grant */
 #define URL_MAX 4096
@@ -451,7 +450,7 @@ api_h_decide(struct api_request *r)
 	d->cn.grant.now = now;
 	d->cn.redirect_uri = d->a.redirect_uri;
 	d->cn.challenge = d->a.challenge;
-	d->cn.lifetime = CODE_LIFETIME;
+	d->cn.lifetime = r->srv->cfg.code_lifetime;
 	d->step = 1;
 	return api_write(r, broker_code_issue, &d->cn);
 }

@@ -27,7 +27,8 @@ static const char usage[] =
     "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
     "                  [--ip-max-failures N] [--signup-max N]\n"
     "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n"
-    "                  [--token-lifetime SECONDS] [--jwks-max-age SECONDS]\n"
+    "                  [--token-lifetime SECONDS] [--code-lifetime SECONDS]\n"
+    "                  [--jwks-max-age SECONDS]\n"
     "                  [--token-cache N] [--audit-flush-ms MS]\n"
     "                  [--audit-retention-days DAYS]\n";
 
@@ -37,7 +38,7 @@ enum {
 	OPT_SHUTDOWN, OPT_ACCESSLOG, OPT_FLUSH, OPT_MAPSIZE, OPT_TLSPRIO,
 	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
-	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
+	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
 	OPT_AUDIT_FLUSH, OPT_AUDIT_RETENTION, OPT_HELP,
 };
 
@@ -66,6 +67,7 @@ static const struct option options[] = {
 	{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
 	{ "kdf-threads", required_argument, NULL, OPT_KDF_THREADS },
 	{ "token-lifetime", required_argument, NULL, OPT_TOKEN_LIFE },
+	{ "code-lifetime", required_argument, NULL, OPT_CODE_LIFE },
 	{ "jwks-max-age", required_argument, NULL, OPT_JWKS_AGE },
 	{ "token-cache", required_argument, NULL, OPT_TOKEN_CACHE },
 	{ "audit-flush-ms", required_argument, NULL, OPT_AUDIT_FLUSH },
@@ -169,6 +171,9 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_TOKEN_LIFE:
 			if (parse_num(optarg, 1, 86400, &v)) goto bad;
 			cfg->token_lifetime = (unsigned)v; break;
+		case OPT_CODE_LIFE:
+			if (parse_num(optarg, 1, 600, &v)) goto bad;
+			cfg->code_lifetime = (unsigned)v; break;
 		case OPT_JWKS_AGE:
 			if (parse_num(optarg, 0, 86400, &v)) goto bad;
 			cfg->jwks_max_age = (unsigned)v; break;

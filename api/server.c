@@ -61,6 +61,7 @@ api_config_defaults(struct api_config *c)
 	c->ip_max_failures = 50;
 	c->signup_max = 20;
 	c->token_lifetime = 3600;
+	c->code_lifetime = 60;
 	c->jwks_max_age = 300;
 	c->token_cache = 65536;
 	c->audit_flush_ms = 200;

@@ -76,6 +76,15 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+static const char *
+option_name(int val)
+{
+	for (const struct option *o = options; o->name != NULL; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
 /* Parses a decimal in [min, max]; 0 on success. */
 static int
 parse_num(const char *s, unsigned long long min, unsigned long long max,
@@ -192,7 +201,7 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		continue;
 bad:
 		fprintf(stderr, "ccx-broker: bad value '%s' for --%s\n", optarg,
-		    options[c - OPT_DATA].name);
+		    option_name(c));
 		return -1;
 	}
 	if (optind != argc) {

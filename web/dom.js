@@ -158,3 +158,12 @@ export function plural(n, one, many) {
 
 // "favourite_colours" -> "favourite colours"
 export const words = (key) => String(key).replace(/_/g, ' ');
+
+// Shows an API or other error in plain words. A lost session (401) is not
+// reported here: the page already switched to the sign-in form.
+export function reportError(error, title, form = null) {
+  if (error?.status === 401) return;
+  const message = error?.detail || error?.message || String(error);
+  if (form) formError(form, message, title);
+  else alertError(message, title);
+}

@@ -73,6 +73,7 @@ struct api_config {
 	unsigned code_lifetime;	     /* seconds an authorization code lives */
 	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */
 	unsigned token_cache;	     /* verified tokens remembered */
+	unsigned projection_cache;   /* computed fetch answers remembered */
 	unsigned audit_flush_ms;     /* read records reach the disk within */
 	unsigned audit_retention;    /* days audit records are kept */
 	struct broker_store_opts store;

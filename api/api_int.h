@@ -191,6 +191,7 @@ struct api_tok {
 	char jti[64];
 	char sub[64];
 	struct policy_scopes *scopes;
+	char *scope_text; /* scopes, normalised text */
 };
 
 struct api_tokcache;
@@ -207,6 +208,32 @@ int api_token_check(struct api_request *r, const char *tok, size_t len,
     struct api_tok **out);
 void api_tok_put(struct api_tok *t);
 
+/* ---- projections of profiles (projcache.c) ------------------------- */
+
+/* A computed answer to a fetch; shared, reference counted, immutable. */
+struct api_proj {
+	_Atomic int refs;
+	uint8_t key[32];
+	char *body; /* the projected profile, JSON */
+	size_t len;
+	char etag[BROKER_ETAG_LEN + 1];
+	json_t *fields; /* the paths that had data, for the audit trail */
+};
+
+struct api_projcache;
+int api_projcache_new(size_t slots, struct api_projcache **out);
+void api_projcache_free(struct api_projcache *c);
+
+/*
+ * The projection of a stored profile (json, with its ETag) on the grant's
+ * scopes (text) intersected with the token's, from the cache or computed
+ * now.  Release *out with api_proj_put.
+ */
+int api_projection(struct api_request *r, const char *profile_etag,
+    const char *json, size_t len, const char *gscopes,
+    const struct api_tok *tok, struct api_proj **out);
+void api_proj_put(struct api_proj *p);
+
 /* ---- per-thread statistics (metrics.c) ------------------------------ */
 
 #define API_LAT_BUCKETS 12
@@ -218,8 +245,9 @@ void api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
     size_t bytes);
 void api_metrics_connection(int opened);
 
-/* Counts a token-cache hit or miss on this thread. */
+/* Counts a token-cache or projection-cache hit or miss on this thread. */
 void api_metrics_tokcache(int hit);
+void api_metrics_projcache(int hit);
 
 /* Connections open now, summed over every thread. */
 uint64_t api_metrics_open_connections(void);
@@ -267,6 +295,7 @@ struct api_server {
 	struct broker_audit *audit;
 	struct api_keyring *keys;
 	struct api_tokcache *tokens;
+	struct api_projcache *projections;
 	unsigned char pairwise[32];
 	_Atomic int stopping;
 	_Atomic long inflight;

@@ -29,7 +29,8 @@ static const char usage[] =
     "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n"
     "                  [--token-lifetime SECONDS] [--code-lifetime SECONDS]\n"
     "                  [--jwks-max-age SECONDS]\n"
-    "                  [--token-cache N] [--audit-flush-ms MS]\n"
+    "                  [--token-cache N] [--projection-cache N]\n"
+    "                  [--audit-flush-ms MS]\n"
     "                  [--audit-retention-days DAYS]\n";
 
 enum {
@@ -39,7 +40,7 @@ enum {
 	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
 	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
-	OPT_AUDIT_FLUSH, OPT_AUDIT_RETENTION, OPT_HELP,
+	OPT_AUDIT_FLUSH, OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -70,6 +71,7 @@ static const struct option options[] = {
 	{ "code-lifetime", required_argument, NULL, OPT_CODE_LIFE },
 	{ "jwks-max-age", required_argument, NULL, OPT_JWKS_AGE },
 	{ "token-cache", required_argument, NULL, OPT_TOKEN_CACHE },
+	{ "projection-cache", required_argument, NULL, OPT_PROJ_CACHE },
 	{ "audit-flush-ms", required_argument, NULL, OPT_AUDIT_FLUSH },
 	{ "audit-retention-days", required_argument, NULL, OPT_AUDIT_RETENTION },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -189,6 +191,9 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_TOKEN_CACHE:
 			if (parse_num(optarg, 64, 16u << 20, &v)) goto bad;
 			cfg->token_cache = (unsigned)v; break;
+		case OPT_PROJ_CACHE:
+			if (parse_num(optarg, 64, 16u << 20, &v)) goto bad;
+			cfg->projection_cache = (unsigned)v; break;
 		case OPT_AUDIT_FLUSH:
 			if (parse_num(optarg, 1, 10000, &v)) goto bad;
 			cfg->audit_flush_ms = (unsigned)v; break;

@@ -28,6 +28,8 @@ struct counters {
 	_Atomic uint64_t started;
 	_Atomic uint64_t tok_hits;
 	_Atomic uint64_t tok_misses;
+	_Atomic uint64_t proj_hits;
+	_Atomic uint64_t proj_misses;
 	_Atomic uint64_t req[]; /* (api_n_routes + 1) x API_N_CLASSES */
 };
 
@@ -123,6 +125,15 @@ api_metrics_tokcache(int hit)
 
 	if (c != NULL)
 		bump(hit ? &c->tok_hits : &c->tok_misses, 1);
+}
+
+void
+api_metrics_projcache(int hit)
+{
+	struct counters *c = mine_get();
+
+	if (c != NULL)
+		bump(hit ? &c->proj_hits : &c->proj_misses, 1);
 }
 
 uint64_t

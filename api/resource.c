@@ -15,41 +15,6 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-/* Projects the stored profile text on the scopes both sides allow. */
-static int
-project(const char *json, size_t len, const char *grant_scopes,
-    const struct policy_scopes *token_scopes, char **out, json_t **fields)
-{
-	struct policy_scopes *g = NULL, *both = NULL;
-	json_t *doc = NULL, *view = NULL;
-	int rc = API_E_NOMEM;
-
-	*out = NULL;
-	*fields = NULL;
-	if (policy_scopes_parse(grant_scopes, strlen(grant_scopes), &g, NULL,
-		0) != 0 ||
-	    (doc = json_loadb(json, len, 0, NULL)) == NULL) {
-		rc = API_E_INTERNAL;
-		goto out;
-	}
-	if (policy_scopes_intersect(g, token_scopes, &both) != 0 ||
-	    (view = policy_project(doc, both, fields)) == NULL)
-		goto out;
-	*out = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
-	    JSON_REAL_PRECISION(15));
-	rc = *out != NULL ? 0 : API_E_NOMEM;
-out:
-	if (rc != 0) {
-		json_decref(*fields);
-		*fields = NULL;
-	}
-	json_decref(view);
-	json_decref(doc);
-	policy_scopes_free(both);
-	policy_scopes_free(g);
-	return rc;
-}
-
 /*
  * Does an If-None-Match list name tag (the opaque part, unquoted)?  The
  * weak comparison applies (RFC 9110 13.1.2): W/ prefixes are ignored.
@@ -83,9 +48,8 @@ api_h_resource(struct api_request *r)
 	struct broker_grant g = { 0 };
 	struct broker_txn *t = NULL;
 	struct api_tok *tk = NULL;
-	json_t *fields = NULL;
-	char etag[BROKER_ETAG_LEN + 3], pe[BROKER_ETAG_LEN + 1], *body = NULL;
-	uint8_t d[CERTS_SHA256_LEN];
+	struct api_proj *p = NULL;
+	char etag[BROKER_ETAG_LEN + 3], pe[BROKER_ETAG_LEN + 1];
 	size_t len;
 	int64_t now = api_wall_now();
 	int rc;
@@ -111,41 +75,34 @@ api_h_resource(struct api_request *r)
 	if (rc == 0)
 		rc = broker_profile_get(t, g.customer, &json, &len, pe);
 	if (rc == 0)
-		rc = project(json, len, g.scopes, tk->scopes, &body, &fields);
+		rc = api_projection(r, pe, json, len, g.scopes, tk, &p);
 	broker_read_end(t);
 	if (rc != 0)
 		goto out;
 
-	len = strlen(body);
-	etag[0] = '"';
-	if (certs_sha256(body, len, d) != 0 ||
-	    certs_b64url_encode(d, 16, etag + 1, BROKER_ETAG_LEN + 1) != 0) {
-		rc = API_E_INTERNAL;
-		goto out;
-	}
-	etag[BROKER_ETAG_LEN + 1] = '"';
-	etag[BROKER_ETAG_LEN + 2] = '\0';
 	inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
-	etag[BROKER_ETAG_LEN + 1] = '\0';
-	if (inm != NULL && none_match(inm, etag + 1))
+	if (inm != NULL && none_match(inm, p->etag))
 		rc = api_respond_bytes(r, 304, "application/json", "", 0);
 	else
-		rc = api_respond_bytes(r, 200, "application/json", body, len);
+		rc = api_respond_bytes(r, 200, "application/json", p->body,
+		    p->len);
+	etag[0] = '"';
+	memcpy(etag + 1, p->etag, BROKER_ETAG_LEN);
 	etag[BROKER_ETAG_LEN + 1] = '"';
+	etag[BROKER_ETAG_LEN + 2] = '\0';
 	if (rc == 0)
 		rc = api_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
 	if (rc == 0) {
 		json_t *detail = json_pack("{s:s, s:s, s:O}", "company",
-		    g.company, "grant", g.id, "fields", fields);
+		    g.company, "grant", g.id, "fields", p->fields);
 
 		if (detail != NULL)
 			broker_audit_enqueue(r->srv->audit, g.customer,
 			    "profile.read", detail);
 	}
 out:
-	json_decref(fields);
-	free(body);
+	api_proj_put(p);
 	broker_grant_clear(&g);
 	api_tok_put(tk);
 	return rc;

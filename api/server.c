@@ -64,6 +64,7 @@ api_config_defaults(struct api_config *c)
 	c->code_lifetime = 60;
 	c->jwks_max_age = 300;
 	c->token_cache = 65536;
+	c->projection_cache = 8192;
 	c->audit_flush_ms = 200;
 	c->audit_retention = 400;
 	c->kdf.threads = 2;
@@ -600,6 +601,7 @@ server_free(struct api_server *srv)
 	broker_store_close(srv->store);
 	api_throttle_free(srv->throttle);
 	api_tokcache_free(srv->tokens);
+	api_projcache_free(srv->projections);
 	api_keyring_free(srv->keys);
 	certs_wipe(srv->pairwise, sizeof(srv->pairwise));
 	api_accesslog_close();
@@ -658,7 +660,9 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	if ((rc = api_keyring_load(srv, &srv->keys, errbuf, errcap)) != 0 ||
 	    (rc = api_pairwise_load(srv, errbuf, errcap)) != 0 ||
-	    (rc = api_tokcache_new(cfg->token_cache, &srv->tokens)) != 0)
+	    (rc = api_tokcache_new(cfg->token_cache, &srv->tokens)) != 0 ||
+	    (rc = api_projcache_new(cfg->projection_cache,
+		 &srv->projections)) != 0)
 		goto fail;
 	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||
 	    (rc = set_issuer(srv, errbuf, errcap)) != 0)
@@ -669,7 +673,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
+	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
 	    0, on_accept, srv, on_request, srv,
 	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,

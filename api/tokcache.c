@@ -53,6 +53,7 @@ api_tok_put(struct api_tok *t)
 	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
 		return;
 	policy_scopes_free(t->scopes);
+	free(t->scope_text);
 	free(t);
 }
 
@@ -134,6 +135,11 @@ verify(struct api_server *srv, const char *tok, size_t len,
 		json_decref(claims);
 		api_tok_put(t);
 		return API_E_INVALID_TOKEN;
+	}
+	if ((t->scope_text = policy_scopes_format(t->scopes)) == NULL) {
+		json_decref(claims);
+		api_tok_put(t);
+		return API_E_NOMEM;
 	}
 	t->iat = json_integer_value(json_object_get(claims, "iat"));
 	json_decref(claims);

@@ -1,0 +1,174 @@
+/*
+ * projcache.c - profile projections already computed, so a fetch does not
+ * parse, project and serialise the same JSON again.
+ *
+ * Keyed by SHA-256 of (profile ETag, grant scopes, token scopes): a
+ * profile change gives a new ETag and so a new key, and stale entries
+ * simply age out.  The entry holds the answer's bytes, its ETag and the
+ * list of fields for the audit trail - nothing about who may see it: the
+ * caller checks the token, grant and company before every use.
+ * Direct-mapped slots under sharded locks, bounded, reference counted.
+ */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_int.h"
+#include "certs/certs.h"
+
+#define SHARDS 64
+
+struct api_projcache {
+	pthread_mutex_t lock[SHARDS];
+	struct api_proj **slot;
+	size_t n;
+};
+
+int
+api_projcache_new(size_t slots, struct api_projcache **out)
+{
+	struct api_projcache *c;
+
+	*out = NULL;
+	if (slots < SHARDS)
+		slots = SHARDS;
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return API_E_NOMEM;
+	/* An array of pointers: sizeof(*c->slot) is meant. */
+	if ((c->slot = calloc(slots, sizeof(*c->slot))) == NULL) { /* NOLINT(bugprone-sizeof-expression) */
+		free(c);
+		return API_E_NOMEM;
+	}
+	c->n = slots;
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&c->lock[i], NULL);
+	*out = c;
+	return 0;
+}
+
+void
+api_proj_put(struct api_proj *p)
+{
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
+		return;
+	json_decref(p->fields);
+	free(p->body);
+	free(p);
+}
+
+void
+api_projcache_free(struct api_projcache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->n; i++)
+		api_proj_put(c->slot[i]);
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_destroy(&c->lock[i]);
+	free(c->slot);
+	free(c);
+}
+
+static int
+key_of(const char *etag, const char *gscopes, const char *tscopes,
+    uint8_t out[CERTS_SHA256_LEN])
+{
+	size_t el = strlen(etag), gl = strlen(gscopes), tl = strlen(tscopes);
+	char *buf;
+	int rc;
+
+	/* NUL separators: no two different triples give the same input. */
+	if ((buf = malloc(el + gl + tl + 3)) == NULL)
+		return API_E_NOMEM;
+	memcpy(buf, etag, el + 1);
+	memcpy(buf + el + 1, gscopes, gl + 1);
+	memcpy(buf + el + gl + 2, tscopes, tl + 1);
+	rc = certs_sha256(buf, el + gl + tl + 3, out) == 0 ? 0 : API_E_INTERNAL;
+	free(buf);
+	return rc;
+}
+
+/* Computes a projection from the stored profile text. */
+static int
+compute(const char *json, size_t len, const char *gscopes,
+    const struct policy_scopes *tscopes, struct api_proj **out)
+{
+	struct policy_scopes *g = NULL, *both = NULL;
+	json_t *doc = NULL, *view = NULL;
+	struct api_proj *p;
+	uint8_t d[CERTS_SHA256_LEN];
+	int rc = API_E_NOMEM;
+
+	*out = NULL;
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return API_E_NOMEM;
+	atomic_init(&p->refs, 1);
+	if (policy_scopes_parse(gscopes, strlen(gscopes), &g, NULL, 0) != 0 ||
+	    (doc = json_loadb(json, len, 0, NULL)) == NULL) {
+		rc = API_E_INTERNAL;
+		goto out;
+	}
+	if (policy_scopes_intersect(g, tscopes, &both) != 0 ||
+	    (view = policy_project(doc, both, &p->fields)) == NULL)
+		goto out;
+	p->body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
+	    JSON_REAL_PRECISION(15));
+	if (p->body == NULL)
+		goto out;
+	p->len = strlen(p->body);
+	if (certs_sha256(p->body, p->len, d) != 0 ||
+	    certs_b64url_encode(d, 16, p->etag, sizeof(p->etag)) != 0) {
+		rc = API_E_INTERNAL;
+		goto out;
+	}
+	*out = p;
+	p = NULL;
+	rc = 0;
+out:
+	api_proj_put(p);
+	json_decref(view);
+	json_decref(doc);
+	policy_scopes_free(both);
+	policy_scopes_free(g);
+	return rc;
+}
+
+int
+api_projection(struct api_request *r, const char *profile_etag,
+    const char *json, size_t len, const char *gscopes,
+    const struct api_tok *tok, struct api_proj **out)
+{
+	struct api_projcache *c = r->srv->projections;
+	uint8_t h[CERTS_SHA256_LEN];
+	struct api_proj *p = NULL, *old;
+	pthread_mutex_t *l;
+	size_t i;
+	int rc;
+
+	*out = NULL;
+	if ((rc = key_of(profile_etag, gscopes, tok->scope_text, h)) != 0)
+		return rc;
+	memcpy(&i, h, sizeof(i));
+	i %= c->n;
+	l = &c->lock[i % SHARDS];
+	pthread_mutex_lock(l);
+	if (c->slot[i] != NULL && memcmp(c->slot[i]->key, h, sizeof(h)) == 0) {
+		p = c->slot[i];
+		atomic_fetch_add(&p->refs, 1);
+	}
+	pthread_mutex_unlock(l);
+	api_metrics_projcache(p != NULL);
+	if (p == NULL) {
+		if ((rc = compute(json, len, gscopes, tok->scopes, &p)) != 0)
+			return rc;
+		memcpy(p->key, h, sizeof(h));
+		atomic_fetch_add(&p->refs, 1); /* one for the cache */
+		pthread_mutex_lock(l);
+		old = c->slot[i];
+		c->slot[i] = p;
+		pthread_mutex_unlock(l);
+		api_proj_put(old);
+	}
+	*out = p;
+	return 0;
+}

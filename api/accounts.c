@@ -414,6 +414,39 @@ touch(struct api_request *r, int64_t now)
 		touch_done(t, 0);
 }
 
+struct cookie_scan {
+	const char *value;
+	int count;
+};
+
+static enum MHD_Result
+cookie_one(void *cls, enum MHD_ValueKind kind, const char *key,
+    const char *value)
+{
+	struct cookie_scan *c = cls;
+
+	(void)kind;
+	/* Names are case-sensitive (RFC 6265): "__host-ccx" is not ours. */
+	if (strcmp(key, API_SESSION_COOKIE) == 0) {
+		c->value = value;
+		c->count++;
+	}
+	return MHD_YES;
+}
+
+/*
+ * The session cookie's value, or NULL.  Two cookies of that name make it
+ * ambiguous which session is meant (one may have been planted): neither.
+ */
+static const char *
+session_cookie(struct api_request *r)
+{
+	struct cookie_scan c = { NULL, 0 };
+
+	MHD_get_connection_values(r->conn, MHD_COOKIE_KIND, cookie_one, &c);
+	return c.count == 1 ? c.value : NULL;
+}
+
 int
 api_session_auth(struct api_request *r, const char *authz)
 {
@@ -426,8 +459,7 @@ api_session_auth(struct api_request *r, const char *authz)
 
 	if (authz != NULL && strncasecmp(authz, "Bearer ", 7) == 0)
 		tok = authz + 7;
-	else if ((tok = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND,
-		      API_SESSION_COOKIE)) != NULL)
+	else if ((tok = session_cookie(r)) != NULL)
 		r->via_cookie = 1;
 	else
 		return api_fail(r, API_E_UNAUTH, "a session token is required");

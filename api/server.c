@@ -673,7 +673,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO |
+	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
 	    0, on_accept, srv, on_request, srv,
 	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,

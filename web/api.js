@@ -3,9 +3,10 @@
 // sentences (the server's "detail").
 
 export class ApiError extends Error {
-  constructor(status, detail, { title = '', type = '', retryAfter = null } = {}) {
+  constructor(status, detail, { title = '', type = '', retryAfter = null, problem = {} } = {}) {
     super(detail);
     this.status = status;
+    this.problem = problem; // the whole problem+json body (e.g. "redirect")
     this.detail = detail;
     this.title = title;
     this.type = type;
@@ -55,7 +56,9 @@ async function toError(res) {
   if (res.status === 429 && retryAfter !== null && !/again/i.test(detail)) {
     detail = `${detail.replace(/\.?$/, '.')} ${retryText(retryAfter)}`.trim();
   }
-  return new ApiError(res.status, detail, { title: problem.title || '', type: problem.type || '', retryAfter });
+  return new ApiError(res.status, detail, {
+    title: problem.title || '', type: problem.type || '', retryAfter, problem,
+  });
 }
 
 async function parseBody(res) {

@@ -185,7 +185,7 @@ function renderShareForm(app, body, { catalog, list, profile, grants, chosen }) 
       expiry.element),
     h('div', { class: 'card card-submit' },
       summaryLine,
-      h('p', { class: 'form-error', hidden: true }),
+      h('p', { class: 'form-error', role: 'alert' }),
       h('div', { class: 'actions' },
         h('button', { type: 'submit', class: 'btn btn-primary', id: 'grant-submit', 'data-testid': 'grant-submit' }, 'Give access'),
         h('a', { href: '#/companies', class: 'btn btn-secondary' }, 'Cancel'))));

@@ -13,14 +13,24 @@ function hostOf(url) {
   try { return new URL(url).host; } catch { return ''; }
 }
 
-function errorScreen(body, message) {
+// The broker may name where to send the customer back with the error.
+function backLink(problem) {
+  const url = problem?.redirect;
+  if (typeof url !== 'string' || !/^https?:\/\//i.test(url)) return null;
+  return h('a', { href: url, class: 'btn btn-primary', 'data-testid': 'consent-return' },
+    `Return to ${hostOf(url) || 'the company'}`);
+}
+
+function errorScreen(body, error) {
   clear(body,
     h('div', { class: 'view-head' },
       h('h1', { id: 'consent-heading' }, 'This connection link cannot be used')),
     h('div', { class: 'card', 'data-testid': 'consent-error' },
-      h('p', {}, message),
-      h('p', {}, 'Go back to the company’s site and try again. If it keeps happening, tell the company.'),
-      h('div', { class: 'actions' }, h('a', { href: '/', class: 'btn btn-secondary' }, 'Go to your CCX profile'))));
+      h('p', {}, h('strong', {}, 'What went wrong: '), error.detail || String(error)),
+      h('p', {}, 'Nothing was shared. The company that sent you here may have made a mistake, or the link was changed.'),
+      h('div', { class: 'actions' },
+        backLink(error.problem),
+        h('a', { href: '/', class: 'btn btn-secondary' }, 'Go to your CCX profile'))));
 }
 
 function leaving(body, name) {
@@ -56,7 +66,7 @@ function render(app, body, req) {
     h('section', { class: 'card' }, expiry.element),
     h('p', { class: 'consent-fine' },
       `You can revoke this at any time under Access.${back ? ` After you decide, you go back to ${back}.` : ''}`),
-    h('p', { class: 'form-error', hidden: true }),
+    h('p', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'actions consent-actions' },
       h('button', { type: 'submit', class: 'btn btn-primary', id: 'consent-approve', 'data-testid': 'consent-approve' }, 'Approve'),
       h('button', { type: 'button', class: 'btn btn-secondary', id: 'consent-deny', 'data-testid': 'consent-deny' }, 'Deny')));
@@ -94,7 +104,8 @@ function render(app, body, req) {
       leaving(body, name);
       window.location.assign(res.redirect);
     } catch (err) {
-      reportError(err, decision === 'approve' ? 'Not approved' : 'Not denied', form);
+      if (err.status !== 401 && err.problem?.redirect) errorScreen(body, err);
+      else reportError(err, decision === 'approve' ? 'Not approved' : 'Not denied', form);
     }
   });
   form.addEventListener('submit', (e) => { e.preventDefault(); decide('approve'); });
@@ -109,8 +120,7 @@ export async function show(app) {
     req = await get(`/v1/authorize?${query()}`);
   } catch (e) {
     if (e.status === 401) return;
-    errorScreen(body, e.detail || String(e));
-    reportError(e, 'This connection link cannot be used');
+    errorScreen(body, e);
     return;
   }
   render(app, body, req);

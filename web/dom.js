@@ -67,19 +67,18 @@ export function dismissMessages() {
   $('#alert').hidden = true;
 }
 
-// Shows an error inside a form (next to its buttons) as well as in the alert.
+// Shows an error inside a form, next to its buttons. The slot is a live
+// region (role="alert"), so screen readers read it out at once.
 export function formError(form, message, title = 'Not saved') {
   const slot = form.querySelector('.form-error');
-  if (slot) {
-    clear(slot, h('strong', {}, `${title}: `), message);
-    slot.hidden = false;
-  }
-  alertError(message, title);
+  if (!slot) { alertError(message, title); return; }
+  dismissMessages();
+  clear(slot, h('strong', {}, `${title}: `), message);
 }
 
 export function clearFormError(form) {
   const slot = form.querySelector('.form-error');
-  if (slot) slot.hidden = true;
+  if (slot) slot.replaceChildren();
   for (const el of form.querySelectorAll('[aria-invalid="true"]')) el.removeAttribute('aria-invalid');
 }
 

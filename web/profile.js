@@ -304,7 +304,7 @@ function summaryRows(def, value) {
 function renderSummary(def, value) {
   const rows = summaryRows(def, value);
   if (!rows.length) {
-    return h('p', { class: 'empty', 'data-testid': `summary-${def.key}` }, 'Not filled in. Companies you share this with will see nothing here.');
+    return h('p', { class: 'empty', 'data-testid': `summary-${def.key}` }, 'Not filled in yet.');
   }
   return h('dl', { class: 'summary', 'data-testid': `summary-${def.key}` },
     rows.map(([k, v]) => h('div', { class: 'summary-row' }, h('dt', {}, k), h('dd', {}, v))));
@@ -368,7 +368,7 @@ function sectionCard(def) {
     controls.length = 0;
     return [
       ...buildFields(def, state.doc[def.key], controls),
-      h('p', { class: 'form-error', hidden: true }),
+      h('p', { class: 'form-error', role: 'alert' }),
       h('div', { class: 'actions' },
         h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': `save-${def.key}` }, 'Save'),
         h('button', {
@@ -478,7 +478,7 @@ function rawCard() {
       h('label', { for: areaId }, 'Other sections as a JSON object'),
       h('p', { class: 'hint', id: 'raw-json-hint' }, 'Each member is a section, e.g. {"pets": {"dog": true}}. Names use lower-case letters, digits and _. Remove a member to delete that section.'),
       area),
-    h('p', { class: 'form-error', hidden: true }),
+    h('p', { class: 'form-error', role: 'alert' }),
     h('div', { class: 'actions' },
       h('button', { type: 'submit', class: 'btn btn-primary', 'data-testid': 'save-other' }, 'Save'),
       h('button', {

@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 from test_customer_accounts import PASSWORD
-from test_oauth_common import Account, World, b64url, jdump
+from test_oauth_common import Account, World, b64url, jdump, uniq
 
 COOKIE = "__Host-ccx"
 CSRF_HEADER = "X-CSRF-Token"
@@ -150,7 +150,6 @@ class WebAccount(Account):
 
 class WebWorld(World):
     def web_customer(self, prefix="web", profile=None):
-        from test_oauth_common import uniq
         a = WebAccount(self, uniq(prefix))
         if profile is not None:
             a.set_profile(profile)

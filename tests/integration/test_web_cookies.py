@@ -165,11 +165,36 @@ class CookieTests(OAuthTestCase):
         # Only the __Host- cookie counts, and only a live token in it.
         for cookie in ("ccx=%s" % acct.cookie, "%s=" % COOKIE,
                        "%s=%s" % (COOKIE, random_id(43)),
-                       "%s=%s" % (COOKIE.lower(), acct.cookie)):
+                       "Host-ccx=%s" % acct.cookie):
             with self.subTest(cookie=cookie):
                 resp = self.b.request("GET", "/v1/sessions/current",
                                       headers={"Cookie": cookie})
                 self.assertProblem(self.b, resp, 401, "unauthorized")
+
+    def test_cookie_name_is_case_sensitive(self):
+        """Browsers enforce the __Host- rules (Secure, Path=/, no Domain,
+        set over HTTPS by this very host) only on a cookie whose name has
+        that exact prefix.  A sibling subdomain or a plain-HTTP response
+        can set "__host-ccx" or "__HOST-ccx" (with Path=/v1 so that it is
+        sent first): if the broker reads cookie names without regard to
+        case, the prefix protects nothing and an attacker can fixate its
+        own session on the victim's browser (RFC 6265bis 4.1.3; cookie
+        names are case-sensitive, RFC 6265 5.4)."""
+        victim = self.w.web_customer("victim")
+        attacker = self.w.web_customer("attacker")
+        for name in ("__host-ccx", "__HOST-ccx", "__Host-CCX"):
+            with self.subTest(name=name, alone=True):
+                resp = self.b.request("GET", "/v1/sessions/current", headers={
+                    "Cookie": "%s=%s" % (name, attacker.cookie)})
+                self.assertProblem(self.b, resp, 401, "unauthorized")
+            # With the victim's real cookie after it: the real one counts.
+            with self.subTest(name=name, alone=False):
+                st, _, data = self.b.request(
+                    "GET", "/v1/sessions/current", headers={
+                        "Cookie": "%s=%s; %s=%s" % (name, attacker.cookie,
+                                                    COOKIE, victim.cookie)})
+                self.assertEqual(st, 200, data)
+                self.assertEqual(json.loads(data)["customer_id"], victim.id)
 
     # ---- CSRF --------------------------------------------------------------
 

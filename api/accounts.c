@@ -66,7 +66,7 @@ acct_get(struct api_request *r)
 static int
 respond_empty(struct api_request *r)
 {
-	return api_respond_bytes(r, 204, "application/json", "", 0);
+	return api_respond_bytes(r, 204, NULL, "", 0);
 }
 
 /* 204, and the browser forgets the session cookie. */
@@ -76,6 +76,24 @@ respond_ended(struct api_request *r)
 	int rc = respond_empty(r);
 
 	return rc != 0 || !r->via_cookie ? rc : api_session_cookie(r, "", 0);
+}
+
+/*
+ * Hashes (op HASH) or checks against a->job.encoded (op VERIFY) the body's
+ * string member name on the KDF pool; the handler resumes at step next.
+ */
+static int
+kdf_member(struct api_request *r, struct acct *a, enum broker_kdf_op op,
+    const char *name, int next)
+{
+	size_t len;
+
+	a->job.op = op;
+	a->job.password = api_json_str(r, name, &len);
+	a->job.password_len = len;
+	a->job.rc = 0;
+	a->step = next;
+	return api_kdf(r, &a->job);
 }
 
 /* Builds "<prefix><value>" throttle keys. */
@@ -114,7 +132,6 @@ api_h_register(struct api_request *r)
 	struct broker_customer c;
 	struct broker_txn *t = NULL;
 	char key[80];
-	size_t plen;
 	unsigned wait;
 	int rc;
 
@@ -145,11 +162,7 @@ api_h_register(struct api_request *r)
 			    "this login is already taken");
 		if (rc != BROKER_E_NOTFOUND)
 			return rc;
-		a->job.op = BROKER_KDF_HASH;
-		a->job.password = api_json_str(r, "password", &plen);
-		a->job.password_len = plen;
-		a->step = 1;
-		return api_kdf(r, &a->job);
+		return kdf_member(r, a, BROKER_KDF_HASH, "password", 1);
 	case 1:
 		if (a->job.rc != 0)
 			return a->job.rc;
@@ -174,7 +187,7 @@ api_h_login(struct api_request *r)
 	struct broker_txn *t = NULL;
 	char lkey[80], ikey[80];
 	const char *login;
-	size_t llen, plen;
+	size_t llen;
 	unsigned wait;
 	int64_t now = api_wall_now();
 	int rc;
@@ -226,11 +239,7 @@ api_h_login(struct api_request *r)
 			if (rc != 0 && rc != BROKER_E_NOTFOUND)
 				return rc;
 		}
-		a->job.op = BROKER_KDF_VERIFY;
-		a->job.password = api_json_str(r, "password", &plen);
-		a->job.password_len = plen;
-		a->step = 1;
-		return api_kdf(r, &a->job);
+		return kdf_member(r, a, BROKER_KDF_VERIFY, "password", 1);
 	case 1:
 		if (a->job.rc == BROKER_E_BADPASS) {
 			tkey(lkey, sizeof(lkey), "l:", a->login);
@@ -344,11 +353,7 @@ api_h_password(struct api_request *r)
 			return api_fail(r, API_E_THROTTLED,
 			    "too many failed attempts; try again later");
 		}
-		a->job.op = BROKER_KDF_VERIFY;
-		a->job.password = api_json_str(r, "current", &plen);
-		a->job.password_len = plen;
-		a->step = 1;
-		return api_kdf(r, &a->job);
+		return kdf_member(r, a, BROKER_KDF_VERIFY, "current", 1);
 	case 1:
 		if (a->job.rc == BROKER_E_BADPASS) {
 			tkey(lkey, sizeof(lkey), "l:", a->login);
@@ -359,11 +364,7 @@ api_h_password(struct api_request *r)
 		if (a->job.rc != 0)
 			return a->job.rc;
 		memset(&a->job, 0, sizeof(a->job));
-		a->job.op = BROKER_KDF_HASH;
-		a->job.password = api_json_str(r, "new", &plen);
-		a->job.password_len = plen;
-		a->step = 2;
-		return api_kdf(r, &a->job);
+		return kdf_member(r, a, BROKER_KDF_HASH, "new", 2);
 	case 2:
 		if (a->job.rc != 0)
 			return a->job.rc;

@@ -177,14 +177,38 @@ int api_pairwise_load(struct api_server *srv, char *errbuf, size_t errcap);
 int api_pairwise_sub(const struct api_server *srv, const char *customer,
     const char *company, char out[API_SUB_LEN + 1]);
 
+/* ---- bounded caches (cache.c) ------------------------------------------ */
+
+#define API_CACHE_KEY 32
+
+/* The head every cached entry starts with. */
+struct api_cached {
+	_Atomic int refs;
+	uint8_t key[API_CACHE_KEY];
+	void (*destroy)(struct api_cached *e);
+};
+
+struct api_cache;
+int api_cache_new(size_t slots, struct api_cache **out);
+void api_cache_free(struct api_cache *c);
+
+/* The entry stored under key, with a reference for the caller, or NULL. */
+struct api_cached *api_cache_get(struct api_cache *c,
+    const uint8_t key[API_CACHE_KEY]);
+
+/* Stores e (refs already counting the caller's) in its slot. */
+void api_cache_insert(struct api_cache *c, struct api_cached *e);
+
+/* Drops a reference; the last one destroys the entry.  NULL ok. */
+void api_cached_release(struct api_cached *e);
+
 /* ---- verified access tokens (tokcache.c) ----------------------------- */
 
 #define API_CLOCK_LEEWAY 5 /* seconds of clock skew tolerated */
 
 /* What a verified access token says; shared, reference counted. */
 struct api_tok {
-	_Atomic int refs;
-	uint8_t hash[32];
+	struct api_cached base; /* first: the cache's view of it */
 	int64_t exp, iat;
 	char grant[BROKER_ID_LEN + 1];
 	char client[BROKER_CLIENT_ID_MAX + 1];
@@ -194,9 +218,6 @@ struct api_tok {
 	char *scope_text; /* scopes, normalised text */
 };
 
-struct api_tokcache;
-int api_tokcache_new(size_t slots, struct api_tokcache **out);
-void api_tokcache_free(struct api_tokcache *c);
 
 /*
  * The verified facts of a bearer token, from the cache or by verifying
@@ -212,17 +233,13 @@ void api_tok_put(struct api_tok *t);
 
 /* A computed answer to a fetch; shared, reference counted, immutable. */
 struct api_proj {
-	_Atomic int refs;
-	uint8_t key[32];
+	struct api_cached base; /* first: the cache's view of it */
 	char *body; /* the projected profile, JSON */
 	size_t len;
 	char etag[BROKER_ETAG_LEN + 1];
 	json_t *fields; /* the paths that had data, for the audit trail */
 };
 
-struct api_projcache;
-int api_projcache_new(size_t slots, struct api_projcache **out);
-void api_projcache_free(struct api_projcache *c);
 
 /*
  * The projection of a stored profile (json, with its ETag) on the grant's
@@ -294,8 +311,8 @@ struct api_server {
 	struct api_throttle *throttle;
 	struct broker_audit *audit;
 	struct api_keyring *keys;
-	struct api_tokcache *tokens;
-	struct api_projcache *projections;
+	struct api_cache *tokens;      /* verified access tokens */
+	struct api_cache *projections; /* computed fetch answers */
 	unsigned char pairwise[32];
 	_Atomic int stopping;
 	_Atomic long inflight;
@@ -334,6 +351,7 @@ struct api_request {
 	int via_cookie;			   /* session came in the cookie */
 	char csrf[BROKER_ID_LEN + 1];	   /* the session's CSRF token */
 	char *problem_redirect;		   /* a "redirect" for the problem */
+	const char *write_notfound;	   /* detail when a write finds nothing */
 	int64_t session_expires;
 	char client_id[BROKER_CLIENT_ID_MAX + 1]; /* API_AUTH_CLIENT routes */
 	char detail[API_DETAIL_MAX];
@@ -377,6 +395,12 @@ const struct api_error_info *api_error_lookup(int err);
 
 /* The RFC 6749 5.2 "error" value for an error on the OAuth endpoints. */
 const char *api_oauth_error(const struct api_error_info *e);
+
+/* Copies s as an error_description may hold it (others become '). */
+void api_oauth_text(char *out, size_t cap, const char *s);
+
+/* A time in JSON: integer seconds, or "YYYY-MM-DDTHH:MM:SSZ".  0 or -1. */
+int api_parse_time(const json_t *v, int64_t *out);
 
 /*
  * Runs fn in the next shared commit and suspends the connection until it

@@ -37,23 +37,40 @@ authz_clear(struct authz *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* RFC 7636 4.1: 43-128 characters of [A-Z a-z 0-9 - . _ ~]. */
-static int
-pkce_syntax(const char *s)
+/* Skips a port's digits after a host; NULL unless 1-5 digits follow. */
+static const char *
+skip_port(const char *p)
 {
-	size_t n = s != NULL ? strlen(s) : 0;
+	size_t n = 0;
 
-	if (n < 43 || n > 128)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
+	while (p[n] >= '0' && p[n] <= '9')
+		n++;
+	return n >= 1 && n <= 5 ? p + n : NULL;
+}
 
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
-			c == '_' || c == '~'))
-			return 0;
+/*
+ * RFC 8252 7.3: a native app listening on a loopback IP literal gets a
+ * port only at run time, so for those URIs any port matches; everything
+ * else (scheme, host, path, query) still matches exactly.
+ */
+static int
+loopback_match(const char *reg, const char *uri)
+{
+	static const char *const hosts[] = { "http://127.0.0.1:",
+		"http://[::1]:" };
+
+	for (size_t h = 0; h < 2; h++) {
+		size_t n = strlen(hosts[h]);
+		const char *a, *b;
+
+		if (strncmp(reg, hosts[h], n) != 0 ||
+		    strncmp(uri, hosts[h], n) != 0)
+			continue;
+		a = skip_port(reg + n);
+		b = skip_port(uri + n);
+		return a != NULL && b != NULL && strcmp(a, b) == 0;
 	}
-	return 1;
+	return 0;
 }
 
 static int
@@ -62,9 +79,13 @@ listed(const json_t *uris, const char *uri)
 	size_t i;
 	json_t *u;
 
-	json_array_foreach(uris, i, u)
-		if (json_is_string(u) && strcmp(json_string_value(u), uri) == 0)
+	json_array_foreach(uris, i, u) {
+		const char *reg = json_string_value(u);
+
+		if (reg != NULL &&
+		    (strcmp(reg, uri) == 0 || loopback_match(reg, uri)))
 			return 1;
+	}
 	return 0;
 }
 
@@ -111,12 +132,17 @@ authz_check(struct api_request *r, const struct api_form *f, struct authz *a)
 	}
 	rt = api_form_get(f, "response_type", NULL);
 	if (rt == NULL || strcmp(rt, "code") != 0) {
-		a->error = "unsupported_response_type";
+		/* 4.1.2.1: missing is invalid, present but other unsupported. */
+		a->error = rt == NULL ? "invalid_request"
+				      : "unsupported_response_type";
 		return api_fail(r, API_E_BADREQ, "response_type must be code");
 	}
 	a->challenge = api_form_get(f, "code_challenge", NULL);
 	method = api_form_get(f, "code_challenge_method", NULL);
-	if (!pkce_syntax(a->challenge) || method == NULL ||
+	/* An S256 challenge is BASE64URL of 32 bytes: 43 characters. */
+	if (a->challenge == NULL || strlen(a->challenge) != 43 ||
+	    policy_pkce_check(a->challenge, strlen(a->challenge)) != 0 ||
+	    method == NULL ||
 	    strcmp(method, "S256") != 0) {
 		a->error = "invalid_request";
 		return api_fail(r, API_E_BADREQ,
@@ -184,11 +210,15 @@ redirect_url(const struct api_request *r, const struct authz *a,
 		return API_E_INTERNAL;
 	if (code != NULL && url_param(url, cap, "code", code) != 0)
 		return API_E_INTERNAL;
-	if (error != NULL && (url_param(url, cap, "error", error) != 0 ||
-				 (desc != NULL && url_param(url, cap,
-						      "error_description",
-						      desc) != 0)))
-		return API_E_INTERNAL;
+	if (error != NULL) {
+		char safe[API_DETAIL_MAX];
+
+		api_oauth_text(safe, sizeof(safe), desc != NULL ? desc : "");
+		if (url_param(url, cap, "error", error) != 0 ||
+		    (desc != NULL && url_param(url, cap, "error_description",
+					 safe) != 0))
+			return API_E_INTERNAL;
+	}
 	if (a->state != NULL && url_param(url, cap, "state", a->state) != 0)
 		return API_E_INTERNAL;
 	/* RFC 9207: say who answers, against mix-up attacks. */
@@ -199,49 +229,55 @@ redirect_url(const struct api_request *r, const struct authz *a,
 /* Collects the query string's arguments into a form; repeats refused. */
 struct collect {
 	struct api_form *f;
-	char *out;
-	int dup;
+	char *out, *end;
+	int bad;
 };
 
 static enum MHD_Result
 collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-    const char *value)
+    size_t key_size, const char *value, size_t value_size)
 {
 	struct collect *c = cls;
-	size_t kl = strlen(key), vl = value != NULL ? strlen(value) : 0;
 
 	(void)kind;
-	if (c->f->n == API_FORM_MAX || api_form_get(c->f, key, NULL) != NULL) {
-		c->dup = 1;
+	if (value == NULL)
+		value = "";
+	/*
+	 * A decoded %00 would cut a value short where it is compared as a C
+	 * string ("https://ok/cb%00https://evil/"): refuse it outright.
+	 */
+	if (strlen(key) != key_size || strlen(value) != value_size ||
+	    c->f->n == API_FORM_MAX || api_form_get(c->f, key, NULL) != NULL ||
+	    key_size + value_size + 2 > (size_t)(c->end - c->out)) {
+		c->bad = 1;
 		return MHD_NO;
 	}
 	c->f->name[c->f->n] = c->out;
-	memcpy(c->out, key, kl + 1);
-	c->out += kl + 1;
+	memcpy(c->out, key, key_size + 1);
+	c->out += key_size + 1;
 	c->f->value[c->f->n] = c->out;
-	memcpy(c->out, value != NULL ? value : "", vl + 1);
-	c->out += vl + 1;
-	c->f->vlen[c->f->n++] = vl;
+	memcpy(c->out, value, value_size + 1);
+	c->out += value_size + 1;
+	c->f->vlen[c->f->n++] = value_size;
 	return MHD_YES;
 }
 
 static int
 query_form(struct api_request *r, struct api_form *f)
 {
-	struct collect c = { f, NULL, 0 };
+	struct collect c = { f, NULL, NULL, 0 };
 
 	memset(f, 0, sizeof(*f));
-	/* Decoded arguments are never longer than the request line. */
-	f->cap = URL_MAX * 2;
+	f->cap = URL_MAX * (size_t)2;
 	if ((f->buf = calloc(1, f->cap)) == NULL)
 		return API_E_NOMEM;
 	c.out = f->buf;
-	if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND,
-		collect_arg, &c) < 0 || c.dup ||
-	    (size_t)(c.out - f->buf) > f->cap) {
+	c.end = f->buf + f->cap;
+	if (MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND,
+		collect_arg, &c) < 0 || c.bad) {
 		api_form_free(f);
-		return api_fail(r, API_E_BADREQ,
-		    "a parameter is repeated, or there are too many");
+		return api_fail(r, API_E_BADREQ, "a parameter is repeated, "
+		    "holds a NUL byte, or there are too many");
 	}
 	return 0;
 }
@@ -251,12 +287,12 @@ query_form(struct api_request *r, struct api_form *f)
 int
 api_h_authorize(struct api_request *r)
 {
-	struct api_form f;
+	struct api_form f = { 0 };
 	struct authz a;
 	char url[URL_MAX];
 	int rc, err;
 
-	if ((rc = query_form(r, &f)) != 0)
+	if (query_form(r, &f) != 0)
 		return api_page_error(r, 400, "This link is not valid",
 		    r->detail);
 	err = authz_check(r, &f, &a);
@@ -309,7 +345,7 @@ consent_error(struct api_request *r, const struct authz *a, int err)
 int
 api_h_consent(struct api_request *r)
 {
-	struct api_form f;
+	struct api_form f = { 0 };
 	struct authz a;
 	int64_t now = api_wall_now();
 	int rc;
@@ -326,7 +362,8 @@ api_h_consent(struct api_request *r)
 		    "site", json_object_get(a.client, "site"), "purpose",
 		    a.purpose, "scopes", scope_list(a.scopes), "redirect_uri",
 		    a.redirect_uri, "state", a.state, "expires_at",
-		    (json_int_t)now + DEFAULT_DAYS * 86400, "max_expires_at",
+		    (json_int_t)now + (json_int_t)DEFAULT_DAYS * 86400,
+		    "max_expires_at",
 		    (json_int_t)now + (json_int_t)MAX_DAYS * 86400));
 	authz_clear(&a);
 	api_form_free(&f);
@@ -437,8 +474,11 @@ api_h_decide(struct api_request *r)
 	if ((rc = chosen_scopes(r, d)) != 0)
 		return rc;
 	exp = json_object_get(r->json, "expires_at");
-	expires = json_is_integer(exp) ? json_integer_value(exp)
-				       : now + DEFAULT_DAYS * 86400;
+	expires = now + (int64_t)DEFAULT_DAYS * 86400;
+	/* A chosen expiry is honoured or refused, never silently replaced. */
+	if (exp != NULL && api_parse_time(exp, &expires) != 0)
+		return api_fail(r, API_E_BADREQ, "expires_at must be seconds "
+		    "since the epoch or an RFC 3339 UTC time");
 	if (expires <= now || expires > now + (int64_t)MAX_DAYS * 86400)
 		return api_fail(r, API_E_BADREQ, "expires_at must be in the "
 		    "future and at most five years away");

@@ -116,8 +116,10 @@ api_client_auth(struct api_request *r, const char *authz)
 		    now);
 		broker_read_end(t);
 	}
-	if (rc == 0)
+	if (rc == 0) {
 		memcpy(r->client_id, cred, strlen(cred) + 1);
+		api_throttle_clear(r->srv->throttle, ckey);
+	}
 	certs_wipe(cred, sizeof(cred));
 	if (rc == BROKER_E_BADPASS) {
 		api_throttle_hit(r->srv->throttle, ckey, now);

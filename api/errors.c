@@ -99,6 +99,22 @@ api_oauth_error(const struct api_error_info *e)
 	}
 }
 
+void
+api_oauth_text(char *out, size_t cap, const char *s)
+{
+	size_t i;
+
+	if (cap == 0)
+		return;
+	/* RFC 6749 5.2 and 4.1.2.1: %x20-21 / %x23-5B / %x5D-7E only. */
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = s[i] == '"' || s[i] == '\\' ||
+			(unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e
+		    ? '\''
+		    : s[i];
+	out[i] = '\0';
+}
+
 const char *
 api_strerror(int err)
 {

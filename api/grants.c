@@ -51,55 +51,6 @@ api_h_companies(struct api_request *r)
 
 /* ---- the customer's grants -------------------------------------------- */
 
-/* n decimal digits at s, or -1. */
-static int
-digits(const char *s, int n)
-{
-	int v = 0;
-
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-		v = v * 10 + (s[i] - '0');
-	}
-	return v;
-}
-
-/* expires_at: seconds since the epoch, or RFC 3339 "YYYY-MM-DDTHH:MM:SSZ". */
-static int
-parse_time(const json_t *v, int64_t *out)
-{
-	struct tm tm = { 0 };
-	const char *s;
-
-	if (json_is_integer(v)) {
-		*out = json_integer_value(v);
-		return 0;
-	}
-	if (!json_is_string(v))
-		return -1;
-	s = json_string_value(v);
-	if (strlen(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' ||
-	    s[13] != ':' || s[16] != ':' ||
-	    (strcmp(s + 19, "Z") != 0 && strcmp(s + 19, "+00:00") != 0))
-		return -1;
-	tm.tm_year = digits(s, 4);
-	tm.tm_mon = digits(s + 5, 2);
-	tm.tm_mday = digits(s + 8, 2);
-	tm.tm_hour = digits(s + 11, 2);
-	tm.tm_min = digits(s + 14, 2);
-	tm.tm_sec = digits(s + 17, 2);
-	if (tm.tm_year < 1970 || tm.tm_mon < 1 || tm.tm_mon > 12 ||
-	    tm.tm_mday < 1 || tm.tm_mday > 31 || tm.tm_hour < 0 ||
-	    tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
-	    tm.tm_sec < 0 || tm.tm_sec > 60)
-		return -1;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	*out = (int64_t)timegm(&tm);
-	return 0;
-}
-
 struct grant_state {
 	int step;
 	struct broker_grant_new gn;
@@ -159,7 +110,7 @@ grant_input(struct api_request *r, struct grant_state *s, int64_t now)
 	if (purpose == NULL || policy_purpose_check(purpose) != 0)
 		return api_fail(r, API_E_BADREQ, "'purpose' must be one of "
 		    "service, marketing, personalization, analytics, research");
-	if (parse_time(json_object_get(r->json, "expires_at"), &exp) != 0)
+	if (api_parse_time(json_object_get(r->json, "expires_at"), &exp) != 0)
 		return api_fail(r, API_E_BADREQ, "'expires_at' must be seconds "
 		    "since the epoch or an RFC 3339 UTC time");
 	if (exp <= now)
@@ -316,7 +267,7 @@ api_h_grant_revoke(struct api_request *r)
 	if (s == NULL)
 		return API_E_NOMEM;
 	if (s->step == 1)
-		return api_respond_bytes(r, 204, "application/json", "", 0);
+		return api_respond_bytes(r, 204, NULL, "", 0);
 	path_id(r, s->gn.id);
 	memcpy(id, s->gn.id, sizeof(id));
 	if (id[0] == '\0')
@@ -325,6 +276,7 @@ api_h_grant_revoke(struct api_request *r)
 	s->ge.id = s->gn.id;
 	s->ge.now = api_wall_now();
 	s->step = 1;
+	r->write_notfound = "no such grant";
 	return api_write(r, broker_grant_revoke, &s->ge);
 }
 

@@ -134,7 +134,7 @@ api_h_delete_me(struct api_request *r)
 	struct broker_grant_end *e = r->state;
 
 	if (e != NULL) {
-		int rc = api_respond_bytes(r, 204, "application/json", "", 0);
+		int rc = api_respond_bytes(r, 204, NULL, "", 0);
 
 		return rc != 0 || !r->via_cookie ? rc
 						  : api_session_cookie(r, "", 0);

@@ -255,6 +255,25 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 	    (unsigned long long)st.write_errors,
 	    (unsigned long long)st.max_batch,
 	    (unsigned long long)st.queue_depth);
+	{
+		uint64_t th = 0, tm = 0, ph = 0, pm = 0;
+
+		for (struct counters *c = head; c; c = c->next) {
+			th += get(&c->tok_hits);
+			tm += get(&c->tok_misses);
+			ph += get(&c->proj_hits);
+			pm += get(&c->proj_misses);
+		}
+		fprintf(f, "# HELP ccx_cache_lookups_total Lookups in the "
+		    "verified-token and projection caches.\n"
+		    "# TYPE ccx_cache_lookups_total counter\n"
+		    "ccx_cache_lookups_total{cache=\"token\",result=\"hit\"} %llu\n"
+		    "ccx_cache_lookups_total{cache=\"token\",result=\"miss\"} %llu\n"
+		    "ccx_cache_lookups_total{cache=\"projection\",result=\"hit\"} %llu\n"
+		    "ccx_cache_lookups_total{cache=\"projection\",result=\"miss\"} %llu\n",
+		    (unsigned long long)th, (unsigned long long)tm,
+		    (unsigned long long)ph, (unsigned long long)pm);
+	}
 	fprintf(f, "# HELP ccx_accesslog_dropped_total Access-log lines "
 	    "dropped because a buffer was full.\n"
 	    "# TYPE ccx_accesslog_dropped_total counter\n"

@@ -202,7 +202,7 @@ token_from_refresh(struct api_request *r, struct tok_state *s)
 			    s->ru.token);
 		case BROKER_REFRESH_SCOPE:
 			return api_fail(r, API_E_INVALID_SCOPE,
-			    "scope exceeds what the grant allows");
+			    "scope exceeds what this refresh token carries");
 		case BROKER_REFRESH_REUSED:
 			return api_fail(r, API_E_INVALID_GRANT,
 			    "refresh token already used; its family is revoked");
@@ -235,23 +235,6 @@ token_from_refresh(struct api_request *r, struct tok_state *s)
 	return api_write(r, broker_refresh_redeem, &s->ru);
 }
 
-/* RFC 7636 4.1: 43-128 of the unreserved characters. */
-static int
-verifier_ok(const char *v, size_t len)
-{
-	if (len < 43 || len > 128)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char c = v[i];
-
-		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
-			c == '_' || c == '~'))
-			return 0;
-	}
-	return 1;
-}
-
 /* grant_type=authorization_code (with PKCE) */
 static int
 token_from_code(struct api_request *r, struct tok_state *s)
@@ -274,7 +257,7 @@ token_from_code(struct api_request *r, struct tok_state *s)
 	if (code == NULL || uri == NULL || ver == NULL)
 		return api_fail(r, API_E_BADREQ,
 		    "code, redirect_uri and code_verifier are required");
-	if (!verifier_ok(ver, vlen))
+	if (policy_pkce_check(ver, vlen) != 0)
 		return api_fail(r, API_E_BADREQ, "malformed code_verifier");
 	/* S256: BASE64URL(SHA256(ASCII(code_verifier))) == code_challenge */
 	if (certs_sha256(ver, vlen, d) != 0 ||
@@ -438,7 +421,7 @@ api_h_revoke(struct api_request *r)
 	if (s == NULL)
 		return API_E_NOMEM;
 	if (s->step == 1)
-		return api_respond_bytes(r, 200, "application/json", "", 0);
+		return api_respond_bytes(r, 200, NULL, "", 0);
 	if (tok == NULL)
 		return api_fail(r, API_E_BADREQ, "token is required");
 	s->rv.company = r->client_id;

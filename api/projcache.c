@@ -4,69 +4,32 @@
  *
  * Keyed by SHA-256 of (profile ETag, grant scopes, token scopes): a
  * profile change gives a new ETag and so a new key, and stale entries
- * simply age out.  The entry holds the answer's bytes, its ETag and the
- * list of fields for the audit trail - nothing about who may see it: the
- * caller checks the token, grant and company before every use.
- * Direct-mapped slots under sharded locks, bounded, reference counted.
+ * simply age out of the bounded cache (cache.c).  The entry holds the
+ * answer's bytes, its ETag and the fields for the audit trail - nothing
+ * about who may see it: the caller checks the token, grant and company
+ * before every use.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-#define SHARDS 64
-
-struct api_projcache {
-	pthread_mutex_t lock[SHARDS];
-	struct api_proj **slot;
-	size_t n;
-};
-
-int
-api_projcache_new(size_t slots, struct api_projcache **out)
+static void
+proj_destroy(struct api_cached *e)
 {
-	struct api_projcache *c;
+	struct api_proj *p = (struct api_proj *)e;
 
-	*out = NULL;
-	if (slots < SHARDS)
-		slots = SHARDS;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return API_E_NOMEM;
-	/* An array of pointers: sizeof(*c->slot) is meant. */
-	if ((c->slot = calloc(slots, sizeof(*c->slot))) == NULL) { /* NOLINT(bugprone-sizeof-expression) */
-		free(c);
-		return API_E_NOMEM;
-	}
-	c->n = slots;
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&c->lock[i], NULL);
-	*out = c;
-	return 0;
-}
-
-void
-api_proj_put(struct api_proj *p)
-{
-	if (p == NULL || atomic_fetch_sub(&p->refs, 1) != 1)
-		return;
 	json_decref(p->fields);
 	free(p->body);
 	free(p);
 }
 
 void
-api_projcache_free(struct api_projcache *c)
+api_proj_put(struct api_proj *p)
 {
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < c->n; i++)
-		api_proj_put(c->slot[i]);
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_destroy(&c->lock[i]);
-	free(c->slot);
-	free(c);
+	if (p != NULL)
+		api_cached_release(&p->base);
 }
 
 static int
@@ -102,7 +65,8 @@ compute(const char *json, size_t len, const char *gscopes,
 	*out = NULL;
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		return API_E_NOMEM;
-	atomic_init(&p->refs, 1);
+	atomic_init(&p->base.refs, 1);
+	p->base.destroy = proj_destroy;
 	if (policy_scopes_parse(gscopes, strlen(gscopes), &g, NULL, 0) != 0 ||
 	    (doc = json_loadb(json, len, 0, NULL)) == NULL) {
 		rc = API_E_INTERNAL;
@@ -138,36 +102,20 @@ api_projection(struct api_request *r, const char *profile_etag,
     const char *json, size_t len, const char *gscopes,
     const struct api_tok *tok, struct api_proj **out)
 {
-	struct api_projcache *c = r->srv->projections;
-	uint8_t h[CERTS_SHA256_LEN];
-	struct api_proj *p = NULL, *old;
-	pthread_mutex_t *l;
-	size_t i;
+	uint8_t h[API_CACHE_KEY];
+	struct api_proj *p;
 	int rc;
 
 	*out = NULL;
 	if ((rc = key_of(profile_etag, gscopes, tok->scope_text, h)) != 0)
 		return rc;
-	memcpy(&i, h, sizeof(i));
-	i %= c->n;
-	l = &c->lock[i % SHARDS];
-	pthread_mutex_lock(l);
-	if (c->slot[i] != NULL && memcmp(c->slot[i]->key, h, sizeof(h)) == 0) {
-		p = c->slot[i];
-		atomic_fetch_add(&p->refs, 1);
-	}
-	pthread_mutex_unlock(l);
+	p = (struct api_proj *)api_cache_get(r->srv->projections, h);
 	api_metrics_projcache(p != NULL);
 	if (p == NULL) {
 		if ((rc = compute(json, len, gscopes, tok->scopes, &p)) != 0)
 			return rc;
-		memcpy(p->key, h, sizeof(h));
-		atomic_fetch_add(&p->refs, 1); /* one for the cache */
-		pthread_mutex_lock(l);
-		old = c->slot[i];
-		c->slot[i] = p;
-		pthread_mutex_unlock(l);
-		api_proj_put(old);
+		memcpy(p->base.key, h, sizeof(h));
+		api_cache_insert(r->srv->projections, &p->base);
 	}
 	*out = p;
 	return 0;

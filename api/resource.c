@@ -83,7 +83,7 @@ api_h_resource(struct api_request *r)
 	inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm != NULL && none_match(inm, p->etag))
-		rc = api_respond_bytes(r, 304, "application/json", "", 0);
+		rc = api_respond_bytes(r, 304, NULL, "", 0);
 	else
 		rc = api_respond_bytes(r, 200, "application/json", p->body,
 		    p->len);

@@ -45,8 +45,8 @@ set_response(struct api_request *r, unsigned status, const char *ctype,
 			free(data);
 		return API_E_NOMEM;
 	}
-	if (MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-		ctype) != MHD_YES ||
+	if ((ctype != NULL && MHD_add_response_header(resp,
+				  MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) ||
 	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
 		"no-store") != MHD_YES ||
 	    MHD_add_response_header(resp, "X-Content-Type-Options",
@@ -139,16 +139,8 @@ api_respond_problem(struct api_request *r, int err)
 
 	if (fmt == API_ERR_OAUTH) {
 		char safe[API_DETAIL_MAX];
-		size_t i;
 
-		/* RFC 6749 5.2: %x20-21 / %x23-5B / %x5D-7E only. */
-		for (i = 0; detail[i] != '\0' && i + 1 < sizeof(safe); i++)
-			safe[i] = detail[i] == '"' || detail[i] == '\\' ||
-				(unsigned char)detail[i] < 0x20 ||
-				(unsigned char)detail[i] > 0x7e
-			    ? '\''
-			    : detail[i];
-		safe[i] = '\0';
+		api_oauth_text(safe, sizeof(safe), detail);
 		body = json_pack("{s:s, s:s}", "error", api_oauth_error(e),
 		    "error_description", safe);
 	} else {

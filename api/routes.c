@@ -48,7 +48,21 @@ const struct api_route api_routes[] = {
 };
 const size_t api_n_routes = sizeof(api_routes) / sizeof(api_routes[0]);
 
-/* Matches path against pattern segment by segment, capturing {params}. */
+/* Is the segment (len bytes at s) the name of an embedded page file? */
+static int
+is_asset(const char *s, size_t len)
+{
+	for (const struct api_asset *a = api_assets; a->path != NULL; a++)
+		if (strlen(a->path) == len + 1 && memcmp(a->path + 1, s, len) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Matches path against pattern segment by segment, capturing {params};
+ * {asset} matches only the name of a file the page is made of, so that
+ * any other path is simply not found, whatever the method.
+ */
 static int
 pattern_match(const char *pat, const char *path, struct api_param *params,
     size_t *n)
@@ -63,7 +77,9 @@ pattern_match(const char *pat, const char *path, struct api_param *params,
 			const char *end = strchr(path, '/');
 			size_t len = end ? (size_t)(end - path) : strlen(path);
 
-			if (len == 0 || *n >= API_MAX_PARAMS)
+			if (len == 0 || *n >= API_MAX_PARAMS ||
+			    (strncmp(pat, "{asset}", 7) == 0 &&
+				!is_asset(path, len)))
 				return 0;
 			params[*n].s = path;
 			params[*n].len = len;

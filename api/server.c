@@ -396,6 +396,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 		r->suspended = 0;
 		if (r->write_rc < 0) {
 			r->detail[0] = '\0';
+			if (r->write_rc == BROKER_E_NOTFOUND &&
+			    r->write_notfound != NULL)
+				api_fail(r, API_E_NOTFOUND, "%s",
+				    r->write_notfound);
 			return answer_error(r, r->write_rc);
 		}
 	}
@@ -600,8 +604,8 @@ server_free(struct api_server *srv)
 	broker_audit_close(srv->audit);
 	broker_store_close(srv->store);
 	api_throttle_free(srv->throttle);
-	api_tokcache_free(srv->tokens);
-	api_projcache_free(srv->projections);
+	api_cache_free(srv->tokens);
+	api_cache_free(srv->projections);
 	api_keyring_free(srv->keys);
 	certs_wipe(srv->pairwise, sizeof(srv->pairwise));
 	api_accesslog_close();
@@ -660,8 +664,8 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	if ((rc = api_keyring_load(srv, &srv->keys, errbuf, errcap)) != 0 ||
 	    (rc = api_pairwise_load(srv, errbuf, errcap)) != 0 ||
-	    (rc = api_tokcache_new(cfg->token_cache, &srv->tokens)) != 0 ||
-	    (rc = api_projcache_new(cfg->projection_cache,
+	    (rc = api_cache_new(cfg->token_cache, &srv->tokens)) != 0 ||
+	    (rc = api_cache_new(cfg->projection_cache,
 		 &srv->projections)) != 0)
 		goto fail;
 	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||

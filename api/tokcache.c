@@ -3,80 +3,32 @@
  * once, not on every fetch.
  *
  * Keyed by SHA-256 of the whole token (a token that differs in one byte is
- * a different entry and is verified afresh).  Direct-mapped slots under
- * sharded locks: bounded memory, no lock shared by all threads.  An entry
- * holds only what the signature vouches for (claims, compiled scopes); the
- * liveness of the grant, the company and the token's jti is never cached
- * and is checked by the caller on every request.  Entries are reference
- * counted so an eviction never frees one a request is still using.
+ * a different entry and is verified afresh), in a bounded cache (cache.c).
+ * An entry holds only what the signature vouches for (claims, compiled
+ * scopes); the liveness of the grant, the company and the token's jti is
+ * never cached and is checked by the caller on every request.
  */
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-#define SHARDS 64
-
-struct api_tokcache {
-	pthread_mutex_t lock[SHARDS];
-	struct api_tok **slot;
-	size_t n;
-};
-
-int
-api_tokcache_new(size_t slots, struct api_tokcache **out)
+static void
+tok_destroy(struct api_cached *e)
 {
-	struct api_tokcache *c;
+	struct api_tok *t = (struct api_tok *)e;
 
-	*out = NULL;
-	if (slots < SHARDS)
-		slots = SHARDS;
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return API_E_NOMEM;
-	/* An array of pointers: sizeof(*c->slot) is meant. */
-	if ((c->slot = calloc(slots, sizeof(*c->slot))) == NULL) { /* NOLINT(bugprone-sizeof-expression) */
-		free(c);
-		return API_E_NOMEM;
-	}
-	c->n = slots;
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&c->lock[i], NULL);
-	*out = c;
-	return 0;
-}
-
-void
-api_tok_put(struct api_tok *t)
-{
-	if (t == NULL || atomic_fetch_sub(&t->refs, 1) != 1)
-		return;
 	policy_scopes_free(t->scopes);
 	free(t->scope_text);
 	free(t);
 }
 
 void
-api_tokcache_free(struct api_tokcache *c)
+api_tok_put(struct api_tok *t)
 {
-	if (c == NULL)
-		return;
-	for (size_t i = 0; i < c->n; i++)
-		api_tok_put(c->slot[i]);
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_destroy(&c->lock[i]);
-	free(c->slot);
-	free(c);
-}
-
-static size_t
-index_of(const struct api_tokcache *c, const uint8_t h[CERTS_SHA256_LEN])
-{
-	uint64_t v;
-
-	memcpy(&v, h, sizeof(v));
-	return (size_t)(v % c->n);
+	if (t != NULL)
+		api_cached_release(&t->base);
 }
 
 /* Copies a string claim into a fixed buffer; 0 when present and fits. */
@@ -114,7 +66,8 @@ verify(struct api_server *srv, const char *tok, size_t len,
 		json_decref(claims);
 		return API_E_NOMEM;
 	}
-	atomic_init(&t->refs, 1);
+	atomic_init(&t->base.refs, 1);
+	t->base.destroy = tok_destroy;
 	t->exp = json_integer_value(json_object_get(claims, "exp"));
 	scope = json_string_value(json_object_get(claims, "scope"));
 	if (claim_str(claims, "grant_id", t->grant, sizeof(t->grant)) ||
@@ -151,11 +104,8 @@ int
 api_token_check(struct api_request *r, const char *tok, size_t len,
     struct api_tok **out)
 {
-	struct api_tokcache *c = r->srv->tokens;
-	uint8_t h[CERTS_SHA256_LEN];
-	struct api_tok *t = NULL, *old;
-	size_t i;
-	pthread_mutex_t *l;
+	uint8_t h[API_CACHE_KEY];
+	struct api_tok *t;
 	int rc;
 
 	*out = NULL;
@@ -163,27 +113,14 @@ api_token_check(struct api_request *r, const char *tok, size_t len,
 		return api_fail(r, API_E_INVALID_TOKEN, "malformed token");
 	if (certs_sha256(tok, len, h) != 0)
 		return API_E_INTERNAL;
-	i = index_of(c, h);
-	l = &c->lock[i % SHARDS];
-	pthread_mutex_lock(l);
-	if (c->slot[i] != NULL &&
-	    memcmp(c->slot[i]->hash, h, sizeof(h)) == 0) {
-		t = c->slot[i];
-		atomic_fetch_add(&t->refs, 1);
-	}
-	pthread_mutex_unlock(l);
+	t = (struct api_tok *)api_cache_get(r->srv->tokens, h);
 	api_metrics_tokcache(t != NULL);
 	if (t == NULL) {
 		if ((rc = verify(r->srv, tok, len, &t, r->detail,
 			 sizeof(r->detail))) != 0)
 			return rc;
-		memcpy(t->hash, h, sizeof(h));
-		atomic_fetch_add(&t->refs, 1); /* one for the cache */
-		pthread_mutex_lock(l);
-		old = c->slot[i];
-		c->slot[i] = t;
-		pthread_mutex_unlock(l);
-		api_tok_put(old);
+		memcpy(t->base.key, h, sizeof(h));
+		api_cache_insert(r->srv->tokens, &t->base);
 	}
 	/* Expiry is re-checked on every use, cached or not. */
 	if (api_wall_now() >= t->exp + API_CLOCK_LEEWAY) {

@@ -183,9 +183,13 @@ company_view(const char *id, json_t *rec)
 }
 
 /* Parses the descriptive flags shared by add and update. */
+/*
+ * Parses the flags of company add/update (descriptive ones) or company
+ * secret (--overlap only): a flag that would be ignored is an error.
+ */
 static int
 company_flags(struct args *a, int from, struct broker_company_change *c,
-    const char **uris)
+    const char **uris, int secret)
 {
 	const char *bad = "";
 
@@ -193,6 +197,10 @@ company_flags(struct args *a, int from, struct broker_company_change *c,
 		const char *f = a->argv[i], *v = i + 1 < a->argc ? a->argv[i + 1]
 								 : NULL;
 
+		if ((strcmp(f, "--overlap") == 0) != secret) {
+			bad = f;
+			goto bad;
+		}
 		if (strcmp(f, "--no-redirect-uris") == 0) {
 			c->clear_redirects = 1;
 			continue;
@@ -300,7 +308,7 @@ cmd_company(struct args *a)
 	c.id = a->argv[1];
 	if (strcmp(sub, "add") == 0) {
 		fn = broker_company_add;
-		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+		if ((rc = company_flags(a, 2, &c, uris, 0)) != 0)
 			return rc;
 		if (c.name == NULL) {
 			fprintf(stderr, "ccx-admin: company add needs --name\n");
@@ -313,11 +321,11 @@ cmd_company(struct args *a)
 		}
 	} else if (strcmp(sub, "update") == 0) {
 		fn = broker_company_update;
-		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+		if ((rc = company_flags(a, 2, &c, uris, 0)) != 0)
 			return rc;
 	} else if (strcmp(sub, "secret") == 0) {
 		fn = broker_company_new_secret;
-		if ((rc = company_flags(a, 2, &c, uris)) != 0)
+		if ((rc = company_flags(a, 2, &c, uris, 1)) != 0)
 			return rc;
 	} else if (strcmp(sub, "disable") == 0 || strcmp(sub, "enable") == 0) {
 		fn = broker_company_set_disabled;

@@ -98,6 +98,12 @@ int policy_password_check(const char *pw, size_t len, const char *login,
  */
 int policy_purpose_check(const char *purpose);
 
+/*
+ * A PKCE code_verifier or S256 code_challenge (RFC 7636 4.1, 4.2): 43 to
+ * 128 of A-Z a-z 0-9 - . _ ~.  0 or POLICY_E_INVAL.
+ */
+int policy_pkce_check(const char *s, size_t len);
+
 /* ---- what scopes mean, in plain words (labels.c) ----------------------- */
 
 struct policy_field_label {

@@ -697,7 +697,10 @@ static const struct route_row route_rows[] = {
 	{ "GET", "/x/../healthz", API_E_NOTFOUND, NULL, "" },
 	{ "GET", "/metrics/", API_E_NOTFOUND, NULL, "" },
 	{ "GET", "/metricsz", API_E_NOTFOUND, NULL, "" },
-	{ "GET", "/", API_E_NOTFOUND, NULL, "" },
+	/* the web page and its files (only the ones that exist) */
+	{ "GET", "/", 0, "page", NULL },
+	{ "POST", "/", API_E_METHOD, NULL, "GET, HEAD" },
+	{ "GET", "/nosuchfile.js", API_E_NOTFOUND, NULL, "" },
 	{ "GET", "", API_E_NOTFOUND, NULL, "" },
 	/* 404, not 405 */
 	{ "POST", "/nope", API_E_NOTFOUND, NULL, "" },
@@ -811,10 +814,22 @@ test_route_table_integrity(void **state)
 				    a->method, a->pattern);
 		}
 
-		/* A concrete path for the pattern: each {param} becomes "_". */
+		/*
+		 * A concrete path for the pattern: each {param} becomes "_",
+		 * {asset} the name of an embedded file (if there is none, the
+		 * row cannot match and is skipped).
+		 */
 		for (const char *p = a->pattern; *p != '\0'; p++) {
-			assert_true(o + 2 < sizeof(path));
-			if (*p == '{') {
+			assert_true(o + 64 < sizeof(path));
+			if (strncmp(p, "{asset}", 7) == 0) {
+				if (api_assets[0].path == NULL)
+					goto next;
+				memcpy(path + o, api_assets[0].path + 1,
+				    strlen(api_assets[0].path) - 1);
+				o += strlen(api_assets[0].path) - 1;
+				p += 6;
+				want_params++;
+			} else if (*p == '{') {
 				p = strchr(p, '}');
 				assert_non_null(p);
 				path[o++] = '_';
@@ -835,6 +850,7 @@ test_route_table_integrity(void **state)
 			    0);
 			assert_ptr_equal(rt, a);
 		}
+next:;
 	}
 }
 

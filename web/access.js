@@ -1,7 +1,7 @@
 // Grants: who can read what, for what, until when; revoke.
 import { get, del } from './api.js';
 import {
-  $, h, clear, announce, reportError, confirmDialog, timeEl, joinWords, plural,
+  $, h, clear, announce, reportError, confirmDialog, timeEl, joinWords, plural, possessive,
 } from './dom.js';
 import { companyName, describeScope, describeScopeInline, purposeSentence } from './catalog.js';
 
@@ -37,19 +37,20 @@ function grantRow(g, onRevoke, highlight) {
   h('div', { class: 'grant-scopes' },
     h('p', { class: 'label' }, g.state === 'active' ? 'Can read' : 'Could read'),
     h('ul', { class: 'scope-list' }, (g.scopes || []).map((s) => h('li', { 'data-scope': s }, describeScope(s))))),
-  grantDates(g),
-  g.state === 'active' ? h('div', { class: 'actions' },
-    h('button', {
-      type: 'button', class: 'btn btn-danger-outline', 'data-testid': `revoke-${g.id}`, 'data-action': 'revoke',
-      'aria-describedby': headingId, onclick: (e) => onRevoke(g, e.currentTarget),
-    }, 'Revoke access')) : null);
+  h('div', { class: 'grant-foot' },
+    grantDates(g),
+    g.state === 'active' ? h('div', { class: 'actions' },
+      h('button', {
+        type: 'button', class: 'btn btn-danger-outline btn-small', 'data-testid': `revoke-${g.id}`, 'data-action': 'revoke',
+        'aria-describedby': headingId, onclick: (e) => onRevoke(g, e.currentTarget),
+      }, 'Revoke access')) : null));
 }
 
 async function revoke(g, button) {
   const name = companyName(g.company);
   const what = joinWords((g.scopes || []).map(describeScopeInline));
   const ok = await confirmDialog({
-    title: `Revoke ${name}'s access?`,
+    title: `Revoke ${possessive(name)} access?`,
     message: `${name} will immediately stop being able to read ${what}. To share again later, give access anew.`,
     confirm: 'Revoke access',
     danger: true,

@@ -1,6 +1,8 @@
 // The access log in plain words, newest first, with "Load more".
 import { get } from './api.js';
-import { $, h, clear, reportError, timeEl, joinWords, formatDate } from './dom.js';
+import {
+  $, h, clear, reportError, timeEl, joinWords, formatDate, possessive,
+} from './dom.js';
 import { companyName, describeField, describeScopeInline, purposeLabel } from './catalog.js';
 
 const PAGE = 50;
@@ -31,7 +33,7 @@ export function sentence(item) {
     case 'grant.created':
       return `You gave ${who} access to ${scopeWords(item)}${item.purpose ? ` for ${purposeLabel(item.purpose).toLowerCase()}` : ''}`;
     case 'grant.revoked':
-      return `You revoked ${who}'s access to ${scopeWords(item)}`;
+      return `You revoked ${possessive(who)} access to ${scopeWords(item)}`;
     case 'token.issued':
       return `${who} connected and can read ${scopeWords(item)}`;
     case 'token.refreshed':

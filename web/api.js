@@ -62,9 +62,8 @@ async function toError(res) {
 }
 
 async function parseBody(res) {
-  if (res.status === 204) return null;
   const text = await res.text();
-  if (!text) return null;
+  if (res.status === 204 || !text) return null;
   try { return JSON.parse(text); } catch { return text; }
 }
 

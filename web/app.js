@@ -28,7 +28,9 @@ const app = {
   session: null, // {customer_id, login, expires_at}
   rendered: false,
   isConsentPage: () => window.location.pathname === '/oauth/authorize',
-  navigate(hash) {
+  // Goes to a route; `message` is announced once the new view is shown.
+  navigate(hash, message = null) {
+    pendingMessage = message;
     if (window.location.hash === hash) render();
     else window.location.hash = hash;
   },
@@ -98,6 +100,7 @@ function focusHeading(viewName) {
 }
 
 let renderSeq = 0;
+let pendingMessage = null;
 
 async function render({ focus = false } = {}) {
   const seq = ++renderSeq;
@@ -128,6 +131,10 @@ async function render({ focus = false } = {}) {
   await loadReference();
   if (seq !== renderSeq) return; // a newer navigation took over
   await route.show(app, params);
+  if (pendingMessage) {
+    announce(pendingMessage);
+    pendingMessage = null;
+  }
 }
 
 async function logout() {
@@ -141,9 +148,8 @@ async function logout() {
 
 function wire() {
   $('#logout').addEventListener('click', logout);
-  $('#alert-close').addEventListener('click', dismissMessages);
   document.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape' && !$('#alert').hidden && !$('#confirm').open) dismissMessages();
+    if (e.key === 'Escape' && $('#alert').firstChild && !$('#confirm').open) dismissMessages();
   });
   window.addEventListener('hashchange', () => { dismissMessages(); render(); });
   auth.wire(app);

@@ -1,7 +1,7 @@
 // The company directory, and the form to give one company access.
 import { get, post } from './api.js';
 import {
-  $, h, clear, announce, busy, clearFormError, formError, reportError, joinWords, formatDate, plural, words,
+  $, h, clear, busy, clearFormError, formError, reportError, joinWords, formatDate, plural, words,
 } from './dom.js';
 import {
   loadCatalog, loadCompanies, company, companyName, describeScopeInline, PURPOSES,
@@ -237,8 +237,8 @@ async function submitGrant(app, form, companySelect, expiry) {
     try {
       const grant = await post('/v1/me/grants', { company: companyId, scopes, purpose, expires_at: until.at });
       const what = joinWords((grant?.scopes || scopes).map(describeScopeInline));
-      announce(`${companyName(companyId)} can now read ${what} until ${formatDate((grant?.expires_at || until.at) * 1000)}.`);
-      app.navigate(`#/access${grant?.id ? `/${encodeURIComponent(grant.id)}` : ''}`);
+      app.navigate(`#/access${grant?.id ? `/${encodeURIComponent(grant.id)}` : ''}`,
+        `${companyName(companyId)} can now read ${what} until ${formatDate((grant?.expires_at || until.at) * 1000)}.`);
     } catch (err) {
       reportError(err, 'Access not given', form);
     }

@@ -3,11 +3,16 @@ import { get, post } from './api.js';
 import {
   $, h, clear, busy, clearFormError, formError, reportError, announce, joinWords,
 } from './dom.js';
-import { describeScope, purposeSentence } from './catalog.js';
+import { describeScope, PURPOSES } from './catalog.js';
 import { expiryChooser } from './expiry.js';
 import { siteLink } from './companies.js';
 
 const query = () => window.location.search.replace(/^\?/, '');
+
+function purposeLine(id) {
+  const p = PURPOSES.find((x) => x.id === id);
+  return p ? [h('strong', {}, p.label), ` — ${p.text}`] : String(id);
+}
 
 function hostOf(url) {
   try { return new URL(url).host; } catch { return ''; }
@@ -41,11 +46,17 @@ function leaving(body, name) {
   $('#consent-heading').focus();
 }
 
+// The broker's label, or ours when it only repeats the path.
+function scopeLabel(s) {
+  const path = String(s.scope).replace(/^read:/, '');
+  return s.label && s.label !== path && s.label !== s.scope ? s.label : describeScope(s.scope);
+}
+
 function scopeBox(s, i) {
   const id = `consent-scope-${i}`;
   return h('div', { class: 'check' },
     h('input', { type: 'checkbox', id, value: s.scope, checked: true, 'data-scope': s.scope, 'data-testid': `consent-scope-${s.scope}` }),
-    h('label', { for: id }, s.label || describeScope(s.scope)));
+    h('label', { for: id }, scopeLabel(s)));
 }
 
 function render(app, body, req) {
@@ -78,7 +89,7 @@ function render(app, body, req) {
       h('p', { class: 'company-line' }, client.description || null, client.description && client.site ? ' · ' : null, siteLink(client.site))),
     h('section', { class: 'card', 'aria-labelledby': 'consent-why' },
       h('h2', { class: 'card-title', id: 'consent-why' }, 'Why'),
-      h('p', { 'data-testid': 'consent-purpose' }, purposeSentence(req.purpose))),
+      h('p', { 'data-testid': 'consent-purpose' }, purposeLine(req.purpose))),
     form);
 
   const decide = (decision) => busy(form, async () => {
@@ -99,7 +110,7 @@ function render(app, body, req) {
       });
       if (!res || typeof res.redirect !== 'string') throw new Error('The broker did not say where to go next.');
       if (decision === 'approve') {
-        announce(`${name} can now read ${joinWords(picked.map((s) => scopes.find((x) => x.scope === s)?.label || describeScope(s)))}.`);
+        announce(`${name} can now read ${joinWords(picked.map((s) => scopeLabel(scopes.find((x) => x.scope === s) || { scope: s })))}.`);
       }
       leaving(body, name);
       window.location.assign(res.redirect);

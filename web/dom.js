@@ -40,31 +40,34 @@ export const nextId = (prefix) => `${prefix}-${++uid}`;
 
 // ---- status and error announcements ------------------------------------
 
-let statusTimer = 0;
+function messageBox(kind, icon, body) {
+  return h('div', { class: `message message-${kind}` },
+    h('span', { class: 'message-icon', 'aria-hidden': 'true' }, icon),
+    h('div', { class: 'message-body' }, body),
+    h('button', { type: 'button', class: 'message-close', 'aria-label': 'Dismiss', onclick: dismissMessages }, '×'));
+}
 
-// A short confirmation, read politely by screen readers and shown as a toast.
+// A short confirmation, read politely by screen readers.
 export function announce(message) {
-  const box = $('#status');
-  const err = $('#alert');
-  err.hidden = true;
-  clear($('#alert-text'));
-  clear($('#status-text'), message);
-  box.hidden = false;
-  clearTimeout(statusTimer);
-  statusTimer = setTimeout(() => { box.hidden = true; }, 8000);
+  $('#alert').replaceChildren();
+  clear($('#status'), messageBox('ok', '✓', h('p', { 'data-testid': 'status-text' }, message)));
 }
 
 // An error, read at once by screen readers; stays until dismissed or replaced.
 export function alertError(message, title = 'Something went wrong') {
-  $('#status').hidden = true;
-  clear($('#alert-title'), title);
-  clear($('#alert-text'), message);
-  $('#alert').hidden = false;
+  $('#status').replaceChildren();
+  const box = messageBox('error', '!', [
+    h('p', { class: 'message-title' }, title),
+    h('p', { 'data-testid': 'error-text' }, message),
+  ]);
+  clear($('#alert'), box);
+  const top = box.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight - 40) box.scrollIntoView({ block: 'nearest' });
 }
 
 export function dismissMessages() {
-  $('#status').hidden = true;
-  $('#alert').hidden = true;
+  $('#status').replaceChildren();
+  $('#alert').replaceChildren();
 }
 
 // Shows an error inside a form, next to its buttons. The slot is a live
@@ -154,6 +157,9 @@ export function timeEl(ms, withTime = true) {
 export function plural(n, one, many) {
   return `${n} ${n === 1 ? one : many}`;
 }
+
+// "Acme's", "Northwind Foods'"
+export const possessive = (name) => `${name}${/s$/i.test(name) ? '’' : '’s'}`;
 
 // "favourite_colours" -> "favourite colours"
 export const words = (key) => String(key).replace(/_/g, ' ');

@@ -185,12 +185,13 @@ export function pairsField(def, value, testid) {
     });
     const row = h('div', { class: 'pair' }, keyInput, valueInput);
     const remove = h('button', {
-      type: 'button', class: 'btn btn-quiet btn-small', 'aria-label': `Remove ${def.keyLabel || 'entry'} ${n}`,
+      type: 'button', class: 'icon-button', 'aria-label': `Remove ${(def.keyLabel || 'entry').toLowerCase()} ${n}`,
+      title: 'Remove',
       onclick: () => {
         row.remove();
         addButton.focus();
       },
-    }, 'Remove');
+    }, '×');
     row.append(remove);
     body.append(row);
     lastFocus = keyInput;
@@ -247,7 +248,7 @@ export function describeValue(def, value) {
     case 'list': return Array.isArray(value) && value.length ? value.join(', ') : null;
     case 'pairs':
       return isObject(value) && Object.keys(value).length
-        ? Object.entries(value).map(([k, v]) => `${words(k)}: ${v}`).join(' · ') : null;
+        ? Object.entries(value).map(([k, v]) => `${(def.keyName || words)(k)}: ${v}`).join(' · ') : null;
     default: return def.describe ? def.describe(value) : String(value);
   }
 }

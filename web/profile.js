@@ -28,6 +28,13 @@ function languageName(tag) {
   } catch { return tag; }
 }
 
+const SIZE_NAMES = { shoe_eu: 'Shoe (EU)', shoe_uk: 'Shoe (UK)', shoe_us: 'Shoe (US)' };
+
+function sizeName(key) {
+  const w = SIZE_NAMES[key] || words(key);
+  return w.charAt(0).toUpperCase() + w.slice(1);
+}
+
 function normalisePhone(v) {
   const compact = v.replace(/[\s().-]/g, '');
   return compact.startsWith('00') ? `+${compact.slice(2)}` : compact;
@@ -51,9 +58,9 @@ export const SECTIONS = [
         path: 'phone', label: 'Phone number', type: 'tel', autocomplete: 'tel', short: true, normalize: normalisePhone,
         hint: 'International format: + and the country code, e.g. +44 20 7946 0958.',
       },
-      { group: 'Postal address', fields: [
+      { group: 'Postal address', layout: 'address', fields: [
         { path: 'postal.street', label: 'Street and number', autocomplete: 'street-address' },
-        { path: 'postal.postcode', label: 'Postcode', autocomplete: 'postal-code', short: true },
+        { path: 'postal.postcode', label: 'Postcode', autocomplete: 'postal-code' },
         { path: 'postal.city', label: 'Town or city', autocomplete: 'address-level2' },
         { path: 'postal.region', label: 'Region or state', autocomplete: 'address-level1' },
         { path: 'postal.country', label: 'Country', autocomplete: 'country-name' },
@@ -103,7 +110,7 @@ export const SECTIONS = [
   {
     key: 'sizes', title: 'Sizes', intro: 'Clothing and shoe sizes, so offers fit.', scalar: true,
     fields: [{
-      path: '', kind: 'pairs', label: 'Your sizes', keyLabel: 'Size', valueLabel: 'Value', addLabel: 'Add a size',
+      path: '', kind: 'pairs', label: 'Your sizes', keyName: sizeName, keyLabel: 'Size', valueLabel: 'Value', addLabel: 'Add a size',
       keyPlaceholder: 'e.g. shoe_eu', valuePlaceholder: 'e.g. 42 or M',
       hint: 'A name (lower-case letters, digits and _) and a number or text.',
       keys: ['shoe_eu', 'shoe_uk', 'shoe_us', 'shirt', 'dress', 'jacket', 'trousers_waist', 'trousers_length', 'ring', 'hat', 'glove'],
@@ -318,7 +325,8 @@ function buildFields(def, value, controls) {
         controls.push(c);
         return c.element;
       });
-      return h('fieldset', { class: `field group${f.inline ? ' group-inline' : ''}${f.checks ? ' group-checks' : ''}` },
+      const kind = (f.inline && ' group-inline') || (f.checks && ' group-checks') || (f.layout && ` group-${f.layout}`) || '';
+      return h('fieldset', { class: `field group${kind}` },
         h('legend', {}, f.group), f.hint ? h('p', { class: 'hint' }, f.hint) : null,
         h('div', { class: 'group-body' }, inner));
     }
@@ -339,7 +347,7 @@ function composeSection(def, before, controls) {
   return Object.keys(after).length ? after : undefined;
 }
 
-function sectionCard(def) {
+function sectionCard(def, note = null) {
   const value = state.doc[def.key];
   const headingId = `h-${def.key}`;
   const formId = `form-${def.key}`;
@@ -397,7 +405,7 @@ function sectionCard(def) {
     await busy(form, async () => {
       try {
         await savePatch({ [def.key]: patch });
-        replaceCard(def, true);
+        replaceCard(def, true, 'Saved');
         refreshSide();
         announce(`${def.title} saved.`);
       } catch (err) {
@@ -409,7 +417,7 @@ function sectionCard(def) {
   card.append(
     h('div', { class: 'card-head' },
       h('div', {}, h('h2', { class: 'card-title', id: headingId }, def.title), h('p', { class: 'card-sub' }, def.intro)),
-      editButton),
+      h('div', { class: 'card-tools' }, note ? h('span', { class: 'saved-note', 'data-testid': `saved-${def.key}` }, note) : null, editButton)),
     summary,
     form,
   );
@@ -426,7 +434,7 @@ async function clearSection(def, form) {
   await busy(form, async () => {
     try {
       await savePatch({ [def.key]: null });
-      replaceCard(def, true);
+      replaceCard(def, true, 'Removed');
       refreshSide();
       announce(`${def.title} removed.`);
     } catch (err) {
@@ -435,9 +443,9 @@ async function clearSection(def, form) {
   });
 }
 
-function replaceCard(def, focus) {
+function replaceCard(def, focus, note = null) {
   const old = $(`#section-${def.key}`);
-  const card = sectionCard(def);
+  const card = sectionCard(def, note);
   old.replaceWith(card);
   if (focus) card.querySelector(`[data-testid="edit-${def.key}"]`).focus();
 }
@@ -587,7 +595,7 @@ function renderAll() {
       h('div', { class: 'stack' },
         h('p', { class: 'progress', 'data-testid': 'profile-progress' },
           `${filled} of ${SECTIONS.length} standard sections filled in.`),
-        SECTIONS.map(sectionCard),
+        SECTIONS.map((def) => sectionCard(def)),
         rawCard(),
         wholeProfile())));
 }

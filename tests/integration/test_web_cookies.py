@@ -79,12 +79,11 @@ class CookieTests(OAuthTestCase):
 
     def assertDead(self, acct, cookie=True, bearer=True):
         if cookie:
-            self.assertProblem(self.b, acct.ccall("GET", "/v1/sessions/current",
-                                                  csrf=None), 401,
-                               "unauthorized")
+            resp = acct.ccall("GET", "/v1/sessions/current", csrf=None)
+            self.assertProblem(self.b, resp, 401, "unauthorized")
         if bearer:
-            self.assertProblem(self.b, acct.call("GET", "/v1/sessions/current"),
-                               401, "unauthorized")
+            resp = acct.call("GET", "/v1/sessions/current")
+            self.assertProblem(self.b, resp, 401, "unauthorized")
 
     # ---- log-in ------------------------------------------------------------
 
@@ -195,6 +194,24 @@ class CookieTests(OAuthTestCase):
                                                     COOKIE, victim.cookie)})
                 self.assertEqual(st, 200, data)
                 self.assertEqual(json.loads(data)["customer_id"], victim.id)
+
+    def test_two_session_cookies_are_refused(self):
+        """A __Host- cookie can only be set by this host with Path=/, so a
+        browser never holds two: two in one request mean one was planted,
+        and neither is used."""
+        victim = self.w.web_customer("twice")
+        attacker = self.w.web_customer("planter")
+        for cookie in ("%s=%s; %s=%s" % (COOKIE, attacker.cookie, COOKIE,
+                                         victim.cookie),
+                       "%s=%s; %s=%s" % (COOKIE, victim.cookie, COOKIE,
+                                         attacker.cookie),
+                       "%s=%s; %s=%s" % (COOKIE, victim.cookie, COOKIE,
+                                         victim.cookie)):
+            with self.subTest(cookie=cookie):
+                resp = self.b.request("GET", "/v1/sessions/current",
+                                      headers={"Cookie": cookie})
+                self.assertProblem(self.b, resp, 401, "unauthorized")
+        self.assertLive(victim)
 
     # ---- CSRF --------------------------------------------------------------
 

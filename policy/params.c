@@ -1,7 +1,8 @@
 /*
- * purpose.c - the fixed vocabulary of purposes a grant may name.
+ * params.c - the vocabulary and syntax of request parameters: the purposes
+ * a grant may name, and PKCE verifiers and challenges.
  *
- * A pure table: a company asks for access "for" one of these, and the
+ * Pure: a company asks for access "for" one of these purposes, and the
  * customer sees it in plain words on every grant.
  */
 #include <string.h>
@@ -25,4 +26,20 @@ policy_purpose_check(const char *purpose)
 		if (strcmp(purpose, purposes[i]) == 0)
 			return 0;
 	return POLICY_E_INVAL;
+}
+
+int
+policy_pkce_check(const char *s, size_t len)
+{
+	if (s == NULL || len < 43 || len > 128)
+		return POLICY_E_INVAL;
+	for (size_t i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+			(c >= '0' && c <= '9') || c == '-' || c == '.' ||
+			c == '_' || c == '~'))
+			return POLICY_E_INVAL;
+	}
+	return 0;
 }

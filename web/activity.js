@@ -6,12 +6,11 @@ import {
 import { companyName, describeField, describeScopeInline, purposeLabel } from './catalog.js';
 
 const PAGE = 50;
-const state = { items: [], next: null, loaded: false };
+const state = { items: [], next: null };
 
 export function reset() {
   state.items = [];
   state.next = null;
-  state.loaded = false;
 }
 
 const scopesOf = (item) => (Array.isArray(item.scopes) ? item.scopes : String(item.scopes || '').split(' ').filter(Boolean));
@@ -125,7 +124,6 @@ export async function show() {
     const page = await fetchPage(null);
     state.items = page.items;
     state.next = page.next;
-    state.loaded = true;
   } catch (e) {
     clear(body, h('p', { class: 'empty' }, 'Your activity could not be loaded.'));
     reportError(e, 'Could not load activity');

@@ -43,6 +43,14 @@ function retryText(seconds) {
   return `Please try again in ${minutes} minutes.`;
 }
 
+// "wrong login or password" -> "Wrong login or password." (a detail that
+// starts with a path such as "contact.email: …" is left as it is).
+function asSentence(text) {
+  let t = text.trim();
+  if (/^[a-z][a-z'-]*[ ,;]/.test(t)) t = t.charAt(0).toUpperCase() + t.slice(1);
+  return /[.!?)]$/.test(t) ? t : `${t}.`;
+}
+
 async function toError(res) {
   let problem = {};
   const type = res.headers.get('Content-Type') || '';
@@ -53,9 +61,10 @@ async function toError(res) {
     : (typeof problem.title === 'string' && problem.title) || fallbackDetail(res.status);
   const ra = Number.parseInt(res.headers.get('Retry-After') || '', 10);
   const retryAfter = Number.isFinite(ra) ? ra : null;
-  if (res.status === 429 && retryAfter !== null && !/again/i.test(detail)) {
-    detail = `${detail.replace(/\.?$/, '.')} ${retryText(retryAfter)}`.trim();
+  if (res.status === 429 && retryAfter !== null && retryAfter > 0) {
+    detail = `${detail.replace(/[;,.]?\s*(please\s+)?try again later\.?$/i, '')}. ${retryText(retryAfter)}`;
   }
+  detail = asSentence(detail);
   return new ApiError(res.status, detail, {
     title: problem.title || '', type: problem.type || '', retryAfter, problem,
   });

@@ -82,7 +82,8 @@ async function onRegister(app, e) {
       form.reset();
       setMode('login', false);
       notice('');
-      announce('Welcome to CCX. Your account is ready — start with your profile.');
+      announce(app.isConsentPage() ? 'Welcome to CCX. Your account is ready.'
+        : 'Welcome to CCX. Your account is ready — start with your profile.');
     } catch (err) {
       setMode('login');
       $('#login-login').value = login;

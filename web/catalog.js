@@ -42,11 +42,6 @@ export function company(id) {
   return companies?.find((x) => x.id === id) || null;
 }
 
-// The section keys the catalog knows ("contact", "communication", ...).
-export function standardSections() {
-  return (catalog?.sections || []).map((s) => s.scope.replace(/^read:/, ''));
-}
-
 // "read:contact.email" -> "Your e-mail address"; for scopes the catalog does
 // not know, the nearest known parent plus the rest of the path in words:
 // "read:contact.postal.city" -> "Your postal address (city)",

@@ -28,7 +28,7 @@ function control(def, element, read, focusEl) {
 }
 
 // A single-line text input (text, email, tel, time, …).
-export function textField(def, value, testid) {
+function textField(def, value, testid) {
   const id = nextId('f');
   const hintId = def.hint ? `${id}-hint` : null;
   const listId = def.list ? `${id}-list` : null;
@@ -56,7 +56,7 @@ export function textField(def, value, testid) {
   }, input);
 }
 
-export function textareaField(def, value, testid) {
+function textareaField(def, value, testid) {
   const id = nextId('f');
   const hintId = def.hint ? `${id}-hint` : null;
   const area = h('textarea', {
@@ -67,7 +67,7 @@ export function textareaField(def, value, testid) {
   return control(def, element, () => (area.value.trim() === '' ? undefined : area.value.trim()), area);
 }
 
-export function selectField(def, value, testid) {
+function selectField(def, value, testid) {
   const id = nextId('f');
   const hintId = def.hint ? `${id}-hint` : null;
   const select = h('select', { id, 'aria-describedby': hintId, 'data-testid': testid },
@@ -81,7 +81,7 @@ export function selectField(def, value, testid) {
 
 // A yes/no checkbox. Unticking keeps an explicit false only if the value
 // was stored before; an untouched, never-set box stays absent.
-export function boolField(def, value, testid) {
+function boolField(def, value, testid) {
   const id = nextId('f');
   const hintId = def.hint ? `${id}-hint` : null;
   const box = h('input', { id, type: 'checkbox', checked: value === true, 'aria-describedby': hintId, 'data-testid': testid });
@@ -94,7 +94,7 @@ export function boolField(def, value, testid) {
 }
 
 // Several checkboxes giving an array of the ticked values.
-export function choicesField(def, value, testid) {
+function choicesField(def, value, testid) {
   const current = Array.isArray(value) ? value : [];
   const boxes = [];
   const id = nextId('g');
@@ -117,7 +117,7 @@ export function choicesField(def, value, testid) {
 }
 
 // A list of short strings shown as removable chips, with a box to add more.
-export function listField(def, value, testid) {
+function listField(def, value, testid) {
   const items = Array.isArray(value) ? value.map(String) : [];
   const id = nextId('l');
   const hintId = `${id}-hint`;
@@ -166,7 +166,7 @@ export function listField(def, value, testid) {
 
 // Names and values (e.g. sizes). Values that look like numbers are stored
 // as numbers; names are normalised to the profile's key syntax.
-export function pairsField(def, value, testid) {
+function pairsField(def, value, testid) {
   const rows = isObject(value) ? Object.entries(value).map(([k, v]) => [k, String(v)]) : [];
   const id = nextId('p');
   const body = h('div', { class: 'pairs-rows', 'data-testid': testid ? `${testid}-rows` : null });

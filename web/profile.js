@@ -198,9 +198,14 @@ function setPath(obj, path, value) {
   }
 }
 
-function deepEqual(a, b) {
-  return JSON.stringify(a) === JSON.stringify(b) && (isObject(a) === isObject(b));
+// JSON with object keys sorted, so that key order does not matter.
+function canonical(v) {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (isObject(v)) return `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canonical(v[k])}`).join(',')}}`;
+  return JSON.stringify(v);
 }
+
+const deepEqual = (a, b) => canonical(a) === canonical(b);
 
 // RFC 7396: the patch that turns `before` into `after` (undefined = absent).
 export function mergePatch(before, after) {
@@ -360,10 +365,12 @@ function sectionCard(def, note = null) {
   const controls = [];
   const form = h('form', { id: formId, class: 'section-form', 'data-testid': formId, hidden: true, novalidate: true });
 
+  const noteEl = note ? h('span', { class: 'saved-note', 'data-testid': `saved-${def.key}` }, note) : null;
   const open = (isOpen) => {
     form.hidden = !isOpen;
     summary.hidden = isOpen;
     editButton.hidden = isOpen;
+    if (noteEl) noteEl.hidden = true;
     editButton.setAttribute('aria-expanded', String(isOpen));
   };
   editButton.addEventListener('click', () => {
@@ -417,7 +424,7 @@ function sectionCard(def, note = null) {
   card.append(
     h('div', { class: 'card-head' },
       h('div', {}, h('h2', { class: 'card-title', id: headingId }, def.title), h('p', { class: 'card-sub' }, def.intro)),
-      h('div', { class: 'card-tools' }, note ? h('span', { class: 'saved-note', 'data-testid': `saved-${def.key}` }, note) : null, editButton)),
+      h('div', { class: 'card-tools' }, noteEl, editButton)),
     summary,
     form,
   );

@@ -358,7 +358,7 @@ api_h_password(struct api_request *r)
 		if (a->job.rc == BROKER_E_BADPASS) {
 			tkey(lkey, sizeof(lkey), "l:", a->login);
 			api_throttle_hit(r->srv->throttle, lkey, now);
-			return api_fail(r, API_E_FORBIDDEN,
+			return api_fail(r, API_E_WRONG_PASSWORD,
 			    "the current password is wrong");
 		}
 		if (a->job.rc != 0)

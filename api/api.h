@@ -43,6 +43,7 @@ enum {
 	API_E_INVALID_SCOPE = -422,  /* scope malformed or beyond the grant */
 	API_E_INVALID_TOKEN = -423,  /* bearer token unusable */
 	API_E_UNAUTHORIZED_CLIENT = -424, /* client may not use this grant */
+	API_E_WRONG_PASSWORD = -425, /* the current password is wrong */
 };
 
 /* Returns a static English description of an API_E_* code. */

@@ -43,6 +43,7 @@ static const struct row table[] = {
 	{ API_E_UNSUPPORTED_GRANT,   { 400, "unsupported-grant-type", "Unsupported grant type", "unsupported_grant_type" } },
 	{ API_E_INVALID_SCOPE,       { 400, "invalid-scope", "Invalid scope", "invalid_scope" } },
 	{ API_E_INVALID_TOKEN,       { 401, "invalid-token", "Invalid token", "invalid_token" } },
+	{ API_E_WRONG_PASSWORD,      { 403, "wrong-password", "The current password is wrong", NULL } },
 	{ API_E_UNAUTHORIZED_CLIENT, { 400, "unauthorized-client", "Unauthorized client", "unauthorized_client" } },
 	{ POLICY_E_SCOPE,            { 400, "invalid-scope", "Invalid scope", "invalid_scope" } },
 	/* policy/: limits on documents */
@@ -145,6 +146,7 @@ api_strerror(int err)
 	case API_E_INVALID_SCOPE: return "invalid scope";
 	case API_E_INVALID_TOKEN: return "invalid token";
 	case API_E_UNAUTHORIZED_CLIENT: return "unauthorized client";
+	case API_E_WRONG_PASSWORD: return "wrong current password";
 	default: return "unknown api error";
 	}
 }

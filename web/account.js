@@ -32,7 +32,7 @@ async function changePassword(app, e) {
       form.reset();
       announce('Your password has been changed.');
     } catch (err) {
-      if (err.status === 403) invalid(form, form.current, 'Your current password is not right.');
+      if (String(err.type).endsWith('/wrong-password')) invalid(form, form.current, 'Your current password is not right.');
       else reportError(err, 'Password not changed', form);
     }
   });

@@ -209,7 +209,7 @@ class AccountTests(unittest.TestCase):
             return self.c.as_(token, "PUT", "/v1/me/password", JSON,
                               body({"current": cur, "new": nw}))
 
-        self.assertProblem(change("wrong current pw", new), 403, "forbidden")
+        self.assertProblem(change("wrong current pw", new), 403, "wrong-password")
         self.assertProblem(change(PASSWORD, "short"), 400, "weak-password")
         self.assertProblem(change(PASSWORD, "my pw-change is"), 400,
                            "weak-password")

@@ -548,7 +548,7 @@ class CookieTests(OAuthTestCase):
         # A wrong current password: 403, nothing changes.
         resp = acct.ccall("PUT", "/v1/me/password",
                           {"current": PASSWORD, "new": "yet another staple"})
-        self.assertProblem(self.b, resp, 403, "forbidden")
+        self.assertProblem(self.b, resp, 403, "wrong-password")
         self.assertEqual(self.w.c.login(acct.login, NEW_PASSWORD)[0], 201)
 
     def test_deleted_account_cookie_is_dead(self):

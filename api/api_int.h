@@ -4,6 +4,7 @@
 #ifndef CCX_API_INT_H
 #define CCX_API_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -152,20 +153,42 @@ long api_form_decode(char *dst, const char *s, size_t len);
 
 struct certs_signkey;
 
-/* Immutable once built: every published key and the signing key. */
+/*
+ * Immutable once built: every published (not retired) key, with its
+ * private half when its file is here, and the JWKS document.  The ring of
+ * a newer key generation replaces it; old rings live until shutdown, so a
+ * request holding one never sees it freed.
+ */
 struct api_keyring {
-	struct certs_signkey *signer; /* private: the newest active key */
+	struct api_keyring *older; /* the rings this one replaced */
+	uint64_t gen;		   /* the store's key generation */
 	size_t n;
 	char kid[API_MAX_KEYS][64];
-	struct certs_signkey *key[API_MAX_KEYS]; /* public halves */
-	char *jwks;			       /* the JWKS document */
+	int64_t activates[API_MAX_KEYS];
+	struct certs_signkey *key[API_MAX_KEYS];  /* public halves */
+	struct certs_signkey *priv[API_MAX_KEYS]; /* NULL: cannot sign */
+	char *jwks;				  /* the JWKS document */
 	size_t jwks_len;
 };
 
 /* Builds a ring from the store and the key files.  Caller frees. */
 int api_keyring_load(struct api_server *srv, struct api_keyring **out,
     char *errbuf, size_t errcap);
+
+/* Frees a ring and every older one.  NULL ok. */
 void api_keyring_free(struct api_keyring *k);
+
+/*
+ * The current ring, rebuilt first when the store's key generation (read
+ * in t) has moved: a key rotated or retired with ccx-admin takes effect
+ * without a restart.  Borrowed until the server stops.
+ */
+const struct api_keyring *api_keys(struct api_server *srv,
+    struct broker_txn *t);
+
+/* The key that signs at now: the latest activated one. NULL: none. */
+const struct certs_signkey *api_keyring_signer(const struct api_keyring *k,
+    int64_t now);
 
 /* certs_jwt_key_fn over a ring (arg is the ring). */
 const struct certs_signkey *api_keyring_find(void *arg, const char *kid);
@@ -214,6 +237,7 @@ struct api_tok {
 	char client[BROKER_CLIENT_ID_MAX + 1];
 	char jti[64];
 	char sub[64];
+	char kid[64];
 	struct policy_scopes *scopes;
 	char *scope_text; /* scopes, normalised text */
 };
@@ -225,8 +249,8 @@ struct api_tok {
  * (release with api_tok_put), or API_E_INVALID_TOKEN with detail.  The
  * grant's, company's and jti's liveness are the caller's to check.
  */
-int api_token_check(struct api_request *r, const char *tok, size_t len,
-    struct api_tok **out);
+int api_token_check(struct api_request *r, struct broker_txn *t,
+    const char *tok, size_t len, struct api_tok **out);
 void api_tok_put(struct api_tok *t);
 
 /* ---- projections of profiles (projcache.c) ------------------------- */
@@ -310,7 +334,9 @@ struct api_server {
 	struct broker_kdf *kdf;
 	struct api_throttle *throttle;
 	struct broker_audit *audit;
-	struct api_keyring *keys;
+	_Atomic(struct api_keyring *) keys;
+	pthread_mutex_t keys_lock; /* serialises rebuilds, not readers */
+	_Atomic uint64_t keys_bad_gen; /* a generation that failed to load */
 	struct api_cache *tokens;      /* verified access tokens */
 	struct api_cache *projections; /* computed fetch answers */
 	unsigned char pairwise[32];

@@ -7,6 +7,7 @@
  * half (from its 0600 file) for signing.  Rings are immutable once built,
  * so readers need no lock.  Private material is wiped when a ring is freed.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +16,11 @@
 #include "certs/certs.h"
 
 struct build {
+	struct api_server *srv;
 	struct api_keyring *ring;
 	json_t *jwks;
-	int64_t newest;
-	char signer_kid[64];
 	int rc;
+	char err[160];
 };
 
 static int
@@ -30,10 +31,10 @@ add_key(void *arg, const json_t *rec)
 	const char *kid = json_string_value(json_object_get(rec, "kid"));
 	const char *x = json_string_value(json_object_get(rec, "x"));
 	const char *state = json_string_value(json_object_get(rec, "state"));
-	json_int_t created = json_integer_value(json_object_get(rec,
-	    "created"));
 	uint8_t pub[CERTS_ED25519_PUB_LEN];
+	char rel[96], path[BROKER_PATH_MAX];
 	size_t len;
+	int rc;
 
 	if (kid == NULL || x == NULL || state == NULL ||
 	    strlen(kid) >= sizeof(k->kid[0]) ||
@@ -47,16 +48,24 @@ add_key(void *arg, const json_t *rec)
 	if (certs_signkey_from_public(pub, &k->key[k->n]) != 0)
 		return b->rc = BROKER_E_CORRUPT;
 	memcpy(k->kid[k->n], kid, strlen(kid) + 1);
+	k->activates[k->n] = json_integer_value(json_object_get(rec,
+	    "activates"));
+	/* The private half, when this host has it (0600, else refused). */
+	snprintf(rel, sizeof(rel), "keys/%s.key", kid);
+	if (broker_path(path, b->srv->cfg.data_dir, rel) == 0 &&
+	    (rc = certs_signkey_load(path, &k->priv[k->n])) != 0 &&
+	    rc != CERTS_E_NOTFOUND) {
+		snprintf(b->err, sizeof(b->err), "%s: %s", rel,
+		    certs_strerror(rc));
+		k->n++;
+		return b->rc = API_E_CONFIG;
+	}
 	k->n++;
 	if (json_array_append_new(json_object_get(b->jwks, "keys"),
 		json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "kty", "OKP", "crv",
 		    "Ed25519", "x", x, "kid", kid, "use", "sig", "alg",
 		    "EdDSA")) != 0)
 		return b->rc = API_E_NOMEM;
-	if (strcmp(state, "active") == 0 && created >= b->newest) {
-		b->newest = created;
-		memcpy(b->signer_kid, kid, strlen(kid) + 1);
-	}
 	return 0;
 }
 
@@ -64,9 +73,8 @@ int
 api_keyring_load(struct api_server *srv, struct api_keyring **out,
     char *errbuf, size_t errcap)
 {
-	struct build b = { 0 };
+	struct build b = { .srv = srv };
 	struct broker_txn *t = NULL;
-	char rel[96], path[BROKER_PATH_MAX];
 	int rc;
 
 	*out = NULL;
@@ -77,25 +85,21 @@ api_keyring_load(struct api_server *srv, struct api_keyring **out,
 	}
 	if ((rc = broker_read_begin(srv->store, &t)) != 0)
 		goto out;
-	rc = broker_keys_each(t, add_key, &b);
+	rc = broker_keys_generation(t, &b.ring->gen);
+	if (rc == 0)
+		rc = broker_keys_each(t, add_key, &b);
 	broker_read_end(t);
 	if (rc == 0)
 		rc = b.rc;
 	if (rc != 0) {
-		snprintf(errbuf, errcap, "signing keys: %s",
-		    rc < -299 && rc > -400 ? broker_strerror(rc)
-					   : api_strerror(rc));
+		snprintf(errbuf, errcap, "signing keys: %s", b.err[0] ? b.err
+		    : rc < -299 && rc > -400 ? broker_strerror(rc)
+					     : api_strerror(rc));
 		goto out;
 	}
-	if (b.signer_kid[0] == '\0') {
-		snprintf(errbuf, errcap, "signing keys: no active key");
-		rc = API_E_CONFIG;
-		goto out;
-	}
-	snprintf(rel, sizeof(rel), "keys/%s.key", b.signer_kid);
-	if (broker_path(path, srv->cfg.data_dir, rel) != 0 ||
-	    (rc = certs_signkey_load(path, &b.ring->signer)) != 0) {
-		snprintf(errbuf, errcap, "%s: %s", rel, certs_strerror(rc));
+	if (api_keyring_signer(b.ring, INT64_MAX) == NULL) {
+		snprintf(errbuf, errcap, "signing keys: no key with its private "
+		    "half in keys/");
 		rc = API_E_CONFIG;
 		goto out;
 	}
@@ -116,13 +120,63 @@ out:
 void
 api_keyring_free(struct api_keyring *k)
 {
-	if (k == NULL)
-		return;
-	for (size_t i = 0; i < k->n; i++)
-		certs_signkey_free(k->key[i]);
-	certs_signkey_free(k->signer);
-	free(k->jwks);
-	free(k);
+	while (k != NULL) {
+		struct api_keyring *older = k->older;
+
+		for (size_t i = 0; i < k->n; i++) {
+			certs_signkey_free(k->key[i]);
+			certs_signkey_free(k->priv[i]);
+		}
+		free(k->jwks);
+		free(k);
+		k = older;
+	}
+}
+
+const struct certs_signkey *
+api_keyring_signer(const struct api_keyring *k, int64_t now)
+{
+	const struct certs_signkey *best = NULL;
+	int64_t at = INT64_MIN;
+
+	for (size_t i = 0; i < k->n; i++) {
+		if (k->priv[i] != NULL && k->activates[i] <= now &&
+		    k->activates[i] >= at) {
+			best = k->priv[i];
+			at = k->activates[i];
+		}
+	}
+	return best;
+}
+
+const struct api_keyring *
+api_keys(struct api_server *srv, struct broker_txn *t)
+{
+	struct api_keyring *cur = atomic_load(&srv->keys), *fresh = NULL;
+	char err[200];
+	uint64_t gen;
+
+	if (t == NULL || broker_keys_generation(t, &gen) != 0 ||
+	    gen == cur->gen ||
+	    gen == atomic_load_explicit(&srv->keys_bad_gen,
+		       memory_order_relaxed))
+		return cur;
+	pthread_mutex_lock(&srv->keys_lock);
+	cur = atomic_load(&srv->keys);
+	if (gen != cur->gen) {
+		if (api_keyring_load(srv, &fresh, err, sizeof(err)) == 0) {
+			fresh->older = cur;
+			atomic_store(&srv->keys, fresh);
+			cur = fresh;
+		} else {
+			/* Said once per generation, not once per request. */
+			atomic_store(&srv->keys_bad_gen, gen);
+			fprintf(stderr, "ccx-broker: keeping the current keys: "
+			    "%s\n", err);
+		}
+	}
+	pthread_mutex_unlock(&srv->keys_lock);
+	return cur;
 }
 
 const struct certs_signkey *

@@ -61,6 +61,7 @@ sign_access(struct api_request *r, const struct broker_grant *g,
     const char *scopes, int64_t now, char **jwt, int64_t *exp)
 {
 	char sub[API_SUB_LEN + 1], jti[32];
+	const struct certs_signkey *signer;
 	json_t *claims;
 	size_t len;
 	int rc;
@@ -73,6 +74,16 @@ sign_access(struct api_request *r, const struct broker_grant *g,
 		return rc;
 	if (certs_random_token(jti, sizeof(jti), 16) != 0)
 		return API_E_INTERNAL;
+	{
+		struct broker_txn *t = NULL;
+
+		if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+			return rc;
+		signer = api_keyring_signer(api_keys(r->srv, t), now);
+		broker_read_end(t);
+		if (signer == NULL)
+			return API_E_INTERNAL;
+	}
 	claims = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:s}",
 	    "iss", r->srv->issuer, "aud", r->srv->issuer, "sub", sub,
 	    "client_id", g->company, "grant_id", g->id, "scope", scopes,
@@ -80,7 +91,7 @@ sign_access(struct api_request *r, const struct broker_grant *g,
 	    (json_int_t)*exp, "jti", jti);
 	if (claims == NULL)
 		return API_E_NOMEM;
-	rc = certs_jwt_sign(r->srv->keys->signer, claims, jwt, &len);
+	rc = certs_jwt_sign(signer, claims, jwt, &len);
 	json_decref(claims);
 	return rc == 0 ? 0 : API_E_INTERNAL;
 }
@@ -307,8 +318,13 @@ own_access_token(struct api_request *r, const char *tok, size_t len,
 	char detail[API_DETAIL_MAX];
 	int rc;
 
+	struct broker_txn *t = NULL;
+
 	memcpy(detail, r->detail, sizeof(detail));
-	rc = api_token_check(r, tok, len, out);
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	rc = api_token_check(r, t, tok, len, out);
+	broker_read_end(t);
 	memcpy(r->detail, detail, sizeof(detail));
 	if (rc != 0)
 		return rc;

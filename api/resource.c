@@ -56,10 +56,13 @@ api_h_resource(struct api_request *r)
 
 	if (authz == NULL || strncasecmp(authz, "Bearer ", 7) != 0)
 		return api_fail(r, API_E_UNAUTH, "a bearer token is required");
-	if ((rc = api_token_check(r, authz + 7, strlen(authz + 7), &tk)) != 0)
-		return rc;
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
-		goto out;
+		return rc;
+	if ((rc = api_token_check(r, t, authz + 7, strlen(authz + 7),
+		 &tk)) != 0) {
+		broker_read_end(t);
+		return rc;
+	}
 	rc = broker_grant_get(t, tk->grant, &g);
 	/* The token must belong to this grant's company, and both live. */
 	if (rc == 0 && strcmp(g.company, tk->client) != 0)

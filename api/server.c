@@ -606,7 +606,8 @@ server_free(struct api_server *srv)
 	api_throttle_free(srv->throttle);
 	api_cache_free(srv->tokens);
 	api_cache_free(srv->projections);
-	api_keyring_free(srv->keys);
+	api_keyring_free(atomic_load(&srv->keys));
+	pthread_mutex_destroy(&srv->keys_lock);
 	certs_wipe(srv->pairwise, sizeof(srv->pairwise));
 	api_accesslog_close();
 	api_metrics_shutdown();
@@ -634,6 +635,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		return API_E_NOMEM;
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
+	pthread_mutex_init(&srv->keys_lock, NULL);
 	if ((rc = load_secrets(srv, errbuf, errcap)) != 0)
 		goto fail;
 	if ((rc = broker_store_open(cfg->data_dir, &cfg->store,
@@ -662,7 +664,17 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 			goto fail;
 		}
 	}
-	if ((rc = api_keyring_load(srv, &srv->keys, errbuf, errcap)) != 0 ||
+	{
+		struct api_keyring *ring = NULL;
+
+		if ((rc = api_keyring_load(srv, &ring, errbuf, errcap)) != 0)
+			goto fail;
+		atomic_store(&srv->keys, ring);
+		/* For ccx-admin: when a rotated key may sign, a retired stop. */
+		(void)broker_meta_lifetimes_set(srv->store, cfg->jwks_max_age,
+		    cfg->token_lifetime);
+	}
+	if (
 	    (rc = api_pairwise_load(srv, errbuf, errcap)) != 0 ||
 	    (rc = api_cache_new(cfg->token_cache, &srv->tokens)) != 0 ||
 	    (rc = api_cache_new(cfg->projection_cache,

@@ -8,6 +8,7 @@
  * scopes); the liveness of the grant, the company and the token's jti is
  * never cached and is checked by the caller on every request.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,21 +44,38 @@ claim_str(const json_t *claims, const char *name, char *out, size_t cap)
 	return 0;
 }
 
+/* Looks the kid up in a ring and notes which kid the token named. */
+struct lookup {
+	const struct api_keyring *ring;
+	char kid[64];
+};
+
+static const struct certs_signkey *
+find_noting(void *arg, const char *kid)
+{
+	struct lookup *l = arg;
+
+	if (strlen(kid) < sizeof(l->kid))
+		memcpy(l->kid, kid, strlen(kid) + 1);
+	return api_keyring_find((void *)(uintptr_t)l->ring, kid);
+}
+
 /* Verifies a token and distils what the broker needs from it. */
 static int
-verify(struct api_server *srv, const char *tok, size_t len,
-    struct api_tok **out, char *detail, size_t detailcap)
+verify(struct api_server *srv, const struct api_keyring *ring,
+    const char *tok, size_t len, struct api_tok **out, char *detail,
+    size_t detailcap)
 {
 	struct certs_jwt_expect ex = { srv->issuer, srv->issuer, api_wall_now(),
 		API_CLOCK_LEEWAY };
+	struct lookup l = { ring, "" };
 	const char *scope;
 	json_t *claims = NULL;
 	struct api_tok *t;
 	int rc;
 
 	*out = NULL;
-	rc = certs_jwt_verify(tok, len, api_keyring_find, srv->keys, &ex,
-	    &claims);
+	rc = certs_jwt_verify(tok, len, find_noting, &l, &ex, &claims);
 	if (rc != 0) {
 		snprintf(detail, detailcap, "%s", certs_strerror(rc));
 		return API_E_INVALID_TOKEN;
@@ -95,15 +113,17 @@ verify(struct api_server *srv, const char *tok, size_t len,
 		return API_E_NOMEM;
 	}
 	t->iat = json_integer_value(json_object_get(claims, "iat"));
+	memcpy(t->kid, l.kid, sizeof(t->kid));
 	json_decref(claims);
 	*out = t;
 	return 0;
 }
 
 int
-api_token_check(struct api_request *r, const char *tok, size_t len,
-    struct api_tok **out)
+api_token_check(struct api_request *r, struct broker_txn *txn,
+    const char *tok, size_t len, struct api_tok **out)
 {
+	const struct api_keyring *ring = api_keys(r->srv, txn);
 	uint8_t h[API_CACHE_KEY];
 	struct api_tok *t;
 	int rc;
@@ -116,11 +136,16 @@ api_token_check(struct api_request *r, const char *tok, size_t len,
 	t = (struct api_tok *)api_cache_get(r->srv->tokens, h);
 	api_metrics_tokcache(t != NULL);
 	if (t == NULL) {
-		if ((rc = verify(r->srv, tok, len, &t, r->detail,
+		if ((rc = verify(r->srv, ring, tok, len, &t, r->detail,
 			 sizeof(r->detail))) != 0)
 			return rc;
 		memcpy(t->base.key, h, sizeof(h));
 		api_cache_insert(r->srv->tokens, &t->base);
+	}
+	/* A key retired since (ccx-admin keys retire --force) vouches no more. */
+	if (api_keyring_find((void *)(uintptr_t)ring, t->kid) == NULL) {
+		api_tok_put(t);
+		return api_fail(r, API_E_INVALID_TOKEN, "signing key retired");
 	}
 	/* Expiry is re-checked on every use, cached or not. */
 	if (api_wall_now() >= t->exp + API_CLOCK_LEEWAY) {

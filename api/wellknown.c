@@ -47,11 +47,17 @@ api_h_metadata(struct api_request *r)
 int
 api_h_jwks(struct api_request *r)
 {
+	const struct api_keyring *k;
+	struct broker_txn *t = NULL;
 	char cc[48];
 	int rc;
 
-	rc = api_respond_bytes(r, 200, "application/jwk-set+json",
-	    r->srv->keys->jwks, r->srv->keys->jwks_len);
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	k = api_keys(r->srv, t);
+	broker_read_end(t);
+	rc = api_respond_bytes(r, 200, "application/jwk-set+json", k->jwks,
+	    k->jwks_len);
 	if (rc != 0)
 		return rc;
 	snprintf(cc, sizeof(cc), "public, max-age=%u", r->srv->cfg.jwks_max_age);

@@ -27,7 +27,8 @@ static const char usage[] =
     "  company list | show ID | disable ID | enable ID\n"
     "  company update ID [--name NAME] [--description TEXT] [--site URL]\n"
     "              [--redirect-uri URI]... [--no-redirect-uris]\n"
-    "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n";
+    "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n"
+    "  keys list | rotate [--now] | retire KID [--force]\n";
 
 struct args {
 	const char *data;
@@ -359,6 +360,113 @@ usage:
 	return 2;
 }
 
+/* ---- signing keys ---------------------------------------------------- */
+
+struct key_list {
+	json_t *list;
+	int64_t now;
+	const char *signing;
+	int64_t jwks_max_age, token_lifetime;
+};
+
+static int
+key_row(void *arg, const json_t *rec)
+{
+	struct key_list *l = arg;
+	json_t *o = json_deep_copy(rec);
+	const char *kid = json_string_value(json_object_get(rec, "kid"));
+	int64_t act = json_integer_value(json_object_get(rec, "activates"));
+
+	if (o == NULL)
+		return BROKER_E_NOMEM;
+	json_object_set_new(o, "signing", json_boolean(kid != NULL &&
+	    strcmp(kid, l->signing) == 0));
+	json_object_set_new(o, "pending", json_boolean(act > l->now));
+	return json_array_append_new(l->list, o) == 0 ? 0 : BROKER_E_NOMEM;
+}
+
+static int
+cmd_keys(struct args *a)
+{
+	const char *sub = a->argc > 0 ? a->argv[0] : "";
+	struct key_list l = { .now = (int64_t)time(NULL) };
+	struct broker_store *s = NULL;
+	struct broker_txn *t = NULL;
+	char kid[64] = "", signing[64] = "";
+	int force = 0, now_flag = 0, rc, ret = 1;
+
+	for (int i = 1; i < a->argc; i++) {
+		if (strcmp(a->argv[i], "--force") == 0 &&
+		    strcmp(sub, "retire") == 0)
+			force = 1;
+		else if (strcmp(a->argv[i], "--now") == 0 &&
+		    strcmp(sub, "rotate") == 0)
+			now_flag = 1;
+		else if (strcmp(sub, "retire") == 0 && kid[0] == '\0' &&
+		    strlen(a->argv[i]) < sizeof(kid))
+			memcpy(kid, a->argv[i], strlen(a->argv[i]) + 1);
+		else
+			goto usage;
+	}
+	if (!(strcmp(sub, "list") == 0 && a->argc == 1) &&
+	    !(strcmp(sub, "rotate") == 0) &&
+	    !(strcmp(sub, "retire") == 0 && kid[0] != '\0'))
+		goto usage;
+	if (open_store(a, &s) != 0)
+		return 1;
+	/* The running daemon says how long its JWKS is cached, and how
+	 * long its tokens live. */
+	(void)broker_meta_lifetimes(s, &l.jwks_max_age, &l.token_lifetime);
+	if (strcmp(sub, "rotate") == 0) {
+		rc = broker_key_rotate(a->data, s, l.now,
+		    now_flag ? 0 : l.jwks_max_age, kid);
+		if (rc != 0) {
+			fail("keys rotate", rc);
+			goto out;
+		}
+		ret = print_json(json_pack("{s:s, s:I, s:b}", "kid", kid,
+		    "activates", (json_int_t)(l.now + (now_flag ? 0
+						    : l.jwks_max_age)),
+		    "now", now_flag));
+		goto out;
+	}
+	if (strcmp(sub, "retire") == 0) {
+		rc = broker_key_retire(s, kid, l.now, l.token_lifetime, force);
+		if (rc == BROKER_E_BUSY)
+			fprintf(stderr, "ccx-admin: key %s may still verify live "
+			    "tokens (it signs now, or did less than %lld s ago); "
+			    "--force retires it anyway and those tokens fail\n",
+			    kid, (long long)l.token_lifetime);
+		else if (rc != 0)
+			fail(kid, rc);
+		else
+			ret = print_json(json_pack("{s:s, s:s}", "kid", kid,
+			    "state", "retired"));
+		goto out;
+	}
+	if ((l.list = json_array()) == NULL ||
+	    (rc = broker_read_begin(s, &t)) != 0) {
+		json_decref(l.list);
+		goto out;
+	}
+	(void)broker_key_signing(t, l.now, signing);
+	l.signing = signing;
+	rc = broker_keys_each(t, key_row, &l);
+	broker_read_end(t);
+	if (rc != 0) {
+		json_decref(l.list);
+		fail("keys list", rc);
+		goto out;
+	}
+	ret = print_json(l.list);
+out:
+	broker_store_close(s);
+	return ret;
+usage:
+	fprintf(stderr, "%s", usage);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -372,6 +480,8 @@ main(int argc, char **argv)
 		return cmd_init(&a);
 	if (strcmp(a.cmd, "company") == 0)
 		return cmd_company(&a);
+	if (strcmp(a.cmd, "keys") == 0)
+		return cmd_keys(&a);
 	if (strcmp(a.cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

@@ -648,10 +648,47 @@ int broker_jti_revoked(struct broker_txn *txn, const char *jti);
 
 /*
  * Calls fn with each key record {kid, x (base64url public key), created,
- * state} in kid order; fn's non-zero stops the scan.
+ * activates, state ("active" or "retired"), retired} in kid order; fn's
+ * non-zero stops the scan.
  */
 int broker_keys_each(struct broker_txn *txn,
     int (*fn)(void *arg, const json_t *rec), void *arg);
+
+/*
+ * The signing key at time now: of the active keys whose activation time
+ * has come, the one activated last (then created last).  kid receives it;
+ * BROKER_E_NOTFOUND when there is none.
+ */
+int broker_key_signing(struct broker_txn *txn, int64_t now, char kid[64]);
+
+/* A counter bumped by every key change: the daemon reloads when it moves. */
+int broker_keys_generation(struct broker_txn *txn, uint64_t *gen);
+
+/*
+ * Generates a key, writes its private half to keys/<kid>.key (0600) and
+ * publishes its public half; it becomes the signing key at now + delay
+ * (delay 0: at once).  kid receives its id.
+ */
+int broker_key_rotate(const char *data_dir, struct broker_store *store,
+    int64_t now, int64_t delay, char kid[64]);
+
+/*
+ * Retires a key: it leaves the JWKS and verifies nothing more.  Refused
+ * with BROKER_E_BUSY while it may still verify a live token (it signs now,
+ * or signed within the last token lifetime) unless force is set.
+ */
+int broker_key_retire(struct broker_store *store, const char *kid,
+    int64_t now, int64_t token_lifetime, int force);
+
+/*
+ * What the running daemon announces for the admin CLI to read: its JWKS
+ * cache lifetime and access-token lifetime (seconds).  get returns the
+ * defaults 300 and 3600 until a daemon has set them.
+ */
+int broker_meta_lifetimes_set(struct broker_store *store, int64_t jwks_max_age,
+    int64_t token_lifetime);
+int broker_meta_lifetimes(struct broker_store *store, int64_t *jwks_max_age,
+    int64_t *token_lifetime);
 
 /* ---- password hashing (argon2id on a pool of its own) ------------- */
 

@@ -72,6 +72,10 @@ int broker_audit_record(struct broker_txn *txn, const char *customer,
 /* Erases a customer's whole audit trail inside a write (audit.c). */
 int broker_audit_erase(struct broker_txn *txn, const char *customer);
 
+/* Publishes a key's public half (keys.c; init uses it too). */
+int broker_key_publish(struct broker_store *store, const char *kid,
+    const char *x, int64_t now, int64_t activates);
+
 /* Maps an LMDB or errno-style code to a BROKER_E_* code. */
 int broker_mdb_err(int rc);
 

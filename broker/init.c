@@ -128,83 +128,34 @@ make_secrets(const struct broker_init_opts *o, struct broker_init_result *res)
 	return certs_err(rc);
 }
 
-struct init_write {
-	const char *issuer;
-	const char *kid;
-	const char *key_json;
-};
-
-/* Runs in the committer: records the issuer and the first key. */
+/* Runs in the committer: records the issuer given at init. */
 static int
-init_records(struct broker_txn *t, void *arg)
+put_issuer(struct broker_txn *t, void *arg)
 {
-	const struct init_write *w = arg;
-	int rc;
+	const char *issuer = arg;
 
-	if (w->issuer != NULL &&
-	    (rc = broker_txn_put(t, BROKER_DB_META, BROKER_META_ISSUER_KEY,
-		 sizeof(BROKER_META_ISSUER_KEY) - 1, w->issuer,
-		 strlen(w->issuer), 1)) != 0)
-		return rc;
-	return broker_txn_insert(t, BROKER_DB_KEYS, w->kid, strlen(w->kid),
-	    w->key_json, strlen(w->key_json), 1);
+	return broker_txn_put(t, BROKER_DB_META, BROKER_META_ISSUER_KEY,
+	    sizeof(BROKER_META_ISSUER_KEY) - 1, issuer, strlen(issuer), 1);
 }
 
+/* The environment, the issuer, and the first key (signing at once). */
 static int
-make_signing_key(const struct broker_init_opts *o,
-    struct broker_init_result *res)
+make_store(const struct broker_init_opts *o, struct broker_init_result *res)
 {
-	struct certs_signkey *key = NULL;
 	struct broker_store *store = NULL;
-	struct init_write w = { .issuer = o->issuer };
 	struct broker_store_opts sopts = { .map_size = o->map_size };
-	uint8_t pub[CERTS_ED25519_PUB_LEN];
-	char x[64], rel[128], path[BROKER_PATH_MAX];
-	char *json = NULL;
-	json_t *rec = NULL;
-	int n, rc;
+	int rc;
 
-	if ((rc = certs_signkey_generate(&key)) != 0) {
-		rc = certs_err(rc);
-		goto out;
-	}
-	n = snprintf(rel, sizeof(rel), "keys/%s.key", certs_signkey_kid(key));
-	if (n < 0 || (size_t)n >= sizeof(rel) ||
-	    broker_path(path, o->data_dir, rel) != 0) {
-		rc = BROKER_E_INVAL;
-		goto out;
-	}
-	if ((rc = certs_signkey_save(key, path)) != 0) {
-		rc = certs_err(rc);
-		goto out;
-	}
-	certs_signkey_public(key, pub);
-	if (certs_b64url_encode(pub, sizeof(pub), x, sizeof(x)) != 0) {
-		rc = BROKER_E_INVAL;
-		goto out;
-	}
-	rec = json_pack("{s:s, s:s, s:I, s:s}", "kid", certs_signkey_kid(key),
-	    "x", x, "created", (json_int_t)time(NULL), "state", "active");
-	if (rec == NULL || (json = json_dumps(rec, JSON_COMPACT)) == NULL) {
-		rc = BROKER_E_NOMEM;
-		goto out;
-	}
 	if ((rc = broker_store_create(o->data_dir, o->map_size)) != 0)
-		goto out;
+		return rc;
 	if ((rc = broker_store_open(o->data_dir, &sopts, &store)) != 0)
-		goto out;
-	w.kid = certs_signkey_kid(key);
-	w.key_json = json;
-	if ((rc = broker_write(store, init_records, &w)) != 0)
-		goto out;
-	n = snprintf(res->kid, sizeof(res->kid), "%s", certs_signkey_kid(key));
-	if (n < 0 || (size_t)n >= sizeof(res->kid))
-		rc = BROKER_E_INVAL;
-out:
+		return rc;
+	if (o->issuer == NULL ||
+	    (rc = broker_write(store, put_issuer,
+		 (void *)(uintptr_t)o->issuer)) == 0)
+		rc = broker_key_rotate(o->data_dir, store, (int64_t)time(NULL),
+		    0, res->kid);
 	broker_store_close(store);
-	json_decref(rec);
-	free(json);
-	certs_signkey_free(key);
 	return rc;
 }
 
@@ -228,5 +179,5 @@ broker_init(const struct broker_init_opts *o, struct broker_init_result *res)
 	if ((rc = make_secrets(o, res)) != 0)
 		return rc;
 	/* The environment comes last: its presence marks a finished init. */
-	return make_signing_key(o, res);
+	return make_store(o, res);
 }

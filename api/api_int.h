@@ -165,6 +165,7 @@ struct api_keyring {
 	size_t n;
 	char kid[API_MAX_KEYS][64];
 	int64_t activates[API_MAX_KEYS];
+	int64_t seq[API_MAX_KEYS]; /* publication order */
 	struct certs_signkey *key[API_MAX_KEYS];  /* public halves */
 	struct certs_signkey *priv[API_MAX_KEYS]; /* NULL: cannot sign */
 	char *jwks;				  /* the JWKS document */

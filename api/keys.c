@@ -50,6 +50,7 @@ add_key(void *arg, const json_t *rec)
 	memcpy(k->kid[k->n], kid, strlen(kid) + 1);
 	k->activates[k->n] = json_integer_value(json_object_get(rec,
 	    "activates"));
+	k->seq[k->n] = json_integer_value(json_object_get(rec, "seq"));
 	/* The private half, when this host has it (0600, else refused). */
 	snprintf(rel, sizeof(rel), "keys/%s.key", kid);
 	if (broker_path(path, b->srv->cfg.data_dir, rel) == 0 &&
@@ -137,13 +138,17 @@ const struct certs_signkey *
 api_keyring_signer(const struct api_keyring *k, int64_t now)
 {
 	const struct certs_signkey *best = NULL;
-	int64_t at = INT64_MIN;
+	int64_t at = INT64_MIN, seq = INT64_MIN;
 
+	/* As broker_key_signing: latest activation, then latest published. */
 	for (size_t i = 0; i < k->n; i++) {
-		if (k->priv[i] != NULL && k->activates[i] <= now &&
-		    k->activates[i] >= at) {
+		if (k->priv[i] == NULL || k->activates[i] > now)
+			continue;
+		if (k->activates[i] > at ||
+		    (k->activates[i] == at && k->seq[i] > seq)) {
 			best = k->priv[i];
 			at = k->activates[i];
+			seq = k->seq[i];
 		}
 	}
 	return best;

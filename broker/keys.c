@@ -47,11 +47,11 @@ broker_keys_each(struct broker_txn *t, int (*fn)(void *arg, const json_t *rec),
 
 struct pick {
 	int64_t now;
-	int64_t best_act, best_created;
+	int64_t best_act, best_seq;
 	char kid[64];
 	/* retire: the key asked about, and when it stopped signing */
 	const char *target;
-	int64_t target_act;
+	int64_t target_act, target_seq;
 	int found;
 	int64_t next_act; /* the first activation after the target's */
 };
@@ -63,16 +63,17 @@ pick_one(void *arg, const json_t *rec)
 	const char *kid = json_string_value(json_object_get(rec, "kid"));
 	const char *state = json_string_value(json_object_get(rec, "state"));
 	int64_t act = json_integer_value(json_object_get(rec, "activates"));
-	int64_t created = json_integer_value(json_object_get(rec, "created"));
+	int64_t seq = json_integer_value(json_object_get(rec, "seq"));
 
 	if (kid == NULL || state == NULL || strlen(kid) >= sizeof(p->kid))
 		return BROKER_E_CORRUPT;
 	if (strcmp(state, "active") != 0 || act > p->now)
 		return 0;
+	/* Same second: the key published later wins. */
 	if (p->kid[0] == '\0' || act > p->best_act ||
-	    (act == p->best_act && created > p->best_created)) {
+	    (act == p->best_act && seq > p->best_seq)) {
 		p->best_act = act;
-		p->best_created = created;
+		p->best_seq = seq;
 		memcpy(p->kid, kid, strlen(kid) + 1);
 	}
 	return 0;
@@ -136,11 +137,17 @@ static int
 key_insert(struct broker_txn *t, void *arg)
 {
 	const struct key_add *k = arg;
-	json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "kid", k->kid, "x",
-	    k->x, "created", (json_int_t)k->now, "activates",
-	    (json_int_t)k->activates, "state", "active");
+	uint64_t gen;
+	json_t *o;
 	int rc;
 
+	/* The generation orders keys published within the same second. */
+	if ((rc = broker_keys_generation(t, &gen)) != 0)
+		return rc;
+	o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "kid", k->kid, "x",
+	    k->x, "created", (json_int_t)k->now, "activates",
+	    (json_int_t)k->activates, "seq", (json_int_t)gen + 1, "state",
+	    "active");
 	if (o == NULL)
 		return BROKER_E_NOMEM;
 	rc = broker_rec_put(t, BROKER_DB_KEYS, k->kid, strlen(k->kid), o, 1);
@@ -215,6 +222,7 @@ find_target(void *arg, const json_t *rec)
 	    strcmp(state, "active") == 0) {
 		p->found = 1;
 		p->target_act = act;
+		p->target_seq = json_integer_value(json_object_get(rec, "seq"));
 	}
 	return 0;
 }
@@ -230,7 +238,10 @@ find_next(void *arg, const json_t *rec)
 	if (kid == NULL || strcmp(kid, p->target) == 0 || state == NULL ||
 	    strcmp(state, "active") != 0)
 		return 0;
-	if (act > p->target_act && (p->next_act == 0 || act < p->next_act))
+	if ((act > p->target_act || (act == p->target_act &&
+					 json_integer_value(json_object_get(rec,
+					     "seq")) > p->target_seq)) &&
+	    (p->next_act == 0 || act < p->next_act))
 		p->next_act = act;
 	return 0;
 }

@@ -37,7 +37,9 @@ export const GRANT_TYPE = 'urn:ccx:params:oauth:grant-type:grant';
 export const DAY = 86400;
 
 // The launch arguments: headless, no sandbox (containers), and nothing that
-// phones home or updates itself while the tests run.
+// phones home or updates itself while the tests run.  chromium.launch()
+// adds a fresh --user-data-dir in a temporary directory of its own and
+// removes it when the browser closes.
 export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
@@ -359,20 +361,22 @@ export async function openPage(world, { viewport = DESKTOP } = {}) {
 
 // Console errors other than the one the page causes on purpose: at load it
 // asks GET /v1/sessions/current, which answers 401 when nobody is signed in.
-export function unexpectedConsole(log, origin) {
+// `allow` lists further failed requests a test causes on purpose, as
+// {path, status} (e.g. a wrong password: POST /v1/sessions, 401).
+export function unexpectedConsole(log, origin, allow = []) {
+  const expected = [{ path: '/v1/sessions/current', status: 401 }, ...allow];
   return log.console.filter((m) => {
     if (m.type !== 'error' && m.type !== 'assert') {
       return /Content.Security.Policy/i.test(m.text);
     }
-    const expected401 = m.url === `${origin}/v1/sessions/current`
-      && /status of 401/.test(m.text);
-    return !expected401;
+    return !expected.some((x) => m.url === `${origin}${x.path}`
+      && new RegExp(`status of ${x.status}\\b`).test(m.text));
   });
 }
 
 // Asserts that nothing went wrong in the browser during a test.
-export function assertCleanConsole(log, origin) {
-  assert.deepEqual(unexpectedConsole(log, origin), [], 'unexpected console errors');
+export function assertCleanConsole(log, origin, { allow = [] } = {}) {
+  assert.deepEqual(unexpectedConsole(log, origin, allow), [], 'unexpected console errors');
   assert.deepEqual(log.pageErrors, [], 'uncaught errors in the page');
   assert.deepEqual(log.csp, [], 'Content-Security-Policy violations');
 }
@@ -460,7 +464,9 @@ export function softChecks() {
       }
     },
     verify() {
-      assert.deepEqual(failures, [], `${failures.length} check(s) failed`);
+      if (failures.length) {
+        throw new Error(`${failures.length} check(s) failed:\n${failures.map((f) => `  - ${f}`).join('\n')}`);
+      }
     },
   };
 }

@@ -4,11 +4,11 @@
 // profile) and the browser plays the customer on the consent screen.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import {
   startWorld, openPage, assertCleanConsole, screenshot, tid, expect, pkcePair, b64url,
-  uniqueLogin, createCustomer, companyPost, companyGet, PASSWORD, DAY, nowSeconds, softChecks,
+  uniqueLogin, createCustomer, companyPost, companyGet, PASSWORD, DAY, nowSeconds, softChecks, eventually,
 } from './lib.mjs';
-import { randomBytes } from 'node:crypto';
 
 const PROFILE = {
   identity: { name: 'Ben Example' },
@@ -130,12 +130,6 @@ describe('authorization-code flow', () => {
     assert.deepEqual(r.json.scope.split(' ').sort(), ['read:contact.email', 'read:language']);
     assert.ok(r.json.refresh_token, 'a refresh token');
     const accessToken = r.json.access_token;
-    // A code works once.
-    const again = await companyPost(world, '/oauth/token', {
-      grant_type: 'authorization_code', code, redirect_uri: world.standIn.redirectUri, code_verifier: req.verifier,
-    });
-    assert.equal(again.status, 400, again.text);
-    assert.equal(again.json.error, 'invalid_grant');
 
     // Only the approved fields.
     r = await companyGet(world, '/v1/profile', accessToken);
@@ -158,6 +152,16 @@ describe('authorization-code flow', () => {
     await expect(row).toHaveAttribute('data-company', 'acme');
     await expect(row).toHaveAttribute('data-grant-id', g.id);
     await expect(row.locator('.scope-list li')).toHaveText(['Your e-mail address', 'Your language']);
+
+    // A code works once; replaying it also ends what it gave (RFC 6749
+    // 4.1.2), so the company's token stops working.
+    r = await companyPost(world, '/oauth/token', {
+      grant_type: 'authorization_code', code, redirect_uri: world.standIn.redirectUri, code_verifier: req.verifier,
+    });
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.json.error, 'invalid_grant');
+    r = await companyGet(world, '/v1/profile', accessToken);
+    assert.equal(r.status, 401, `fetch after the code was replayed: ${r.status} ${r.text}`);
     await soft.check('no console errors', async () => assertCleanConsole(log, world.origin));
     soft.verify();
   });
@@ -168,7 +172,10 @@ describe('authorization-code flow', () => {
     const req = authorizeRequest(world, { purpose: 'marketing', scopes: ['read:contact'] });
     const arrived = world.standIn.next(req.state);
     await page.goto(req.url);
-    if (await tid(page, 'login-form').isVisible()) await signIn(page, login);
+    // Signed in already when the first test ran; otherwise sign in.
+    const which = await eventually(async () => ((await tid(page, 'consent-form').isVisible() && 'consent')
+      || (await tid(page, 'login-form').isVisible() && 'login')), { what: 'the consent screen or the sign-in form' });
+    if (which === 'login') await signIn(page, login);
     await expect(tid(page, 'consent-form')).toBeVisible();
     await expect(tid(page, 'consent-purpose')).toHaveText('Marketing — to send you offers and news');
     await expect(page.locator(`label[for="${await tid(page, 'consent-scope-read:contact').getAttribute('id')}"]`))

@@ -425,8 +425,8 @@ cmd_keys(struct args *a)
 			goto out;
 		}
 		ret = print_json(json_pack("{s:s, s:I, s:b}", "kid", kid,
-		    "activates", (json_int_t)(l.now + (now_flag ? 0
-						    : l.jwks_max_age)),
+		    "activates", (json_int_t)l.now +
+			(now_flag ? 0 : (json_int_t)l.jwks_max_age),
 		    "now", now_flag));
 		goto out;
 	}
@@ -445,7 +445,7 @@ cmd_keys(struct args *a)
 		goto out;
 	}
 	if ((l.list = json_array()) == NULL ||
-	    (rc = broker_read_begin(s, &t)) != 0) {
+	    broker_read_begin(s, &t) != 0) {
 		json_decref(l.list);
 		goto out;
 	}

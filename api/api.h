@@ -94,6 +94,12 @@ struct api_server; /* opaque: a running daemon */
 int api_server_start(const struct api_config *cfg, struct api_server **out,
     char *errbuf, size_t errcap);
 
+/*
+ * Reloads what can change under a running daemon (SIGHUP): the server
+ * certificate.  On failure the old one is kept and errbuf says why.
+ */
+int api_server_reload(struct api_server *srv, char *errbuf, size_t errcap);
+
 /* The issuer URL the server answers as; borrowed until stop. */
 const char *api_server_issuer(const struct api_server *srv);
 

@@ -8,6 +8,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
 #include <jansson.h>
 #include <microhttpd.h>
 
@@ -328,8 +330,6 @@ struct api_server {
 	int listen_fd;
 	unsigned port;
 	char issuer[512];
-	char *cert_pem, *key_pem;
-	size_t cert_len, key_len;
 	char *admin_token;
 	size_t admin_token_len;
 	struct broker_kdf *kdf;
@@ -514,6 +514,24 @@ int api_h_consent(struct api_request *r);
 int api_h_decide(struct api_request *r);
 int api_h_asset(struct api_request *r);
 int api_h_scopes(struct api_request *r);
+
+/* ---- the server certificate (tls.c) ---------------------------------- */
+
+/*
+ * Loads certs/server.pem and server.key, checks they match and are valid
+ * now, and makes them the certificate of new handshakes.  On failure the
+ * previous one stays and errbuf says why.
+ */
+int api_tls_load(const struct api_server *srv, char *errbuf, size_t errcap);
+
+/* The GnuTLS certificate-retrieve callback, for MHD: the current identity. */
+int api_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
+    int nreqs, const gnutls_pk_algorithm_t *pk_algos, int pk_algos_length,
+    gnutls_pcert_st **pcert, unsigned int *pcert_length,
+    gnutls_privkey_t *privkey);
+
+/* Frees every identity loaded; only once the daemon has stopped. */
+void api_tls_free(void);
 
 /* ---- the web page (static.c) ------------------------------------------- */
 

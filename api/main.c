@@ -254,7 +254,12 @@ main(int argc, char **argv)
 		if (sigwait(&set, &sig) != 0)
 			continue;
 		if (sig == SIGHUP) {
-			fprintf(stderr, "ccx-broker: SIGHUP: nothing to reload\n");
+			if (api_server_reload(srv, err, sizeof(err)) == 0)
+				fprintf(stderr, "ccx-broker: SIGHUP: server "
+				    "certificate reloaded\n");
+			else
+				fprintf(stderr, "ccx-broker: SIGHUP: %s; keeping "
+				    "the current certificate\n", err);
 			continue;
 		}
 		break;

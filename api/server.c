@@ -536,23 +536,8 @@ load_secrets(struct api_server *srv, char *errbuf, size_t errcap)
 	char path[BROKER_PATH_MAX];
 	int rc;
 
-	if (broker_path(path, srv->cfg.data_dir, "certs/server.pem") != 0 ||
-	    (rc = certs_file_read(path, &srv->cert_pem, &srv->cert_len)) != 0) {
-		errmsg(errbuf, errcap, path, "cannot read server certificate");
-		return API_E_TLS;
-	}
-	if (broker_path(path, srv->cfg.data_dir, "certs/server.key") != 0 ||
-	    (rc = certs_file_read_private(path, &srv->key_pem,
-		 &srv->key_len)) != 0) {
-		errmsg(errbuf, errcap, path, certs_strerror(rc));
-		return API_E_TLS;
-	}
-	if (certs_pem_check_pair(srv->cert_pem, srv->cert_len, srv->key_pem,
-		srv->key_len) != 0) {
-		errmsg(errbuf, errcap, "certs/server.pem",
-		    "certificate and key do not match, or it has expired");
-		return API_E_TLS;
-	}
+	if ((rc = api_tls_load(srv, errbuf, errcap)) != 0)
+		return rc;
 	if (broker_path(path, srv->cfg.data_dir, "admin.token") != 0 ||
 	    (rc = certs_file_read_private(path, &srv->admin_token,
 		 &srv->admin_token_len)) != 0) {
@@ -613,9 +598,8 @@ server_free(struct api_server *srv)
 	api_metrics_shutdown();
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
-	certs_free_secret(srv->key_pem, srv->key_len);
+	api_tls_free();
 	certs_free_secret(srv->admin_token, srv->admin_token_len);
-	free(srv->cert_pem);
 	free(srv);
 }
 
@@ -694,8 +678,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	    0, on_accept, srv, on_request, srv,
 	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_HTTPS_MEM_CERT, srv->cert_pem,
-	    MHD_OPTION_HTTPS_MEM_KEY, srv->key_pem,
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, &api_tls_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
 	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + CONN_SLACK,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
@@ -716,6 +699,12 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 fail:
 	server_free(srv);
 	return rc;
+}
+
+int
+api_server_reload(struct api_server *srv, char *errbuf, size_t errcap)
+{
+	return api_tls_load(srv, errbuf, errcap);
 }
 
 const char *

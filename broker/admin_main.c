@@ -28,7 +28,8 @@ static const char usage[] =
     "  company update ID [--name NAME] [--description TEXT] [--site URL]\n"
     "              [--redirect-uri URI]... [--no-redirect-uris]\n"
     "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n"
-    "  keys list | rotate [--now] | retire KID [--force]\n";
+    "  keys list | rotate [--now] | retire KID [--force]\n"
+    "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n";
 
 struct args {
 	const char *data;
@@ -467,6 +468,46 @@ usage:
 	return 2;
 }
 
+/* ---- the server certificate -------------------------------------------- */
+
+static int
+cmd_certs(struct args *a)
+{
+	const char *hosts[MAX_HOSTNAMES];
+	struct broker_store *s = NULL;
+	char path[BROKER_PATH_MAX];
+	json_t *names = NULL;
+	size_t n = 0;
+	int rc, ret = 1;
+
+	if (a->argc < 1 || strcmp(a->argv[0], "rotate") != 0)
+		goto usage;
+	for (int i = 1; i < a->argc; i++) {
+		if (strcmp(a->argv[i], "--hostname") != 0 || i + 1 >= a->argc ||
+		    n == MAX_HOSTNAMES)
+			goto usage;
+		hosts[n++] = a->argv[++i];
+	}
+	if (open_store(a, &s) != 0)
+		return 1;
+	rc = broker_certs_rotate(a->data, s, hosts, n, &names);
+	if (rc == BROKER_E_INVAL)
+		fprintf(stderr, "ccx-admin: certs rotate: a host name is not "
+		    "valid\n");
+	else if (rc != 0)
+		fail("certs rotate", rc);
+	else if (broker_path(path, a->data, "certs/server.pem") == 0)
+		ret = print_json(json_pack("{s:s, s:O, s:s}", "certificate",
+		    path, "names", names, "next",
+		    "kill -HUP the running ccx-broker to serve it"));
+	json_decref(names);
+	broker_store_close(s);
+	return ret;
+usage:
+	fprintf(stderr, "%s", usage);
+	return 2;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -482,6 +523,8 @@ main(int argc, char **argv)
 		return cmd_company(&a);
 	if (strcmp(a.cmd, "keys") == 0)
 		return cmd_keys(&a);
+	if (strcmp(a.cmd, "certs") == 0)
+		return cmd_certs(&a);
 	if (strcmp(a.cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

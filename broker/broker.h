@@ -139,6 +139,16 @@ struct broker_store_stats {
 void broker_store_stats(const struct broker_store *store,
     struct broker_store_stats *out);
 
+/*
+ * Issues a new server certificate from the local CA for localhost,
+ * 127.0.0.1, ::1 and the host names given at init plus hostnames (which
+ * are remembered), replacing certs/server.pem and server.key atomically.
+ * The daemon serves it after SIGHUP.  names receives the SAN list
+ * (caller json_decrefs).
+ */
+int broker_certs_rotate(const char *data_dir, struct broker_store *store,
+    const char *const *hostnames, size_t n, json_t **names);
+
 /* ---- reads ---------------------------------------------------------------- */
 
 /* Begins a read-only snapshot.  End it with broker_read_end(). */

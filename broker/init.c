@@ -75,32 +75,132 @@ make_subdir(const char *dir, const char *rel)
 	return mkdir(path, 0700) == 0 ? 0 : BROKER_E_IO;
 }
 
+#define META_HOSTNAMES_KEY "hostnames"
+
+/* Runs in the committer: records the issuer given at init. */
 static int
-make_certificates(const struct broker_init_opts *o,
-    struct broker_init_result *res)
+put_issuer(struct broker_txn *t, void *arg)
 {
-	char key[BROKER_PATH_MAX], srv[BROKER_PATH_MAX], srvkey[BROKER_PATH_MAX];
+	const char *issuer = arg;
+
+	return broker_txn_put(t, BROKER_DB_META, BROKER_META_ISSUER_KEY,
+	    sizeof(BROKER_META_ISSUER_KEY) - 1, issuer, strlen(issuer), 1);
+}
+
+/* Runs in the committer: remembers the extra host names. */
+static int
+put_hostnames(struct broker_txn *t, void *arg)
+{
+	return broker_rec_put(t, BROKER_DB_META, META_HOSTNAMES_KEY,
+	    sizeof(META_HOSTNAMES_KEY) - 1, arg, 0);
+}
+
+/* The extra host names: from the store, then those given now. */
+static json_t *
+hostnames_of(struct broker_store *s, const char *const *more, size_t n)
+{
+	struct broker_txn *t = NULL;
+	const void *val;
+	size_t len;
+	json_t *rec = NULL, *list;
+
+	if (s != NULL && broker_read_begin(s, &t) == 0) {
+		if (broker_txn_get(t, BROKER_DB_META, META_HOSTNAMES_KEY,
+			sizeof(META_HOSTNAMES_KEY) - 1, &val, &len, NULL) == 0)
+			(void)broker_rec_load(val, len, &rec);
+		broker_read_end(t);
+	}
+	list = rec != NULL ? json_incref(json_object_get(rec, "names")) : NULL;
+	json_decref(rec);
+	if (!json_is_array(list)) {
+		json_decref(list);
+		list = json_array();
+	}
+	for (size_t i = 0; list != NULL && i < n; i++) {
+		size_t j;
+		json_t *v;
+		int dup = 0;
+
+		json_array_foreach(list, j, v)
+			dup |= strcmp(json_string_value(v), more[i]) == 0;
+		if (!dup)
+			json_array_append_new(list, json_string(more[i]));
+	}
+	return list;
+}
+
+/* Issues certs/server.pem for the standard names plus list. */
+static int
+issue_server(const char *dir, const json_t *list, int overwrite)
+{
+	char ca[BROKER_PATH_MAX], cakey[BROKER_PATH_MAX];
+	char srv[BROKER_PATH_MAX], srvkey[BROKER_PATH_MAX];
 	const char *names[64];
-	size_t n = 0;
+	size_t n = 0, i;
+	json_t *v;
 	int rc;
 
-	if (o->n_hostnames > sizeof(names) / sizeof(names[0]) - 3)
+	if (json_array_size(list) > sizeof(names) / sizeof(names[0]) - 3)
 		return BROKER_E_INVAL;
 	names[n++] = "localhost";
 	names[n++] = "127.0.0.1";
 	names[n++] = "::1";
-	for (size_t i = 0; i < o->n_hostnames; i++)
-		names[n++] = o->hostnames[i];
+	json_array_foreach(list, i, v)
+		names[n++] = json_string_value(v);
+	if ((rc = broker_path(ca, dir, "certs/ca.pem")) != 0 ||
+	    (rc = broker_path(cakey, dir, "certs/ca.key")) != 0 ||
+	    (rc = broker_path(srv, dir, "certs/server.pem")) != 0 ||
+	    (rc = broker_path(srvkey, dir, "certs/server.key")) != 0)
+		return rc;
+	rc = certs_server_issue(ca, cakey, names, n, SERVER_DAYS, srv, srvkey,
+	    overwrite);
+	return rc == CERTS_E_INVAL ? BROKER_E_INVAL : certs_err(rc);
+}
+
+int
+broker_certs_rotate(const char *data_dir, struct broker_store *s,
+    const char *const *hostnames, size_t n, json_t **names)
+{
+	json_t *list = hostnames_of(s, hostnames, n), *rec = NULL;
+	int rc;
+
+	*names = NULL;
+	if (list == NULL)
+		return BROKER_E_NOMEM;
+	if ((rc = issue_server(data_dir, list, 1)) == 0 && n > 0) {
+		rec = json_pack("{s:O}", "names", list);
+		rc = rec != NULL ? broker_write(s, put_hostnames, rec)
+				 : BROKER_E_NOMEM;
+		json_decref(rec);
+	}
+	if (rc == 0) {
+		*names = json_pack("[s,s,s]", "localhost", "127.0.0.1", "::1");
+		json_array_extend(*names, list);
+	}
+	json_decref(list);
+	return rc;
+}
+
+static int
+make_certificates(const struct broker_init_opts *o,
+    struct broker_init_result *res)
+{
+	char key[BROKER_PATH_MAX];
+	json_t *list;
+	int rc;
+
 	if ((rc = broker_path(res->ca_path, o->data_dir, "certs/ca.pem")) != 0 ||
-	    (rc = broker_path(key, o->data_dir, "certs/ca.key")) != 0 ||
-	    (rc = broker_path(srv, o->data_dir, "certs/server.pem")) != 0 ||
-	    (rc = broker_path(srvkey, o->data_dir, "certs/server.key")) != 0)
+	    (rc = broker_path(key, o->data_dir, "certs/ca.key")) != 0)
 		return rc;
 	if ((rc = certs_ca_create(res->ca_path, key, "CCX broker local CA",
 		 CA_DAYS)) != 0)
 		return certs_err(rc);
-	return certs_err(certs_server_issue(res->ca_path, key, names, n,
-	    SERVER_DAYS, srv, srvkey, 0));
+	if ((list = hostnames_of(NULL, (const char *const *)o->hostnames,
+		 o->n_hostnames)) == NULL)
+		return BROKER_E_NOMEM;
+	rc = issue_server(o->data_dir, list, 0);
+	json_decref(list);
+	return rc;
 }
 
 static int
@@ -128,16 +228,6 @@ make_secrets(const struct broker_init_opts *o, struct broker_init_result *res)
 	return certs_err(rc);
 }
 
-/* Runs in the committer: records the issuer given at init. */
-static int
-put_issuer(struct broker_txn *t, void *arg)
-{
-	const char *issuer = arg;
-
-	return broker_txn_put(t, BROKER_DB_META, BROKER_META_ISSUER_KEY,
-	    sizeof(BROKER_META_ISSUER_KEY) - 1, issuer, strlen(issuer), 1);
-}
-
 /* The environment, the issuer, and the first key (signing at once). */
 static int
 make_store(const struct broker_init_opts *o, struct broker_init_result *res)
@@ -152,7 +242,16 @@ make_store(const struct broker_init_opts *o, struct broker_init_result *res)
 		return rc;
 	if (o->issuer == NULL ||
 	    (rc = broker_write(store, put_issuer,
-		 (void *)(uintptr_t)o->issuer)) == 0)
+		 (void *)(uintptr_t)o->issuer)) == 0) {
+		json_t *rec = json_pack("{s:o}", "names",
+		    hostnames_of(NULL, (const char *const *)o->hostnames,
+			o->n_hostnames));
+
+		rc = rec != NULL ? broker_write(store, put_hostnames, rec)
+				 : BROKER_E_NOMEM;
+		json_decref(rec);
+	}
+	if (rc == 0)
 		rc = broker_key_rotate(o->data_dir, store, (int64_t)time(NULL),
 		    0, res->kid);
 	broker_store_close(store);

@@ -12,7 +12,7 @@ SANITIZE ?=
 DEB_PKGS := build-essential pkg-config libmicrohttpd-dev libgnutls28-dev \
             libssl-dev liblmdb-dev libjansson-dev libcmocka-dev libargon2-dev \
             python3 python3-jwt python3-cryptography curl openssl cppcheck \
-            clang-tidy clang-format valgrind
+            clang-tidy clang-format valgrind chromium
 PKGS     := libmicrohttpd gnutls openssl lmdb jansson libargon2
 
 WARN := -Wall -Wextra -Wpedantic -Werror -Wshadow -Wstrict-prototypes \
@@ -47,7 +47,7 @@ ADMIN_MAIN  := broker/admin_main.c
 TEST_SRC  := $(wildcard tests/test_*.c)
 TEST_BIN  := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit asan-unit integration lint fmt valgrind clean \
+.PHONY: all deps run test unit asan-unit integration browser lint fmt valgrind clean \
         bench check-banned tidy cppcheck openapi-lint
 
 all: deps $(BIN)/ccx-broker $(BIN)/ccx-admin
@@ -129,12 +129,17 @@ asan-unit: deps
 integration: all
 	/usr/bin/python3 tests/integration/run.py
 
+# The page in Debian's chromium, driven by playwright-core from npm.
+browser: all
+	@tests/browser/run.sh
+
 test: deps
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory asan-unit
 	@$(MAKE) --no-print-directory integration
+	@$(MAKE) --no-print-directory browser
 
 valgrind: all $(TEST_BIN)
 	@for t in $(TEST_BIN); do echo "== $$t (valgrind)"; \

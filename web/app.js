@@ -152,6 +152,8 @@ function wire() {
     if (e.key === 'Escape' && $('#alert').firstChild && !$('#confirm').open) dismissMessages();
   });
   window.addEventListener('hashchange', () => { dismissMessages(); render(); });
+  // The skip link moves focus; following its #main would leave the route.
+  $('.skip-link').addEventListener('click', (e) => { e.preventDefault(); $('#main').focus(); });
   auth.wire(app);
   account.wire(app);
   onSessionLost(() => {

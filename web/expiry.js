@@ -27,7 +27,7 @@ function endOfDay(isoDay) {
 // {element, value() -> {at} | {error}, onChange(fn)}.
 export function expiryChooser({ name, legend = 'For how long?', defaultAt = null, maxAt = null, testid = 'expiry' }) {
   const now = nowSeconds();
-  const max = maxAt || now + 5 * 365 * DAY;
+  const max = maxAt || now + 5 * 366 * DAY; // the broker's own limit
   let selected = '90d';
   if (defaultAt) {
     const match = PRESETS.find((p) => Math.abs(now + p.seconds - defaultAt) < 2 * DAY);
@@ -38,7 +38,7 @@ export function expiryChooser({ name, legend = 'For how long?', defaultAt = null
 
   const dateId = `${name}-date`;
   const dateInput = h('input', {
-    id: dateId, type: 'date', name: `${name}-date`, 'data-testid': `${testid}-date`,
+    id: dateId, type: 'date', name: `${name}-date`, 'data-testid': `${testid}-date-input`,
     min: isoDate(now + DAY), max: isoDate(max),
     value: isoDate(defaultAt && selected === 'date' ? defaultAt : now + 180 * DAY),
   });

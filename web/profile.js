@@ -7,6 +7,8 @@ import {
 } from './dom.js';
 import { buildControl, describeValue } from './fields.js';
 
+const POSTAL_ORDER = ['street', 'postcode', 'city', 'region', 'country'];
+
 const isObject = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
 const clone = (v) => (v === undefined ? undefined : JSON.parse(JSON.stringify(v)));
 
@@ -67,7 +69,11 @@ export const SECTIONS = [
       ] },
     ],
     summary: {
-      postal: (v) => (isObject(v) ? Object.values(v).filter((x) => typeof x === 'string' && x).join(', ') : null),
+      // In the order of the form, not the stored (sorted) key order.
+      postal: (v) => (isObject(v)
+        ? [...POSTAL_ORDER.filter((k) => k in v), ...Object.keys(v).filter((k) => !POSTAL_ORDER.includes(k))]
+          .map((k) => v[k]).filter((x) => typeof x === 'string' && x).join(', ')
+        : null),
     },
   },
   {

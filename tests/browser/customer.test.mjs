@@ -172,7 +172,7 @@ describe('customer journey', () => {
     // grant-expiry-date; tell them apart by type.
     await expect(tid(page, 'grant-expiry-90d')).toBeChecked(); // the default
     await page.locator('[data-testid="grant-expiry-date"][type="radio"]').check();
-    await page.locator('[data-testid="grant-expiry-date"][type="date"]').fill(isoDay);
+    await page.locator('[data-testid="grant-expiry-date-input"]').fill(isoDay);
     await expect(page.locator('[data-testid="grant-expiry-date"][type="radio"]')).toBeChecked();
     const untilText = await page.evaluate((ms) => new Intl.DateTimeFormat('en-GB', {
       day: 'numeric', month: 'short', year: 'numeric',

@@ -29,7 +29,9 @@ static const char usage[] =
     "              [--redirect-uri URI]... [--no-redirect-uris]\n"
     "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n"
     "  keys list | rotate [--now] | retire KID [--force]\n"
-    "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n";
+    "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n"
+    "  backup FILE                                one file, 0600: a secret\n"
+    "  restore FILE                               into an empty --data DIR\n";
 
 struct args {
 	const char *data;
@@ -508,6 +510,62 @@ usage:
 	return 2;
 }
 
+/* ---- backup and restore -------------------------------------------------- */
+
+static int
+cmd_backup(struct args *a)
+{
+	struct broker_store *s = NULL;
+	int rc;
+
+	if (a->argc != 1)
+		goto usage;
+	if (open_store(a, &s) != 0)
+		return 1;
+	rc = broker_backup(s, a->data, a->argv[0]);
+	broker_store_close(s);
+	if (rc == BROKER_E_EXISTS) {
+		fprintf(stderr, "ccx-admin: %s exists: refusing to overwrite\n",
+		    a->argv[0]);
+		return 1;
+	}
+	if (rc != 0)
+		return fail(a->argv[0], rc);
+	return print_json(json_pack("{s:s, s:s, s:s}", "backup", a->argv[0],
+	    "data_dir", a->data, "note", "this file holds every private key: "
+	    "keep it as secret as the data directory"));
+usage:
+	fprintf(stderr, "%s", usage);
+	return 2;
+}
+
+static int
+cmd_restore(struct args *a)
+{
+	int rc;
+
+	if (a->argc != 1) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	rc = broker_restore(a->argv[0], a->data);
+	if (rc == BROKER_E_EXISTS) {
+		fprintf(stderr, "ccx-admin: %s is not empty: restore needs an "
+		    "empty data directory\n", a->data);
+		return 1;
+	}
+	if (rc == BROKER_E_CORRUPT) {
+		fprintf(stderr, "ccx-admin: %s is not a complete CCX backup "
+		    "(damaged or truncated): nothing was restored\n",
+		    a->argv[0]);
+		return 1;
+	}
+	if (rc != 0)
+		return fail(a->argv[0], rc);
+	return print_json(json_pack("{s:s, s:s}", "restored", a->argv[0],
+	    "data_dir", a->data));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -525,6 +583,10 @@ main(int argc, char **argv)
 		return cmd_keys(&a);
 	if (strcmp(a.cmd, "certs") == 0)
 		return cmd_certs(&a);
+	if (strcmp(a.cmd, "backup") == 0)
+		return cmd_backup(&a);
+	if (strcmp(a.cmd, "restore") == 0)
+		return cmd_restore(&a);
 	if (strcmp(a.cmd, "help") == 0) {
 		fputs(usage, stdout);
 		return 0;

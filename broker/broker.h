@@ -149,6 +149,21 @@ void broker_store_stats(const struct broker_store *store,
 int broker_certs_rotate(const char *data_dir, struct broker_store *store,
     const char *const *hostnames, size_t n, json_t **names);
 
+/*
+ * Writes one file (mode 0600, never over an existing one) holding a
+ * consistent copy of the store, taken while writers go on, and every key
+ * and certificate file.  It is a secret: it holds every private key.
+ */
+int broker_backup(struct broker_store *store, const char *data_dir,
+    const char *file);
+
+/*
+ * Checks a backup's digest, then recreates the deployment in data_dir,
+ * which must be empty or absent (BROKER_E_EXISTS otherwise).
+ * BROKER_E_CORRUPT for a damaged or foreign file, with nothing written.
+ */
+int broker_restore(const char *file, const char *data_dir);
+
 /* ---- reads ---------------------------------------------------------------- */
 
 /* Begins a read-only snapshot.  End it with broker_read_end(). */

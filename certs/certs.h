@@ -63,6 +63,21 @@ void certs_free_secret(void *buf, size_t len);
 /* SHA-256 of data into out.  CERTS_E_CRYPTO on failure. */
 int certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN]);
 
+/* SHA-256 over data given in pieces (files too large to hold at once). */
+struct certs_sha256_ctx;
+
+/* Starts a digest.  Release with certs_sha256_end or certs_sha256_abort. */
+int certs_sha256_begin(struct certs_sha256_ctx **out);
+int certs_sha256_update(struct certs_sha256_ctx *c, const void *data,
+    size_t len);
+
+/* Finishes into out and frees c (even on failure). */
+int certs_sha256_end(struct certs_sha256_ctx *c,
+    uint8_t out[CERTS_SHA256_LEN]);
+
+/* Frees an unfinished digest.  NULL ok. */
+void certs_sha256_abort(struct certs_sha256_ctx *c);
+
 /* HMAC-SHA256(key, data) into out.  CERTS_E_CRYPTO on failure. */
 int certs_hmac_sha256(const void *key, size_t keylen, const void *data,
     size_t len, uint8_t out[CERTS_SHA256_LEN]);

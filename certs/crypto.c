@@ -171,3 +171,53 @@ out:
 	}
 	return rc;
 }
+
+/* ---- streaming SHA-256 ------------------------------------------------- */
+
+int
+certs_sha256_begin(struct certs_sha256_ctx **out)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+
+	*out = NULL;
+	if (c == NULL)
+		return CERTS_E_NOMEM;
+	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+		EVP_MD_CTX_free(c);
+		return CERTS_E_CRYPTO;
+	}
+	*out = (struct certs_sha256_ctx *)c;
+	return CERTS_OK;
+}
+
+int
+certs_sha256_update(struct certs_sha256_ctx *c, const void *data, size_t len)
+{
+	if (c == NULL || (data == NULL && len > 0))
+		return CERTS_E_INVAL;
+	return EVP_DigestUpdate((EVP_MD_CTX *)c, data, len) == 1
+		   ? CERTS_OK
+		   : CERTS_E_CRYPTO;
+}
+
+int
+certs_sha256_end(struct certs_sha256_ctx *c, uint8_t out[CERTS_SHA256_LEN])
+{
+	unsigned int n = 0;
+	int rc;
+
+	if (c == NULL)
+		return CERTS_E_INVAL;
+	rc = EVP_DigestFinal_ex((EVP_MD_CTX *)c, out, &n) == 1 &&
+		n == CERTS_SHA256_LEN
+	    ? CERTS_OK
+	    : CERTS_E_CRYPTO;
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+	return rc;
+}
+
+void
+certs_sha256_abort(struct certs_sha256_ctx *c)
+{
+	EVP_MD_CTX_free((EVP_MD_CTX *)c);
+}

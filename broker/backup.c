@@ -86,7 +86,8 @@ put_header(struct out *o, const char *name, uint32_t mode, uint64_t size)
 	if (nl == 0 || nl > NAME_MAX_LEN)
 		return BROKER_E_INVAL;
 	h[0] = (unsigned char)nl;
-	memcpy(h + 1, name, nl);
+	/* A length-prefixed name, deliberately without its NUL. */
+	memcpy(h + 1, name, nl); /* NOLINT(bugprone-not-null-terminated-result) */
 	h[1 + nl] = (unsigned char)(mode >> 24);
 	h[2 + nl] = (unsigned char)(mode >> 16);
 	h[3 + nl] = (unsigned char)(mode >> 8);
@@ -168,7 +169,7 @@ broker_backup(struct broker_store *s, const char *data_dir, const char *file)
 		rc = broker_mdb_err(rc);
 		goto out;
 	}
-	if ((rc = certs_sha256_begin(&o.h)) != 0) {
+	if (certs_sha256_begin(&o.h) != 0) {
 		rc = BROKER_E_NOMEM;
 		goto out;
 	}

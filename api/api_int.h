@@ -289,6 +289,16 @@ void api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
     size_t bytes);
 void api_metrics_connection(int opened);
 
+/* Business events, counted per thread like requests. */
+enum api_event {
+	API_EV_TOKEN_ISSUED,	/* access tokens signed */
+	API_EV_FETCH,		/* profiles served to companies (200 or 304) */
+	API_EV_GRANT_REVOKED,	/* grants revoked by customers */
+	API_EV_TOKEN_REVOKED,	/* tokens revoked by companies */
+	API_N_EVENTS
+};
+void api_metrics_event(enum api_event ev);
+
 /* Counts a token-cache or projection-cache hit or miss on this thread. */
 void api_metrics_tokcache(int hit);
 void api_metrics_projcache(int hit);

@@ -266,8 +266,10 @@ api_h_grant_revoke(struct api_request *r)
 
 	if (s == NULL)
 		return API_E_NOMEM;
-	if (s->step == 1)
+	if (s->step == 1) {
+		api_metrics_event(API_EV_GRANT_REVOKED);
 		return api_respond_bytes(r, 204, NULL, "", 0);
+	}
 	path_id(r, s->gn.id);
 	memcpy(id, s->gn.id, sizeof(id));
 	if (id[0] == '\0')

@@ -6,6 +6,7 @@
  * and no shared atomic read-modify-write.  GET /metrics walks every
  * thread's block and renders Prometheus text format.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -30,6 +31,7 @@ struct counters {
 	_Atomic uint64_t tok_misses;
 	_Atomic uint64_t proj_hits;
 	_Atomic uint64_t proj_misses;
+	_Atomic uint64_t events[API_N_EVENTS];
 	_Atomic uint64_t req[]; /* (api_n_routes + 1) x API_N_CLASSES */
 };
 
@@ -125,6 +127,15 @@ api_metrics_tokcache(int hit)
 
 	if (c != NULL)
 		bump(hit ? &c->tok_hits : &c->tok_misses, 1);
+}
+
+void
+api_metrics_event(enum api_event ev)
+{
+	struct counters *c = mine_get();
+
+	if (c != NULL && (unsigned)ev < API_N_EVENTS)
+		bump(&c->events[ev], 1);
 }
 
 void
@@ -273,6 +284,38 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 		    "ccx_cache_lookups_total{cache=\"projection\",result=\"miss\"} %llu\n",
 		    (unsigned long long)th, (unsigned long long)tm,
 		    (unsigned long long)ph, (unsigned long long)pm);
+	}
+	{
+		static const char *const names[API_N_EVENTS] = {
+			[API_EV_TOKEN_ISSUED] = "ccx_tokens_issued_total",
+			[API_EV_FETCH] = "ccx_profile_fetches_total",
+			[API_EV_GRANT_REVOKED] = "ccx_grants_revoked_total",
+			[API_EV_TOKEN_REVOKED] = "ccx_tokens_revoked_total",
+		};
+
+		for (int e = 0; e < API_N_EVENTS; e++) {
+			uint64_t v = 0;
+
+			for (struct counters *c = head; c; c = c->next)
+				v += get(&c->events[e]);
+			fprintf(f, "# TYPE %s counter\n%s %llu\n", names[e],
+			    names[e], (unsigned long long)v);
+		}
+	}
+	{
+		const struct api_keyring *k = atomic_load(&srv->keys);
+		int64_t now = api_wall_now(), newest = INT64_MIN;
+
+		for (size_t i = 0; k != NULL && i < k->n; i++)
+			if (k->priv[i] != NULL && k->activates[i] <= now &&
+			    k->activates[i] > newest)
+				newest = k->activates[i];
+		if (newest != INT64_MIN)
+			fprintf(f, "# HELP ccx_signing_key_age_seconds Time since "
+			    "the signing key took over.\n"
+			    "# TYPE ccx_signing_key_age_seconds gauge\n"
+			    "ccx_signing_key_age_seconds %lld\n",
+			    (long long)(now - newest));
 	}
 	fprintf(f, "# HELP ccx_accesslog_dropped_total Access-log lines "
 	    "dropped because a buffer was full.\n"

@@ -93,6 +93,8 @@ sign_access(struct api_request *r, const struct broker_grant *g,
 		return API_E_NOMEM;
 	rc = certs_jwt_sign(signer, claims, jwt, &len);
 	json_decref(claims);
+	if (rc == 0)
+		api_metrics_event(API_EV_TOKEN_ISSUED);
 	return rc == 0 ? 0 : API_E_INTERNAL;
 }
 
@@ -436,8 +438,10 @@ api_h_revoke(struct api_request *r)
 
 	if (s == NULL)
 		return API_E_NOMEM;
-	if (s->step == 1)
+	if (s->step == 1) {
+		api_metrics_event(API_EV_TOKEN_REVOKED);
 		return api_respond_bytes(r, 200, NULL, "", 0);
+	}
 	if (tok == NULL)
 		return api_fail(r, API_E_BADREQ, "token is required");
 	s->rv.company = r->client_id;

@@ -96,6 +96,8 @@ api_h_resource(struct api_request *r)
 	etag[BROKER_ETAG_LEN + 2] = '\0';
 	if (rc == 0)
 		rc = api_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+	if (rc == 0)
+		api_metrics_event(API_EV_FETCH);
 	if (rc == 0) {
 		json_t *detail = json_pack("{s:s, s:s, s:O}", "company",
 		    g.company, "grant", g.id, "fields", p->fields);

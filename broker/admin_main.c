@@ -31,7 +31,8 @@ static const char usage[] =
     "  keys list | rotate [--now] | retire KID [--force]\n"
     "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n"
     "  backup FILE                                one file, 0600: a secret\n"
-    "  restore FILE                               into an empty --data DIR\n";
+    "  restore FILE                               into an empty --data DIR\n"
+    "  audit [--limit N]                          the admin trail, newest first\n";
 
 struct args {
 	const char *data;
@@ -121,6 +122,19 @@ cmd_init(struct args *a)
 	return print_json(json_pack("{s:s, s:s, s:s, s:s, s:s?}", "data_dir",
 	    a->data, "ca_certificate", res.ca_path, "admin_token_file",
 	    res.token_path, "signing_key", res.kid, "issuer", o.issuer));
+}
+
+/* Records an admin action; a failure is reported but does not undo it. */
+static int
+admin_record(struct broker_store *s, const char *action, const char *target,
+    const json_t *detail)
+{
+	int rc = broker_admin_record(s, action, target, detail);
+
+	if (rc != 0)
+		fprintf(stderr, "ccx-admin: warning: %s done but not recorded in "
+		    "the admin trail: %s\n", action, broker_strerror(rc));
+	return rc;
 }
 
 /* ---- companies ---------------------------------------------------------- */
@@ -353,6 +367,15 @@ cmd_company(struct args *a)
 			fail(c.id, rc);
 		goto out;
 	}
+	if (fn != NULL) {
+		char action[32];
+		json_t *d = json_pack("{s:b, s:I}", "new_secret",
+		    c.secret[0] != '\0', "overlap", (json_int_t)c.overlap);
+
+		snprintf(action, sizeof(action), "company.%s", sub);
+		(void)admin_record(s, action, c.id, d);
+		json_decref(d);
+	}
 	ret = print_company(s, c.id, c.secret[0] ? c.secret : NULL);
 out:
 	certs_wipe(c.secret, sizeof(c.secret));
@@ -427,6 +450,12 @@ cmd_keys(struct args *a)
 			fail("keys rotate", rc);
 			goto out;
 		}
+		{
+			json_t *d = json_pack("{s:b}", "now", now_flag);
+
+			(void)admin_record(s, "keys.rotate", kid, d);
+			json_decref(d);
+		}
 		ret = print_json(json_pack("{s:s, s:I, s:b}", "kid", kid,
 		    "activates", (json_int_t)l.now +
 			(now_flag ? 0 : (json_int_t)l.jwks_max_age),
@@ -442,9 +471,14 @@ cmd_keys(struct args *a)
 			    kid, (long long)l.token_lifetime);
 		else if (rc != 0)
 			fail(kid, rc);
-		else
+		else {
+			json_t *d = json_pack("{s:b}", "force", force);
+
+			(void)admin_record(s, "keys.retire", kid, d);
+			json_decref(d);
 			ret = print_json(json_pack("{s:s, s:s}", "kid", kid,
 			    "state", "retired"));
+		}
 		goto out;
 	}
 	if ((l.list = json_array()) == NULL ||
@@ -498,10 +532,15 @@ cmd_certs(struct args *a)
 		    "valid\n");
 	else if (rc != 0)
 		fail("certs rotate", rc);
-	else if (broker_path(path, a->data, "certs/server.pem") == 0)
+	else if (broker_path(path, a->data, "certs/server.pem") == 0) {
+		json_t *d = json_pack("{s:O}", "names", names);
+
+		(void)admin_record(s, "certs.rotate", "server", d);
+		json_decref(d);
 		ret = print_json(json_pack("{s:s, s:O, s:s}", "certificate",
 		    path, "names", names, "next",
 		    "kill -HUP the running ccx-broker to serve it"));
+	}
 	json_decref(names);
 	broker_store_close(s);
 	return ret;
@@ -523,6 +562,8 @@ cmd_backup(struct args *a)
 	if (open_store(a, &s) != 0)
 		return 1;
 	rc = broker_backup(s, a->data, a->argv[0]);
+	if (rc == 0)
+		(void)admin_record(s, "backup", a->argv[0], NULL);
 	broker_store_close(s);
 	if (rc == BROKER_E_EXISTS) {
 		fprintf(stderr, "ccx-admin: %s exists: refusing to overwrite\n",
@@ -562,8 +603,43 @@ cmd_restore(struct args *a)
 	}
 	if (rc != 0)
 		return fail(a->argv[0], rc);
+	{
+		struct broker_store *s = NULL;
+
+		if (broker_store_open(a->data, NULL, &s) == 0) {
+			(void)admin_record(s, "restore", a->argv[0], NULL);
+			broker_store_close(s);
+		}
+	}
 	return print_json(json_pack("{s:s, s:s}", "restored", a->argv[0],
 	    "data_dir", a->data));
+}
+
+static int
+cmd_audit(struct args *a)
+{
+	struct broker_store *s = NULL;
+	json_t *items = NULL;
+	unsigned long limit = 100;
+	char *end;
+	int rc;
+
+	if (a->argc == 2 && strcmp(a->argv[0], "--limit") == 0) {
+		limit = strtoul(a->argv[1], &end, 10);
+		if (*end != '\0' || limit == 0 || limit > 100000)
+			goto usage;
+	} else if (a->argc != 0)
+		goto usage;
+	if (open_store(a, &s) != 0)
+		return 1;
+	rc = broker_admin_trail(s, limit, &items);
+	broker_store_close(s);
+	if (rc != 0)
+		return fail("audit", rc);
+	return print_json(items);
+usage:
+	fprintf(stderr, "%s", usage);
+	return 2;
 }
 
 int
@@ -585,6 +661,8 @@ main(int argc, char **argv)
 		return cmd_certs(&a);
 	if (strcmp(a.cmd, "backup") == 0)
 		return cmd_backup(&a);
+	if (strcmp(a.cmd, "audit") == 0)
+		return cmd_audit(&a);
 	if (strcmp(a.cmd, "restore") == 0)
 		return cmd_restore(&a);
 	if (strcmp(a.cmd, "help") == 0) {

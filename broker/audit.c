@@ -605,3 +605,94 @@ broker_audit_stats(const struct broker_audit *a, uint64_t *flushed,
 	*waits = atomic_load(&a->waits);
 	*purged = atomic_load(&a->purged);
 }
+
+/* ---- the admin trail -------------------------------------------------- */
+
+#define ZKEY_LEN (1 + 8 + 4)
+
+struct admin_rec {
+	const char *action;
+	const char *target;
+	const json_t *detail;
+};
+
+static int
+admin_put(struct broker_txn *t, void *arg)
+{
+	const struct admin_rec *a = arg;
+	unsigned char k[ZKEY_LEN];
+	uint32_t s = atomic_fetch_add(&seq, 1);
+	int64_t ts = now_usec();
+	json_t *o;
+	int rc;
+
+	/* "z", then inverted time: a forward scan reads newest first. */
+	k[0] = 'z';
+	be64(k + 1, ~(uint64_t)ts);
+	be32(k + 9, ~s);
+	o = a->detail != NULL ? json_deep_copy(a->detail) : json_object();
+	if (o == NULL || json_object_set_new(o, "action",
+			     json_string(a->action)) ||
+	    json_object_set_new(o, "target", json_string(a->target)) ||
+	    json_object_set_new(o, "ts", json_integer(ts))) {
+		json_decref(o);
+		return BROKER_E_NOMEM;
+	}
+	rc = broker_rec_put(t, BROKER_DB_AUDIT, k, sizeof(k), o, 0);
+	json_decref(o);
+	return rc;
+}
+
+int
+broker_admin_record(struct broker_store *s, const char *action,
+    const char *target, const json_t *detail)
+{
+	struct admin_rec a = { action, target != NULL ? target : "", detail };
+
+	return broker_write(s, admin_put, &a);
+}
+
+struct admin_list {
+	json_t *items;
+	size_t limit;
+};
+
+static int
+admin_one(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct admin_list *l = arg;
+	json_t *o = NULL;
+	int rc;
+
+	if (klen != ZKEY_LEN || ((const unsigned char *)key)[0] != 'z' ||
+	    json_array_size(l->items) >= l->limit)
+		return 1;
+	if ((rc = broker_rec_load(val, len, &o)) != 0)
+		return rc;
+	return json_array_append_new(l->items, o) == 0 ? 0 : BROKER_E_NOMEM;
+}
+
+int
+broker_admin_trail(struct broker_store *s, size_t limit, json_t **items)
+{
+	struct admin_list l = { json_array(), limit };
+	struct broker_txn *t = NULL;
+	unsigned char start = 'z';
+	int rc;
+
+	*items = NULL;
+	if (l.items == NULL)
+		return BROKER_E_NOMEM;
+	if ((rc = broker_read_begin(s, &t)) == 0) {
+		rc = broker_txn_scan(t, BROKER_DB_AUDIT, &start, 1, admin_one,
+		    &l);
+		broker_read_end(t);
+	}
+	if (rc < 0) {
+		json_decref(l.items);
+		return rc;
+	}
+	*items = l.items;
+	return 0;
+}

@@ -715,6 +715,20 @@ int broker_meta_lifetimes_set(struct broker_store *store, int64_t jwks_max_age,
 int broker_meta_lifetimes(struct broker_store *store, int64_t *jwks_max_age,
     int64_t *token_lifetime);
 
+/* ---- the admin trail ------------------------------------------------- */
+
+/*
+ * Records an admin action (company changes, key and certificate
+ * operations, backup, restore): action such as "company.add", its target,
+ * and details (borrowed, may be NULL; never secrets).
+ */
+int broker_admin_record(struct broker_store *store, const char *action,
+    const char *target, const json_t *detail);
+
+/* The newest limit admin records (caller json_decrefs *items). */
+int broker_admin_trail(struct broker_store *store, size_t limit,
+    json_t **items);
+
 /* ---- password hashing (argon2id on a pool of its own) ------------- */
 
 /*

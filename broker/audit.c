@@ -40,56 +40,22 @@ now_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
-static void
-be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static void
-be32(unsigned char *p, uint32_t v)
-{
-	for (int i = 3; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
-static uint32_t
-get32(const unsigned char *p)
-{
-	uint32_t v = 0;
-
-	for (int i = 0; i < 4; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Inverted time and sequence: a forward scan yields newest first. */
 static void
 akey(unsigned char k[AKEY_LEN], const char *cid, int64_t ts, uint32_t s)
 {
 	k[0] = 'a';
 	memcpy(k + 1, cid, BROKER_ID_LEN);
-	be64(k + 1 + BROKER_ID_LEN, ~(uint64_t)ts);
-	be32(k + 1 + BROKER_ID_LEN + 8, ~s);
+	broker_put64(k + 1 + BROKER_ID_LEN, ~(uint64_t)ts);
+	broker_put32(k + 1 + BROKER_ID_LEN + 8, ~s);
 }
 
 static void
 tkey(unsigned char k[TKEY_LEN], int64_t ts, uint32_t s)
 {
 	k[0] = 't';
-	be64(k + 1, (uint64_t)ts);
-	be32(k + 9, s);
+	broker_put64(k + 1, (uint64_t)ts);
+	broker_put32(k + 9, s);
 }
 
 /* Stores one record under both keys. */
@@ -255,8 +221,8 @@ erase_collect(void *arg, const void *key, size_t klen, const void *val,
 			return BROKER_E_NOMEM;
 		e->tkeys = grown;
 	}
-	tkey(e->tkeys[e->n++], (int64_t)~get64(k + 1 + BROKER_ID_LEN),
-	    ~get32(k + 1 + BROKER_ID_LEN + 8));
+	tkey(e->tkeys[e->n++], (int64_t)~broker_get64(k + 1 + BROKER_ID_LEN),
+	    ~broker_get32(k + 1 + BROKER_ID_LEN + 8));
 	return 0;
 }
 
@@ -628,8 +594,8 @@ admin_put(struct broker_txn *t, void *arg)
 
 	/* "z", then inverted time: a forward scan reads newest first. */
 	k[0] = 'z';
-	be64(k + 1, ~(uint64_t)ts);
-	be32(k + 9, ~s);
+	broker_put64(k + 1, ~(uint64_t)ts);
+	broker_put32(k + 9, ~s);
 	o = a->detail != NULL ? json_deep_copy(a->detail) : json_object();
 	if (o == NULL || json_object_set_new(o, "action",
 			     json_string(a->action)) ||

@@ -59,23 +59,6 @@ put_bytes(struct out *o, const void *p, size_t n)
 	return 0;
 }
 
-static void
-be64(unsigned char *p, uint64_t v)
-{
-	for (int i = 7; i >= 0; i--, v >>= 8)
-		p[i] = (unsigned char)v;
-}
-
-static uint64_t
-get64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
-	for (int i = 0; i < 8; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 /* Entry header: name length (1), name, mode (4), size (8). */
 static int
 put_header(struct out *o, const char *name, uint32_t mode, uint64_t size)
@@ -88,11 +71,8 @@ put_header(struct out *o, const char *name, uint32_t mode, uint64_t size)
 	h[0] = (unsigned char)nl;
 	/* A length-prefixed name, deliberately without its NUL. */
 	memcpy(h + 1, name, nl); /* NOLINT(bugprone-not-null-terminated-result) */
-	h[1 + nl] = (unsigned char)(mode >> 24);
-	h[2 + nl] = (unsigned char)(mode >> 16);
-	h[3 + nl] = (unsigned char)(mode >> 8);
-	h[4 + nl] = (unsigned char)mode;
-	be64(h + 5 + nl, size);
+	broker_put32(h + 1 + nl, mode);
+	broker_put64(h + 5 + nl, size);
 	return put_bytes(o, h, 13 + nl);
 }
 
@@ -287,9 +267,8 @@ walk(int fd, const char *dir, int write_files)
 		    (rc = get_bytes(fd, hdr, 12, h)) != 0)
 			goto out;
 		name[nl] = '\0';
-		mode = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
-		    (uint32_t)hdr[2] << 8 | hdr[3];
-		size = get64(hdr + 4);
+		mode = broker_get32(hdr);
+		size = broker_get64(hdr + 4);
 		/* Untrusted: no absolute paths, no "..", no odd modes. */
 		if (nl == 0 || name[0] == '/' || strstr(name, "..") != NULL ||
 		    memchr(name, '\0', nl) != NULL || (mode & ~0777u) != 0 ||

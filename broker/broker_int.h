@@ -76,6 +76,12 @@ int broker_audit_erase(struct broker_txn *txn, const char *customer);
 int broker_key_publish(struct broker_store *store, const char *kid,
     const char *x, int64_t now, int64_t activates);
 
+/* Big-endian integers in keys and files (store.c): byte order sorts. */
+void broker_put64(unsigned char *p, uint64_t v);
+void broker_put32(unsigned char *p, uint32_t v);
+uint64_t broker_get64(const unsigned char *p);
+uint32_t broker_get32(const unsigned char *p);
+
 /* Maps an LMDB or errno-style code to a BROKER_E_* code. */
 int broker_mdb_err(int rc);
 

@@ -212,6 +212,41 @@ int certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 int certs_pem_check_pair(const char *cert_pem, size_t cert_len,
     const char *key_pem, size_t key_len);
 
+/* ---- client certificates for mutual TLS (RFC 8705) ------------------ */
+
+/* x5t#S256: base64url(SHA-256(DER certificate)), 43 characters. */
+#define CERTS_THUMB_LEN 43
+
+/*
+ * Issues a client certificate for a company, signed by the local CA
+ * (ca_cert_path, ca_key_path 0600): ECDSA P-256 (or the CSR's key),
+ * subject CN=client_id, basicConstraints CA:FALSE, keyUsage
+ * digitalSignature, extendedKeyUsage clientAuth, 128-bit random serial,
+ * valid for days days (never past the CA).  With csr_pem NULL a new key
+ * is generated and written to key_path (PKCS#8 PEM, 0600); otherwise the
+ * CSR (PEM) must carry a valid self-signature and its public key is
+ * certified (key_path unused; an RSA key of at least 2048 bits or an EC
+ * key on P-256/P-384 is required, else CERTS_E_FORMAT).  The certificate
+ * is written to cert_path with mode 0600, refusing to overwrite either
+ * file (CERTS_E_EXISTS).  thumb receives its x5t#S256.
+ */
+int certs_client_issue(const char *ca_cert_path, const char *ca_key_path,
+    const char *client_id, const char *csr_pem, size_t csr_len, int days,
+    const char *cert_path, const char *key_path,
+    char thumb[CERTS_THUMB_LEN + 1]);
+
+/*
+ * Verifies a peer's certificate (DER, as the TLS layer hands it over)
+ * against the CA certificate (PEM): signature chain to that CA only,
+ * validity at the current time, extendedKeyUsage clientAuth.  0 with
+ * thumb set, or CERTS_E_BADSIG (not issued by the CA, expired, wrong
+ * usage) or CERTS_E_FORMAT (unparsable).  Intermediate certificates are
+ * not accepted: the CA issues client certificates directly.
+ */
+int certs_client_verify(const char *ca_pem, size_t ca_len,
+    const unsigned char *der, size_t der_len,
+    char thumb[CERTS_THUMB_LEN + 1]);
+
 /* ---- JWT access tokens (RFC 9068 at+jwt, JWS compact, EdDSA) ---------- */
 
 enum {

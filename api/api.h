@@ -53,6 +53,7 @@ const char *api_strerror(int err);
 struct api_config {
 	const char *data_dir;
 	const char *listen;	     /* HOST:PORT or [V6]:PORT; port 0 picks one */
+	const char *mtls_listen;     /* mutual-TLS listener, or NULL */
 	const char *issuer;	     /* NULL: stored one, else https://localhost:PORT */
 	const char *tls_priorities;  /* GnuTLS priority string */
 	const char *access_log;	     /* file path, or "-" for stdout */
@@ -105,6 +106,9 @@ const char *api_server_issuer(const struct api_server *srv);
 
 /* The bound port (useful when the config asked for port 0). */
 unsigned api_server_port(const struct api_server *srv);
+
+/* The mutual-TLS listener's port, 0 when there is none. */
+unsigned api_server_mtls_port(const struct api_server *srv);
 
 /*
  * Graceful stop: stops accepting, lets in-flight requests finish (up to

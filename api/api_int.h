@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "api/api.h"
+#include "certs/certs.h"
 #include "policy/policy.h"
 
 /* A handler returns 0 (response set), API_SUSPENDED, or an error code. */
@@ -241,6 +242,7 @@ struct api_tok {
 	char jti[64];
 	char sub[64];
 	char kid[64];
+	char cnf[CERTS_THUMB_LEN + 1]; /* x5t#S256 it is bound to, or "" */
 	struct policy_scopes *scopes;
 	char *scope_text; /* scopes, normalised text */
 };
@@ -333,9 +335,21 @@ void api_accesslog_close(void);
 
 /* ---- the server and its requests (server.c, respond.c) ----------- */
 
+/* A listener: the main one, or the mutual-TLS one (RFC 8705). */
+struct api_endpoint {
+	struct api_server *srv;
+	int mtls;
+};
+
 struct api_server {
 	struct api_config cfg;
 	struct MHD_Daemon *mhd;
+	struct MHD_Daemon *mtls;
+	struct api_endpoint ep_main, ep_mtls;
+	int mtls_fd;
+	unsigned mtls_port;
+	char *ca_pem; /* trust anchor of client certificates */
+	size_t ca_len;
 	struct broker_store *store;
 	int listen_fd;
 	unsigned port;
@@ -386,6 +400,11 @@ struct api_request {
 	unsigned retry_after;		   /* seconds, for 429 and 503 */
 	int bearer_presented;		   /* a bearer token came with it */
 	int via_cookie;			   /* session came in the cookie */
+	int mtls;			   /* arrived on the mutual-TLS listener */
+	int tls_client_auth;		   /* company to authenticate by cert */
+	int peer_checked;		   /* peer certificate looked at */
+	char peer_thumb[CERTS_THUMB_LEN + 1]; /* its x5t#S256, "" if none */
+	int bound;			   /* tokens get cnf: peer_thumb */
 	char csrf[BROKER_ID_LEN + 1];	   /* the session's CSRF token */
 	char *problem_redirect;		   /* a "redirect" for the problem */
 	const char *write_notfound;	   /* detail when a write finds nothing */
@@ -495,6 +514,19 @@ int api_h_session(struct api_request *r);
  * r->client_id, or returns API_E_INVALID_CLIENT / API_E_THROTTLED.
  */
 int api_client_auth(struct api_request *r, const char *authz);
+
+/*
+ * tls_client_auth (RFC 8705 2.1): the form's client_id and the verified
+ * certificate of the connection must belong together.  Sets client_id and
+ * marks tokens to be bound, or API_E_INVALID_CLIENT.
+ */
+int api_client_tls_auth(struct api_request *r);
+
+/*
+ * The x5t#S256 of the connection's client certificate, verified against
+ * the local CA, or NULL when there is none (or it does not verify).
+ */
+const char *api_peer_thumb(struct api_request *r);
 
 int api_h_register(struct api_request *r);
 int api_h_login(struct api_request *r);

@@ -130,3 +130,61 @@ api_client_auth(struct api_request *r, const char *authz)
 		    "client authentication failed");
 	return rc;
 }
+
+/* ---- certificates (RFC 8705) ---------------------------------------- */
+
+const char *
+api_peer_thumb(struct api_request *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	const gnutls_datum_t *chain;
+	unsigned int n = 0;
+
+	if (r->peer_checked)
+		return r->peer_thumb[0] ? r->peer_thumb : NULL;
+	r->peer_checked = 1;
+	if (!r->mtls || r->srv->ca_pem == NULL)
+		return NULL;
+	ci = MHD_get_connection_info(r->conn,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return NULL;
+	chain = gnutls_certificate_get_peers(
+	    (gnutls_session_t)ci->tls_session, &n);
+	/* GnuTLS asked for it but checked nothing: verify it here. */
+	if (chain == NULL || n == 0 ||
+	    certs_client_verify(r->srv->ca_pem, r->srv->ca_len, chain[0].data,
+		chain[0].size, r->peer_thumb) != 0) {
+		r->peer_thumb[0] = '\0';
+		return NULL;
+	}
+	return r->peer_thumb;
+}
+
+int
+api_client_tls_auth(struct api_request *r)
+{
+	const char *id = api_form_get(&r->form, "client_id", NULL);
+	const char *thumb = api_peer_thumb(r);
+	struct broker_txn *t = NULL;
+	int rc;
+
+	if (id == NULL || broker_client_id_check(id) != 0)
+		return api_fail(r, API_E_INVALID_CLIENT, "client authentication "
+		    "required: HTTP Basic, or client_id with a certificate");
+	if (thumb == NULL)
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "no valid client certificate on this connection");
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	rc = broker_company_auth_cert(t, id, thumb);
+	broker_read_end(t);
+	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
+		return api_fail(r, API_E_INVALID_CLIENT,
+		    "client authentication failed");
+	if (rc != 0)
+		return rc;
+	memcpy(r->client_id, id, strlen(id) + 1);
+	r->bound = 1;
+	return 0;
+}

@@ -17,6 +17,7 @@
 
 static const char usage[] =
     "usage: ccx-broker [--data DIR] [--listen HOST:PORT] [--issuer URL]\n"
+    "                  [--mtls-listen HOST:PORT]\n"
     "                  [--threads N] [--max-connections N]\n"
     "                  [--max-connections-per-ip N] [--connection-memory BYTES]\n"
     "                  [--connection-timeout SECONDS] [--max-body BYTES]\n"
@@ -34,7 +35,7 @@ static const char usage[] =
     "                  [--audit-retention-days DAYS]\n";
 
 enum {
-	OPT_DATA = 256, OPT_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
+	OPT_DATA = 256, OPT_LISTEN, OPT_MTLS_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
 	OPT_MAXCONN_IP, OPT_CONNMEM, OPT_CONNTIMEOUT, OPT_MAXBODY,
 	OPT_SHUTDOWN, OPT_ACCESSLOG, OPT_FLUSH, OPT_MAPSIZE, OPT_TLSPRIO,
 	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
@@ -46,6 +47,7 @@ enum {
 static const struct option options[] = {
 	{ "data", required_argument, NULL, OPT_DATA },
 	{ "listen", required_argument, NULL, OPT_LISTEN },
+	{ "mtls-listen", required_argument, NULL, OPT_MTLS_LISTEN },
 	{ "issuer", required_argument, NULL, OPT_ISSUER },
 	{ "threads", required_argument, NULL, OPT_THREADS },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
@@ -115,6 +117,7 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		switch (c) {
 		case OPT_DATA: cfg->data_dir = optarg; continue;
 		case OPT_LISTEN: cfg->listen = optarg; continue;
+		case OPT_MTLS_LISTEN: cfg->mtls_listen = optarg; continue;
 		case OPT_ISSUER: cfg->issuer = optarg; continue;
 		case OPT_ACCESSLOG: cfg->access_log = optarg; continue;
 		case OPT_TLSPRIO: cfg->tls_priorities = optarg; continue;
@@ -250,6 +253,10 @@ main(int argc, char **argv)
 	fprintf(stderr, "ccx-broker: listening on https://%.*s:%u/ (issuer %s)\n",
 	    (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
 	    api_server_port(srv), api_server_issuer(srv));
+	if (cfg.mtls_listen != NULL)
+		fprintf(stderr, "ccx-broker: mutual TLS on https://%.*s:%u/\n",
+		    (int)(strrchr(cfg.mtls_listen, ':') - cfg.mtls_listen),
+		    cfg.mtls_listen, api_server_mtls_port(srv));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

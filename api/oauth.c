@@ -91,6 +91,12 @@ sign_access(struct api_request *r, const struct broker_grant *g,
 	    (json_int_t)*exp, "jti", jti);
 	if (claims == NULL)
 		return API_E_NOMEM;
+	/* RFC 8705 3: bound to the certificate the company authenticated with. */
+	if (r->bound && json_object_set_new(claims, "cnf", json_pack("{s:s}",
+			    "x5t#S256", r->peer_thumb)) != 0) {
+		json_decref(claims);
+		return API_E_NOMEM;
+	}
 	rc = certs_jwt_sign(signer, claims, jwt, &len);
 	json_decref(claims);
 	if (rc == 0)
@@ -395,6 +401,9 @@ api_h_introspect(struct api_request *r)
 			    r->srv->issuer, "exp", (json_int_t)tk->exp, "iat",
 			    (json_int_t)tk->iat, "nbf", (json_int_t)tk->iat,
 			    "jti", tk->jti, "grant_id", tk->grant);
+		if (rc == 0 && tk->cnf[0] != '\0')
+			json_object_set_new(o, "cnf", json_pack("{s:s}",
+			    "x5t#S256", tk->cnf));
 		api_tok_put(tk);
 		free(text);
 		if (rc != 0) {

@@ -63,6 +63,18 @@ api_h_resource(struct api_request *r)
 		broker_read_end(t);
 		return rc;
 	}
+	/* A bound token is honoured only with its certificate (RFC 8705 3). */
+	if (tk->cnf[0] != '\0') {
+		const char *thumb = api_peer_thumb(r);
+
+		if (thumb == NULL ||
+		    !certs_ct_equal(thumb, tk->cnf, CERTS_THUMB_LEN)) {
+			broker_read_end(t);
+			api_tok_put(tk);
+			return api_fail(r, API_E_INVALID_TOKEN, "certificate-bound "
+			    "token presented without its certificate");
+		}
+	}
 	rc = broker_grant_get(t, tk->grant, &g);
 	/* The token must belong to this grant's company, and both live. */
 	if (rc == 0 && strcmp(g.company, tk->client) != 0)

@@ -183,7 +183,15 @@ first_checks(struct api_request *r, int route_rc)
 	if (r->route->auth == API_AUTH_SESSION &&
 	    (rc = api_session_auth(r, f.authz)) != 0)
 		return rc;
-	if (r->route->auth == API_AUTH_CLIENT &&
+	/*
+	 * On the mutual-TLS listener a company may authenticate with its
+	 * certificate and the client_id of the form (RFC 8705 2.1): that
+	 * waits until the body is read.
+	 */
+	if (r->route->auth == API_AUTH_CLIENT && r->mtls && f.authz == NULL &&
+	    r->route->body == API_BODY_FORM)
+		r->tls_client_auth = 1;
+	else if (r->route->auth == API_AUTH_CLIENT &&
 	    (rc = api_client_auth(r, f.authz)) != 0)
 		return rc;
 	if (r->route->auth == API_AUTH_BEARER)
@@ -250,7 +258,7 @@ client_ip(struct MHD_Connection *conn, char *out, size_t cap)
 
 static struct api_request *
 request_new(struct api_server *srv, struct MHD_Connection *conn,
-    const char *method, const char *url)
+    const char *method, const char *url, int mtls)
 {
 	struct api_request *r = calloc(1, sizeof(*r));
 	int rc;
@@ -258,6 +266,7 @@ request_new(struct api_server *srv, struct MHD_Connection *conn,
 	if (r == NULL)
 		return NULL;
 	r->srv = srv;
+	r->mtls = mtls;
 	r->conn = conn;
 	r->method = method;
 	r->path = url;
@@ -316,6 +325,9 @@ run_handler(struct api_request *r)
 		if (rc != 0)
 			return answer_error(r, rc);
 		r->form_parsed = 1;
+		if (r->tls_client_auth &&
+		    (rc = api_client_tls_auth(r)) != 0)
+			return answer_error(r, rc);
 	} else if (r->route->body != API_BODY_NONE &&
 	    r->route->body != API_BODY_FORM && r->json == NULL) {
 		static const struct policy_json_limits lim =
@@ -340,13 +352,14 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
     const char *method, const char *version, const char *upload_data,
     size_t *upload_data_size, void **req_cls)
 {
-	struct api_server *srv = cls;
+	const struct api_endpoint *ep = cls;
+	struct api_server *srv = ep->srv;
 	struct api_request *r = *req_cls;
 	int rc;
 
 	(void)version;
 	if (r == NULL) {
-		if ((r = request_new(srv, conn, method, url)) == NULL)
+		if ((r = request_new(srv, conn, method, url, ep->mtls)) == NULL)
 			return MHD_NO;
 		*req_cls = r;
 		/*
@@ -474,10 +487,11 @@ maintain(void *arg)
 }
 
 static int
-bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
+bind_listener(const char *listen_spec, int *out_fd, unsigned *out_port,
+    char *errbuf, size_t errcap)
 {
 	char host[256], port[16];
-	const char *spec = srv->cfg.listen, *colon;
+	const char *spec = listen_spec, *colon;
 	struct addrinfo hints = { 0 }, *ai = NULL;
 	struct sockaddr_storage ss;
 	socklen_t sl = sizeof(ss);
@@ -496,7 +510,7 @@ bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
 	} else
 		hl = (size_t)(colon - spec);
 	if (hl == 0 || hl >= sizeof(host)) {
-		errmsg(errbuf, errcap, srv->cfg.listen, "bad host");
+		errmsg(errbuf, errcap, listen_spec, "bad host");
 		return API_E_CONFIG;
 	}
 	memcpy(host, spec, hl);
@@ -506,7 +520,7 @@ bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		errmsg(errbuf, errcap, srv->cfg.listen, gai_strerror(rc));
+		errmsg(errbuf, errcap, listen_spec, gai_strerror(rc));
 		return API_E_CONFIG;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -515,18 +529,51 @@ bind_listener(struct api_server *srv, char *errbuf, size_t errcap)
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
 	    listen(fd, LISTEN_BACKLOG) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		errmsg(errbuf, errcap, srv->cfg.listen, strerror(errno));
+		errmsg(errbuf, errcap, listen_spec, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		freeaddrinfo(ai);
 		return API_E_CONFIG;
 	}
 	freeaddrinfo(ai);
-	srv->listen_fd = fd;
-	srv->port = ntohs(ss.ss_family == AF_INET6
+	*out_fd = fd;
+	*out_port = ntohs(ss.ss_family == AF_INET6
 		? ((struct sockaddr_in6 *)&ss)->sin6_port
 		: ((struct sockaddr_in *)&ss)->sin_port);
 	return 0;
+}
+
+/*
+ * Starts one libmicrohttpd daemon on an endpoint.  The mutual-TLS one is
+ * given the CA as trust anchor, which makes GnuTLS ask for a client
+ * certificate; libmicrohttpd never checks it, so client.c does.
+ */
+static struct MHD_Daemon *
+start_daemon(struct api_server *srv, struct api_endpoint *ep, int fd,
+    unsigned threads)
+{
+	const struct api_config *cfg = &srv->cfg;
+	struct MHD_OptionItem trust[] = {
+		{ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->ca_pem },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+
+	return MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
+		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
+	    0, on_accept, srv, on_request, ep,
+	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_THREAD_POOL_SIZE, threads,
+	    MHD_OPTION_HTTPS_CERT_CALLBACK, &api_tls_retrieve,
+	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
+	    MHD_OPTION_ARRAY, ep->mtls ? trust : trust + 1,
+	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + CONN_SLACK,
+	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
+	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
+	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
+	    MHD_OPTION_END);
 }
 
 /* Loads certificate, key and admin token; refuses unsafe permissions. */
@@ -583,6 +630,8 @@ set_issuer(struct api_server *srv, char *errbuf, size_t errcap)
 static void
 server_free(struct api_server *srv)
 {
+	if (srv->mtls != NULL)
+		MHD_stop_daemon(srv->mtls);
 	if (srv->mhd != NULL)
 		MHD_stop_daemon(srv->mhd);
 	broker_kdf_close(srv->kdf);
@@ -598,6 +647,9 @@ server_free(struct api_server *srv)
 	api_metrics_shutdown();
 	if (srv->listen_fd >= 0)
 		close(srv->listen_fd);
+	if (srv->mtls_fd >= 0)
+		close(srv->mtls_fd);
+	free(srv->ca_pem);
 	api_tls_free();
 	certs_free_secret(srv->admin_token, srv->admin_token_len);
 	free(srv);
@@ -619,6 +671,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		return API_E_NOMEM;
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
+	srv->mtls_fd = -1;
 	pthread_mutex_init(&srv->keys_lock, NULL);
 	if ((rc = load_secrets(srv, errbuf, errcap)) != 0)
 		goto fail;
@@ -664,30 +717,40 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	    (rc = api_cache_new(cfg->projection_cache,
 		 &srv->projections)) != 0)
 		goto fail;
-	if ((rc = bind_listener(srv, errbuf, errcap)) != 0 ||
+	if ((rc = bind_listener(cfg->listen, &srv->listen_fd, &srv->port,
+		 errbuf, errcap)) != 0 ||
 	    (rc = set_issuer(srv, errbuf, errcap)) != 0)
 		goto fail;
+	if (cfg->mtls_listen != NULL) {
+		char ca[BROKER_PATH_MAX];
+
+		if (broker_path(ca, cfg->data_dir, "certs/ca.pem") != 0 ||
+		    certs_file_read(ca, &srv->ca_pem, &srv->ca_len) != 0) {
+			errmsg(errbuf, errcap, ca, "cannot read the CA");
+			rc = API_E_CONFIG;
+			goto fail;
+		}
+		if ((rc = bind_listener(cfg->mtls_listen, &srv->mtls_fd,
+			 &srv->mtls_port, errbuf, errcap)) != 0)
+			goto fail;
+	}
 	if ((rc = api_accesslog_open(cfg->access_log, cfg->log_flush_ms)) != 0) {
 		errmsg(errbuf, errcap, cfg->access_log, "cannot open access log");
 		goto fail;
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	srv->mhd = MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
-		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
-	    0, on_accept, srv, on_request, srv,
-	    MHD_OPTION_LISTEN_SOCKET, srv->listen_fd,
-	    MHD_OPTION_THREAD_POOL_SIZE, threads,
-	    MHD_OPTION_HTTPS_CERT_CALLBACK, &api_tls_retrieve,
-	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + CONN_SLACK,
-	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
-	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
-	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-	    MHD_OPTION_STRICT_FOR_CLIENT, 1,
-	    MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
-	    MHD_OPTION_END);
+	srv->ep_main = (struct api_endpoint){ srv, 0 };
+	srv->ep_mtls = (struct api_endpoint){ srv, 1 };
+	srv->mhd = start_daemon(srv, &srv->ep_main, srv->listen_fd, threads);
+	if (srv->mhd != NULL && srv->mtls_fd >= 0 &&
+	    (srv->mtls = start_daemon(srv, &srv->ep_mtls, srv->mtls_fd,
+		 threads)) == NULL) {
+		errmsg(errbuf, errcap, "mutual TLS", "libmicrohttpd refused to "
+		    "start");
+		rc = API_E_CONFIG;
+		goto fail;
+	}
 	if (srv->mhd == NULL) {
 		errmsg(errbuf, errcap, "https", "libmicrohttpd refused to start "
 		    "(TLS priorities, certificate or limits)");
@@ -719,6 +782,12 @@ api_server_port(const struct api_server *srv)
 	return srv->port;
 }
 
+unsigned
+api_server_mtls_port(const struct api_server *srv)
+{
+	return srv->mtls != NULL ? srv->mtls_port : 0;
+}
+
 /* Waits up to deadline for in-flight requests to finish. */
 static void
 drain_requests(uint64_t deadline)
@@ -742,6 +811,12 @@ api_server_stop(struct api_server *srv)
 	if (fd != MHD_INVALID_SOCKET && fd == srv->listen_fd) {
 		close(srv->listen_fd);
 		srv->listen_fd = -1;
+	}
+	if (srv->mtls != NULL &&
+	    (fd = MHD_quiesce_daemon(srv->mtls)) != MHD_INVALID_SOCKET &&
+	    fd == srv->mtls_fd) {
+		close(srv->mtls_fd);
+		srv->mtls_fd = -1;
 	}
 	drain_requests(deadline);
 	/* Requests arriving on open connections from now on get 503. */

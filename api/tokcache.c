@@ -99,13 +99,18 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 		api_tok_put(t);
 		return API_E_INVALID_TOKEN;
 	}
-	/* A cnf claim binds the token to a certificate this broker cannot
-	 * check yet: such a token is refused rather than honoured unbound. */
+	/* A cnf claim we cannot honour (no x5t#S256) refuses the token. */
 	if (json_object_get(claims, "cnf") != NULL) {
-		snprintf(detail, detailcap, "certificate-bound token");
-		json_decref(claims);
-		api_tok_put(t);
-		return API_E_INVALID_TOKEN;
+		const char *x = json_string_value(json_object_get(
+		    json_object_get(claims, "cnf"), "x5t#S256"));
+
+		if (x == NULL || strlen(x) != CERTS_THUMB_LEN) {
+			snprintf(detail, detailcap, "unsupported cnf claim");
+			json_decref(claims);
+			api_tok_put(t);
+			return API_E_INVALID_TOKEN;
+		}
+		memcpy(t->cnf, x, CERTS_THUMB_LEN + 1);
 	}
 	if ((t->scope_text = policy_scopes_format(t->scopes)) == NULL) {
 		json_decref(claims);

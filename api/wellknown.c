@@ -5,6 +5,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api_int.h"
 
@@ -17,13 +18,54 @@ url(const struct api_server *srv, const char *path)
 	return n > 0 && (size_t)n < sizeof(buf) ? json_string(buf) : NULL;
 }
 
+/* The issuer's scheme and host with another port: the mTLS listener. */
+static json_t *
+mtls_url(const struct api_server *s, const char *path)
+{
+	const char *host = s->issuer + 8, *end;
+	char buf[700];
+	size_t hl;
+	int n;
+
+	/* After "https://": up to the port or the path. */
+	if (host[0] == '[')
+		end = strchr(host, ']') != NULL ? strchr(host, ']') + 1 : NULL;
+	else
+		end = host + strcspn(host, ":/");
+	if (end == NULL)
+		return NULL;
+	hl = (size_t)(end - host);
+	n = snprintf(buf, sizeof(buf), "https://%.*s:%u%s", (int)hl, host,
+	    s->mtls_port, path);
+	return n > 0 && (size_t)n < sizeof(buf) ? json_string(buf) : NULL;
+}
+
+/* Adds RFC 8705's metadata when the mutual-TLS listener runs. */
+static json_t *
+with_mtls(json_t *m, const struct api_server *s)
+{
+	if (m == NULL || s->mtls == NULL)
+		return m;
+	json_array_append_new(json_object_get(m,
+	    "token_endpoint_auth_methods_supported"),
+	    json_string("tls_client_auth"));
+	json_object_set_new(m, "tls_client_certificate_bound_access_tokens",
+	    json_true());
+	json_object_set_new(m, "mtls_endpoint_aliases", json_pack("{s:o, s:o, "
+	    "s:o, s:o}", "token_endpoint", mtls_url(s, "/oauth/token"),
+	    "introspection_endpoint", mtls_url(s, "/oauth/introspect"),
+	    "revocation_endpoint", mtls_url(s, "/oauth/revoke"),
+	    "profile_endpoint", mtls_url(s, "/v1/profile")));
+	return m;
+}
+
 /* GET /.well-known/oauth-authorization-server */
 int
 api_h_metadata(struct api_request *r)
 {
 	const struct api_server *s = r->srv;
 
-	return api_respond_json(r, 200, json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, "
+	return api_respond_json(r, 200, with_mtls(json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, "
 	    "s:[s,s,s], s:[s], s:[s], s:[s], s:[s], s:[s], s:b, s:o}",
 	    "issuer", s->issuer,
 	    "authorization_endpoint", url(s, "/oauth/authorize"),
@@ -40,7 +82,7 @@ api_h_metadata(struct api_request *r)
 	    "response_types_supported", "code",
 	    "code_challenge_methods_supported", "S256",
 	    "authorization_response_iss_parameter_supported", 1,
-	    "service_documentation", url(s, "/")));
+	    "service_documentation", url(s, "/")), s));
 }
 
 /* GET /.well-known/jwks.json, cacheable for the JWKS lifetime. */

@@ -28,6 +28,7 @@ static const char usage[] =
     "  company update ID [--name NAME] [--description TEXT] [--site URL]\n"
     "              [--redirect-uri URI]... [--no-redirect-uris]\n"
     "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n"
+    "  company cert ID [--csr FILE]               a client certificate (mTLS)\n"
     "  keys list | rotate [--now] | retire KID [--force]\n"
     "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n"
     "  backup FILE                                one file, 0600: a secret\n"
@@ -289,6 +290,50 @@ list_one(void *arg, const char *id, json_t *rec)
 							      : BROKER_E_NOMEM;
 }
 
+/* company cert ID [--csr FILE] */
+static int
+company_cert(struct args *a)
+{
+	char cert[BROKER_PATH_MAX], key[BROKER_PATH_MAX], thumb[64];
+	struct broker_store *s = NULL;
+	char *csr = NULL;
+	size_t csr_len = 0;
+	int rc, ret = 1;
+
+	if (a->argc != 2 && !(a->argc == 4 && strcmp(a->argv[2], "--csr") == 0)) {
+		fprintf(stderr, "%s", usage);
+		return 2;
+	}
+	if (a->argc == 4 && certs_file_read(a->argv[3], &csr, &csr_len) != 0) {
+		fprintf(stderr, "ccx-admin: cannot read %s\n", a->argv[3]);
+		return 1;
+	}
+	if (open_store(a, &s) != 0) {
+		free(csr);
+		return 1;
+	}
+	rc = broker_company_cert(a->data, s, a->argv[1], csr, csr_len, cert, key,
+	    thumb);
+	if (rc == BROKER_E_INVAL)
+		fprintf(stderr, "ccx-admin: %s is not a usable certificate "
+		    "request (a valid self-signed CSR with an EC P-256/P-384 "
+		    "or RSA >= 2048 key)\n", a->argc == 4 ? a->argv[3] : "");
+	else if (rc != 0)
+		fail(a->argv[1], rc);
+	else {
+		json_t *d = json_pack("{s:s}", "x5t#S256", thumb);
+
+		(void)admin_record(s, "company.cert", a->argv[1], d);
+		json_decref(d);
+		ret = print_json(json_pack("{s:s, s:s, s:s?, s:s}", "client_id",
+		    a->argv[1], "certificate", cert, "private_key",
+		    key[0] ? key : NULL, "x5t#S256", thumb));
+	}
+	free(csr);
+	broker_store_close(s);
+	return ret;
+}
+
 static int
 cmd_company(struct args *a)
 {
@@ -302,6 +347,8 @@ cmd_company(struct args *a)
 	int rc, ret = 1;
 
 	c.now = (int64_t)time(NULL);
+	if (strcmp(sub, "cert") == 0)
+		return company_cert(a);
 	if (strcmp(sub, "list") == 0) {
 		if (a->argc != 1)
 			goto usage;

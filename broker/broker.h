@@ -398,6 +398,25 @@ int broker_company_live(struct broker_txn *txn, const char *id);
 int broker_company_auth(struct broker_txn *txn, const char *id,
     const char *secret, size_t len, int64_t now);
 
+/*
+ * Authenticates a client by its TLS certificate (RFC 8705
+ * tls_client_auth): 0 when id names an enabled company that registered
+ * the certificate whose x5t#S256 is thumb; BROKER_E_BADPASS or
+ * BROKER_E_DISABLED otherwise.
+ */
+int broker_company_auth_cert(struct broker_txn *txn, const char *id,
+    const char *thumb);
+
+/*
+ * Issues a client certificate for a company from the local CA (a new key,
+ * or the public key of csr_pem), writes it (0600) below
+ * certs/clients/, and registers its thumbprint with the company.  cert
+ * and key receive the file paths (key "" with a CSR), thumb the x5t#S256.
+ */
+int broker_company_cert(const char *data_dir, struct broker_store *store,
+    const char *id, const char *csr_pem, size_t csr_len,
+    char cert[BROKER_PATH_MAX], char key[BROKER_PATH_MAX], char thumb[64]);
+
 /* Calls fn for every company in id order; fn's non-zero stops the scan. */
 int broker_company_each(struct broker_txn *txn,
     int (*fn)(void *arg, const char *id, json_t *rec), void *arg);

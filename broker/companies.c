@@ -7,8 +7,12 @@
  * never stored).  Disabling a company is one flag every token, grant and
  * credential check reads, so it takes effect on the next request.
  */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include "broker/broker_int.h"
 #include "certs/certs.h"
@@ -345,3 +349,114 @@ broker_company_new_secret(struct broker_txn *t, void *arg)
 	return rc;
 }
 
+
+/* ---- client certificates (RFC 8705) ------------------------------------ */
+
+int
+broker_company_auth_cert(struct broker_txn *t, const char *id,
+    const char *thumb)
+{
+	json_t *rec = NULL, *c;
+	size_t i;
+	int rc, match = 0;
+
+	rc = broker_company_get(t, id, &rec);
+	if (rc == BROKER_E_NOTFOUND)
+		return BROKER_E_BADPASS;
+	if (rc != 0)
+		return rc;
+	json_array_foreach(json_object_get(rec, "certs"), i, c) {
+		const char *x = json_string_value(json_object_get(c, "x5t"));
+
+		if (x != NULL && strlen(x) == strlen(thumb))
+			match |= certs_ct_equal(x, thumb, strlen(x));
+	}
+	if (!match)
+		rc = BROKER_E_BADPASS;
+	else if (json_is_true(json_object_get(rec, "disabled")))
+		rc = BROKER_E_DISABLED;
+	json_decref(rec);
+	return rc;
+}
+
+struct cert_reg {
+	const char *id;
+	const char *thumb;
+	int64_t now;
+};
+
+static int
+change_cert(json_t *rec, struct broker_company_change *c)
+{
+	const struct cert_reg *g = (const void *)c->name;
+	json_t *list = json_object_get(rec, "certs");
+
+	if (!json_is_array(list)) {
+		if ((list = json_array()) == NULL ||
+		    json_object_set_new(rec, "certs", list) != 0)
+			return BROKER_E_NOMEM;
+	}
+	return json_array_append_new(list, json_pack("{s:s, s:I}", "x5t",
+		   g->thumb, "created", (json_int_t)g->now)) == 0
+		   ? 0
+		   : BROKER_E_NOMEM;
+}
+
+static int
+register_cert(struct broker_txn *t, void *arg)
+{
+	struct broker_company_change c = { .id = ((struct cert_reg *)arg)->id,
+		.name = arg };
+
+	return modify(t, &c, change_cert);
+}
+
+int
+broker_company_cert(const char *data_dir, struct broker_store *s,
+    const char *id, const char *csr_pem, size_t csr_len,
+    char cert[BROKER_PATH_MAX], char key[BROKER_PATH_MAX], char thumb[64])
+{
+	char ca[BROKER_PATH_MAX], cakey[BROKER_PATH_MAX], dir[BROKER_PATH_MAX];
+	char rel[BROKER_CLIENT_ID_MAX + 64], tag[17];
+	struct broker_txn *t = NULL;
+	struct cert_reg g = { id, thumb, 0 };
+	uint8_t rnd[8];
+	int rc;
+
+	cert[0] = key[0] = thumb[0] = '\0';
+	if ((rc = broker_read_begin(s, &t)) != 0)
+		return rc;
+	rc = broker_company_live(t, id);
+	broker_read_end(t);
+	if (rc != 0)
+		return rc;
+	if ((rc = broker_path(ca, data_dir, "certs/ca.pem")) != 0 ||
+	    (rc = broker_path(cakey, data_dir, "certs/ca.key")) != 0 ||
+	    (rc = broker_path(dir, data_dir, "certs/clients")) != 0)
+		return rc;
+	if (mkdir(dir, 0700) != 0 && errno != EEXIST)
+		return BROKER_E_IO;
+	/* A random tag: several certificates of one company may coexist. */
+	if (certs_random(rnd, sizeof(rnd)) != 0)
+		return BROKER_E_STORAGE;
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(tag + 2 * i, 3, "%02x", rnd[i]);
+	snprintf(rel, sizeof(rel), "certs/clients/%s-%s.pem", id, tag);
+	if ((rc = broker_path(cert, data_dir, rel)) != 0)
+		return rc;
+	if (csr_pem == NULL) {
+		snprintf(rel, sizeof(rel), "certs/clients/%s-%s.key", id, tag);
+		if ((rc = broker_path(key, data_dir, rel)) != 0)
+			return rc;
+	}
+	rc = certs_client_issue(ca, cakey, id, csr_pem, csr_len, 397, cert,
+	    csr_pem == NULL ? key : NULL, thumb);
+	if (rc != 0) {
+		cert[0] = key[0] = '\0';
+		return rc == CERTS_E_FORMAT ? BROKER_E_INVAL
+		    : rc == CERTS_E_EXISTS  ? BROKER_E_EXISTS
+					    : BROKER_E_STORAGE;
+	}
+	g.now = (int64_t)time(NULL);
+	return broker_write(s, register_cert, &g);
+}

@@ -37,15 +37,17 @@ authz_clear(struct authz *a)
 	memset(a, 0, sizeof(*a));
 }
 
-/* Skips a port's digits after a host; NULL unless 1-5 digits follow. */
+/* Skips ":port" (1-5 digits) if present; NULL for a malformed port. */
 static const char *
 skip_port(const char *p)
 {
 	size_t n = 0;
 
-	while (p[n] >= '0' && p[n] <= '9')
+	if (*p != ':')
+		return p;
+	while (p[1 + n] >= '0' && p[1 + n] <= '9')
 		n++;
-	return n >= 1 && n <= 5 ? p + n : NULL;
+	return n >= 1 && n <= 5 ? p + 1 + n : NULL;
 }
 
 /*
@@ -56,8 +58,8 @@ skip_port(const char *p)
 static int
 loopback_match(const char *reg, const char *uri)
 {
-	static const char *const hosts[] = { "http://127.0.0.1:",
-		"http://[::1]:" };
+	static const char *const hosts[] = { "http://127.0.0.1",
+		"http://[::1]" };
 
 	for (size_t h = 0; h < 2; h++) {
 		size_t n = strlen(hosts[h]);
@@ -139,9 +141,11 @@ authz_check(struct api_request *r, const struct api_form *f, struct authz *a)
 	}
 	a->challenge = api_form_get(f, "code_challenge", NULL);
 	method = api_form_get(f, "code_challenge_method", NULL);
-	/* An S256 challenge is BASE64URL of 32 bytes: 43 characters. */
+	/* An S256 challenge is BASE64URL of 32 bytes: 43 characters of
+	 * the base64url alphabet (never "." or "~"). */
 	if (a->challenge == NULL || strlen(a->challenge) != 43 ||
 	    policy_pkce_check(a->challenge, strlen(a->challenge)) != 0 ||
+	    strpbrk(a->challenge, ".~") != NULL ||
 	    method == NULL ||
 	    strcmp(method, "S256") != 0) {
 		a->error = "invalid_request";

@@ -286,11 +286,16 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 		    (unsigned long long)ph, (unsigned long long)pm);
 	}
 	{
-		static const char *const names[API_N_EVENTS] = {
-			[API_EV_TOKEN_ISSUED] = "ccx_tokens_issued_total",
-			[API_EV_FETCH] = "ccx_profile_fetches_total",
-			[API_EV_GRANT_REVOKED] = "ccx_grants_revoked_total",
-			[API_EV_TOKEN_REVOKED] = "ccx_tokens_revoked_total",
+		static const char *const names[API_N_EVENTS][2] = {
+			[API_EV_TOKEN_ISSUED] = { "ccx_tokens_issued_total",
+				"Access tokens signed." },
+			[API_EV_FETCH] = { "ccx_profile_fetches_total",
+				"Profiles served to companies (200 or 304)." },
+			[API_EV_GRANT_REVOKED] = { "ccx_grants_revoked_total",
+				"Grants revoked by customers." },
+			[API_EV_TOKEN_REVOKED] = { "ccx_tokens_revoked_total",
+				"Revocation requests answered (RFC 7009: "
+				"unknown tokens included)." },
 		};
 
 		for (int e = 0; e < API_N_EVENTS; e++) {
@@ -298,12 +303,20 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 
 			for (struct counters *c = head; c; c = c->next)
 				v += get(&c->events[e]);
-			fprintf(f, "# TYPE %s counter\n%s %llu\n", names[e],
-			    names[e], (unsigned long long)v);
+			fprintf(f, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
+			    names[e][0], names[e][1], names[e][0], names[e][0],
+			    (unsigned long long)v);
 		}
 	}
 	{
-		const struct api_keyring *k = atomic_load(&srv->keys);
+		struct broker_txn *t = NULL;
+		const struct api_keyring *k = NULL;
+
+		/* The current ring, reloaded if a key changed meanwhile. */
+		if (broker_read_begin(srv->store, &t) == 0) {
+			k = api_keys((struct api_server *)(uintptr_t)srv, t);
+			broker_read_end(t);
+		}
 		int64_t now = api_wall_now(), newest = INT64_MIN;
 
 		for (size_t i = 0; k != NULL && i < k->n; i++)

@@ -484,6 +484,7 @@ maintain(void *arg)
 
 	(void)broker_sessions_sweep(srv->store, api_wall_now(),
 	    srv->cfg.session_idle, &n);
+	(void)broker_tokens_sweep(srv->store, api_wall_now(), &n);
 }
 
 static int

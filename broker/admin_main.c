@@ -516,6 +516,9 @@ cmd_keys(struct args *a)
 			    "tokens (it signs now, or did less than %lld s ago); "
 			    "--force retires it anyway and those tokens fail\n",
 			    kid, (long long)l.token_lifetime);
+		else if (rc == BROKER_E_INVAL)
+			fprintf(stderr, "ccx-admin: key %s is the only one left to "
+			    "sign with: rotate first\n", kid);
 		else if (rc != 0)
 			fail(kid, rc);
 		else {

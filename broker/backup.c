@@ -280,8 +280,9 @@ walk(int fd, const char *dir, int write_files)
 		if (write_files) {
 			if ((rc = broker_path(path, dir, name)) != 0)
 				goto out;
+			/* As saved, but never writable by others. */
 			out = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-			    O_NOFOLLOW, (mode_t)(mode & 0700));
+			    O_NOFOLLOW, (mode_t)(mode & 0744));
 			if (out < 0) {
 				rc = BROKER_E_IO;
 				goto out;

@@ -685,6 +685,12 @@ struct broker_code_use {
 };
 int broker_code_redeem(struct broker_txn *txn, void *arg);
 
+/*
+ * Deletes authorization codes and revoked-jti records whose expiry has
+ * passed (they can no longer matter).  *n counts them.
+ */
+int broker_tokens_sweep(struct broker_store *store, int64_t now, size_t *n);
+
 /* 1 when jti has been revoked, 0 when not, or a BROKER_E_* code. */
 int broker_jti_revoked(struct broker_txn *txn, const char *jti);
 

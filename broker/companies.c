@@ -56,19 +56,43 @@ text_ok(const char *s, size_t max)
  * fragment (RFC 6749 3.1.2), https - or http only for a loopback host
  * (RFC 8252 7.3, native apps).
  */
+/* After a loopback host: nothing, a path, or a port then a path. */
+static int
+loopback_rest_ok(const char *p)
+{
+	if (*p == ':') {
+		size_t n = 0;
+
+		while (p[1 + n] >= '0' && p[1 + n] <= '9')
+			n++;
+		if (n == 0 || n > 5)
+			return 0;
+		p += 1 + n;
+	}
+	return *p == '\0' || *p == '/';
+}
+
 static int
 redirect_ok(const char *u)
 {
+	const char *host, *end;
+
 	if (!text_ok(u, 2048) || strchr(u, '#') != NULL ||
 	    strpbrk(u, " \t\"<>\\") != NULL)
 		return 0;
-	if (strncmp(u, "https://", 8) == 0)
-		return u[8] != '\0' && u[8] != '/';
-	return strncmp(u, "http://127.0.0.1:", 17) == 0 ||
-	    strncmp(u, "http://127.0.0.1/", 17) == 0 ||
-	    strncmp(u, "http://[::1]", 12) == 0 ||
-	    strncmp(u, "http://localhost:", 17) == 0 ||
-	    strncmp(u, "http://localhost/", 17) == 0;
+	if (strncmp(u, "https://", 8) == 0) {
+		host = u + 8;
+		end = host + strcspn(host, "/?");
+		/* No userinfo: "https://good@evil/" goes to evil. */
+		return end > host && memchr(host, '@', (size_t)(end - host)) == NULL;
+	}
+	if (strncmp(u, "http://127.0.0.1", 16) == 0)
+		return loopback_rest_ok(u + 16);
+	if (strncmp(u, "http://[::1]", 12) == 0)
+		return loopback_rest_ok(u + 12);
+	if (strncmp(u, "http://localhost", 16) == 0)
+		return loopback_rest_ok(u + 16);
+	return 0;
 }
 
 static int

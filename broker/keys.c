@@ -274,6 +274,9 @@ key_retire(struct broker_txn *t, void *arg)
 	    p.next_act == 0 || p.next_act > r->now - r->lifetime;
 	if (r->busy && !r->force)
 		return BROKER_E_BUSY;
+	/* Even forced: some key must be left to sign with. */
+	if (p.next_act == 0 && (rc != 0 || strcmp(signing, r->kid) == 0))
+		return BROKER_E_INVAL;
 	if ((rc = broker_txn_get(t, BROKER_DB_KEYS, r->kid, strlen(r->kid),
 		 &val, &len, NULL)) != 0 ||
 	    (rc = broker_rec_load(val, len, &o)) != 0)

@@ -445,3 +445,80 @@ out:
 		broker_grant_clear(&u->grant);
 	return rc;
 }
+
+/* ---- sweeping ----------------------------------------------------------- */
+
+#define SWEEP_BATCH 1024
+
+struct tsweep {
+	int64_t now;
+	char keys[SWEEP_BATCH][72];
+	size_t klen[SWEEP_BATCH];
+	size_t n;
+	int more;
+};
+
+/* Codes past their expiry and revoked jtis past their token's: done. */
+static int
+tsweep_one(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct tsweep *w = arg;
+	json_t *o = NULL;
+	int64_t until;
+
+	if (klen >= sizeof(w->keys[0]))
+		return 0;
+	if (w->n == SWEEP_BATCH) {
+		w->more = 1;
+		return 1;
+	}
+	if (broker_rec_load(val, len, &o) != 0)
+		return 0;
+	until = json_integer_value(json_object_get(o, klen > 2 &&
+	    memcmp(key, "c:", 2) == 0 ? "expires" : "exp"));
+	json_decref(o);
+	/* A minute's grace past the clock leeway tokens are allowed. */
+	if (until != 0 && until + 60 < w->now) {
+		memcpy(w->keys[w->n], key, klen);
+		w->klen[w->n++] = klen;
+	}
+	return 0;
+}
+
+static int
+tsweep_some(struct broker_txn *t, void *arg)
+{
+	struct tsweep *w = arg;
+	int rc;
+
+	w->n = 0;
+	w->more = 0;
+	rc = broker_txn_scan(t, BROKER_DB_TOKENS, NULL, 0, tsweep_one, w);
+	if (rc < 0)
+		return rc;
+	for (size_t i = 0; i < w->n; i++)
+		if ((rc = broker_txn_del(t, BROKER_DB_TOKENS, w->keys[i],
+			 w->klen[i])) != 0)
+			return rc;
+	return 0;
+}
+
+int
+broker_tokens_sweep(struct broker_store *s, int64_t now, size_t *n)
+{
+	struct tsweep *w = calloc(1, sizeof(*w));
+	int rc;
+
+	*n = 0;
+	if (w == NULL)
+		return BROKER_E_NOMEM;
+	w->now = now;
+	do {
+		if ((rc = broker_write(s, tsweep_some, w)) != 0)
+			break;
+		*n += w->n;
+	} while (w->more && w->n > 0);
+	free(w);
+	return rc;
+}

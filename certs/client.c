@@ -33,13 +33,13 @@
 #include "certs/certs.h"
 #include "certs/certs_int.h"
 
-#define MAX_DAYS 36500	    /* a century, as for the server certificate */
-#define CLIENT_ID_MAX 64    /* RFC 5280 ub-common-name */
-#define SERIAL_BYTES 16	    /* 128 bits, well inside RFC 5280's 20 octets */
-#define BACKDATE_SECS 300   /* tolerate clients whose clock runs behind */
-#define RSA_MIN_BITS 2048   /* NIST SP 800-131A: nothing weaker */
-#define GROUP_NAME_MAX 64   /* longer than any curve name OpenSSL knows */
-#define URN_PREFIX "urn:ccx:client:"
+#define MAX_DAYS       36500 /* a century, as for the server certificate */
+#define CLIENT_ID_MAX  64    /* RFC 5280 ub-common-name */
+#define SERIAL_BYTES   16    /* 128 bits, well inside RFC 5280's 20 octets */
+#define BACKDATE_SECS  300   /* tolerate clients whose clock runs behind */
+#define RSA_MIN_BITS   2048  /* NIST SP 800-131A: nothing weaker */
+#define GROUP_NAME_MAX 64    /* longer than any curve name OpenSSL knows */
+#define URN_PREFIX     "urn:ccx:client:"
 
 static int
 days_ok(int days)
@@ -133,13 +133,30 @@ rsa_key_ok(const EVP_PKEY *pkey)
 }
 
 /*
- * The limits of the header: RSA (not RSA-PSS) as rsa_key_ok() says, or
- * EC on P-256 or P-384 encoded as a named curve (explicit parameters are
- * refused by strict verifiers, including ours).  Decoding an EC key
- * already checked that its point is on the curve.
+ * The full public-key validation of SP 800-56A: on the curve, of the
+ * group's order, and not the point at infinity, which decoding accepts
+ * and for which anyone can forge an ECDSA signature.
  */
 static int
-csr_key_ok(const EVP_PKEY *pkey)
+ec_point_ok(EVP_PKEY *pkey)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+	int ok;
+
+	if (ctx == NULL)
+		return 0;
+	ok = EVP_PKEY_public_check(ctx) == 1;
+	EVP_PKEY_CTX_free(ctx);
+	return ok;
+}
+
+/*
+ * The limits of the header: RSA (not RSA-PSS) as rsa_key_ok() says, or
+ * EC on P-256 or P-384 encoded as a named curve (explicit parameters are
+ * refused by strict verifiers, including ours) with a valid point.
+ */
+static int
+csr_key_ok(EVP_PKEY *pkey)
 {
 	char group[GROUP_NAME_MAX], enc[GROUP_NAME_MAX];
 	size_t glen = 0, elen = 0;
@@ -159,7 +176,9 @@ csr_key_ok(const EVP_PKEY *pkey)
 	nid = OBJ_sn2nid(group);
 	if (nid == NID_undef)
 		nid = EC_curve_nist2nid(group);
-	return nid == NID_X9_62_prime256v1 || nid == NID_secp384r1;
+	if (nid != NID_X9_62_prime256v1 && nid != NID_secp384r1)
+		return 0;
+	return ec_point_ok(pkey);
 }
 
 /*
@@ -177,7 +196,7 @@ key_from_csr(const char *pem, size_t len, EVP_PKEY **out)
 	int rc = CERTS_E_FORMAT;
 
 	*out = NULL;
-	/* Empty or absurdly long input is not a CSR; CERTS_FILE_MAX < INT_MAX */
+	/* Empty or absurdly long input is no CSR (CERTS_FILE_MAX < INT_MAX) */
 	if (len == 0 || len > CERTS_FILE_MAX)
 		goto out;
 	rc = CERTS_E_NOMEM;

@@ -1205,6 +1205,29 @@ test_jti_revocation(void **state)
 	broker_read_end(t);
 }
 
+/* Expired revocation records are swept; live ones stay. */
+static void
+test_tokens_sweep(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_token_revoke old = { .jti = "old-jti", .exp = 1000,
+		.company = "acme" };
+	struct broker_token_revoke live = { .jti = "live-jti", .exp = 5000,
+		.company = "acme" };
+	struct broker_txn *t;
+	size_t n;
+
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &old), 0);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &live),
+	    0);
+	assert_int_equal(broker_tokens_sweep(f->store, 2000, &n), 0);
+	assert_true(n >= 1);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_jti_revoked(t, "old-jti"), 0);
+	assert_int_equal(broker_jti_revoked(t, "live-jti"), 1);
+	broker_read_end(t);
+}
+
 static void
 test_audit_trail(void **state)
 {
@@ -1348,6 +1371,7 @@ main(void)
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_refresh_rotation),
 		cmocka_unit_test(test_jti_revocation),
+		cmocka_unit_test(test_tokens_sweep),
 		cmocka_unit_test(test_audit_trail),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};

@@ -509,6 +509,154 @@ gen_rsa_e3(void)
 	return k;
 }
 
+/* A small DER writer: enough for the hand-made CSR below. */
+struct der {
+	unsigned char b[512];
+	size_t n;
+};
+
+static void
+der_put(struct der *d, const void *data, size_t len)
+{
+	assert_true(len <= sizeof(d->b) - d->n);
+	memcpy(d->b + d->n, data, len);
+	d->n += len;
+}
+
+/* Appends tag, length and content (lengths up to 65535). */
+static void
+der_tlv(struct der *d, unsigned char tag, const void *content, size_t len)
+{
+	unsigned char hdr[4];
+	size_t h = 0;
+
+	hdr[h++] = tag;
+	if (len < 0x80) {
+		hdr[h++] = (unsigned char)len;
+	} else if (len <= 0xff) {
+		hdr[h++] = 0x81;
+		hdr[h++] = (unsigned char)len;
+	} else {
+		assert_true(len <= 0xffff);
+		hdr[h++] = 0x82;
+		hdr[h++] = (unsigned char)(len >> 8);
+		hdr[h++] = (unsigned char)len;
+	}
+	der_put(d, hdr, h);
+	der_put(d, content, len);
+}
+
+/*
+ * A CSR for the point at infinity on P-256 with a "self-signature" anyone
+ * can make: with Q = O, ECDSA verification computes u1*G alone, so
+ * r = x(kG), s = e/k passes for any k.  OpenSSL will not encode such a
+ * key, so the CSR is spliced together from a genuine one.  Returns the
+ * DER; *verifies gets OpenSSL's own X509_REQ_verify verdict on it.
+ */
+static size_t
+make_infinity_csr_der(unsigned char **der, int *verifies)
+{
+	/* SubjectPublicKeyInfo: id-ecPublicKey, prime256v1, BIT STRING 00 */
+	static const unsigned char inf_spki[] = {0x30, 0x19, 0x30, 0x13, 0x06,
+	    0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+	    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x02, 0x00, 0x00};
+	/* AlgorithmIdentifier ecdsa-with-SHA256 */
+	static const unsigned char alg[] = {0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86,
+	    0x48, 0xce, 0x3d, 0x04, 0x03, 0x02};
+	EVP_PKEY *kp = gen_ec("P-256");
+	EC_GROUP *group = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1);
+	const BIGNUM *order;
+	X509_REQ *req = X509_REQ_new(), *back;
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BN_CTX *bnctx = BN_CTX_new();
+	BIGNUM *k = NULL, *r = NULL, *s = BN_new(), *e, *kinv;
+	unsigned char *tbs = NULL, *spki = NULL, *sigder = NULL, *at;
+	unsigned char md[32];
+	struct der body = {{0}, 0}, tbs2 = {{0}, 0}, bits = {{0}, 0};
+	struct der all = {{0}, 0};
+	unsigned int mdlen = 0;
+	const unsigned char *p;
+	size_t hlen;
+	int tbslen, spkilen, siglen;
+
+	assert_non_null(group);
+	assert_non_null(req);
+	assert_non_null(sig);
+	assert_non_null(bnctx);
+	assert_non_null(s);
+	order = EC_GROUP_get0_order(group);
+
+	/* a genuine request's to-be-signed part, its key swapped for O */
+	assert_int_equal(X509_NAME_add_entry_by_txt(
+			     X509_REQ_get_subject_name(req), "CN", MBSTRING_ASC,
+			     (const unsigned char *)"x", -1, -1, 0),
+	    1);
+	assert_int_equal(X509_REQ_set_pubkey(req, kp), 1);
+	tbslen = i2d_re_X509_REQ_tbs(req, &tbs);
+	/* short enough for a short-form length: a 2-byte header */
+	assert_true(tbslen > 2 && tbs[1] < 0x80);
+	spkilen = i2d_X509_PUBKEY(X509_REQ_get_X509_PUBKEY(req), &spki);
+	assert_true(spkilen > 0);
+	for (at = tbs; at + spkilen <= tbs + tbslen; at++)
+		if (memcmp(at, spki, (size_t)spkilen) == 0)
+			break;
+	assert_true(at + spkilen <= tbs + tbslen);
+	hlen = 2;
+	der_put(&body, tbs + hlen, (size_t)(at - tbs) - hlen);
+	der_put(&body, inf_spki, sizeof(inf_spki));
+	der_put(&body, at + spkilen, (size_t)(tbs + tbslen - (at + spkilen)));
+	der_tlv(&tbs2, 0x30, body.b, body.n);
+
+	/* r = x(kG) mod n, s = e / k mod n */
+	assert_int_equal(EVP_Digest(tbs2.b, tbs2.n, md, &mdlen, EVP_sha256(),
+			     NULL),
+	    1);
+	assert_int_equal(EVP_PKEY_get_bn_param(kp, "priv", &k), 1);
+	assert_int_equal(EVP_PKEY_get_bn_param(kp, "qx", &r), 1);
+	assert_int_equal(BN_nnmod(r, r, order, bnctx), 1);
+	e = BN_bin2bn(md, (int)mdlen, NULL);
+	assert_non_null(e);
+	kinv = BN_mod_inverse(NULL, k, order, bnctx);
+	assert_non_null(kinv);
+	assert_int_equal(BN_mod_mul(s, e, kinv, order, bnctx), 1);
+	assert_int_equal(ECDSA_SIG_set0(sig, r, s), 1);
+	siglen = i2d_ECDSA_SIG(sig, &sigder);
+	assert_true(siglen > 0);
+
+	/* CertificationRequest ::= SEQUENCE { info, algorithm, signature } */
+	der_put(&bits, "\0", 1); /* no unused bits */
+	der_put(&bits, sigder, (size_t)siglen);
+	body.n = 0;
+	der_put(&body, tbs2.b, tbs2.n);
+	der_put(&body, alg, sizeof(alg));
+	der_tlv(&body, 0x03, bits.b, bits.n);
+	der_tlv(&all, 0x30, body.b, body.n);
+
+	p = all.b;
+	back = d2i_X509_REQ(NULL, &p, (long)all.n);
+	assert_non_null(back);
+	assert_ptr_equal(p, all.b + all.n);
+	assert_non_null(X509_REQ_get0_pubkey(back));
+	*verifies = X509_REQ_verify(back, X509_REQ_get0_pubkey(back));
+	X509_REQ_free(back);
+	*der = OPENSSL_malloc(all.n);
+	assert_non_null(*der);
+	memcpy(*der, all.b, all.n);
+
+	OPENSSL_free(sigder);
+	OPENSSL_free(spki);
+	OPENSSL_free(tbs);
+	BN_free(kinv);
+	BN_free(e);
+	BN_clear_free(k);
+	ECDSA_SIG_free(sig);
+	BN_CTX_free(bnctx);
+	X509_REQ_free(req);
+	EC_GROUP_free(group);
+	EVP_PKEY_free(kp);
+	return all.n;
+}
+
 /* Adds an extension in openssl.cnf syntax to a CSR's request list. */
 static void
 push_ext(STACK_OF(X509_EXTENSION) * exts, int nid, const char *value)
@@ -581,13 +729,14 @@ csr_pem(const unsigned char *der, size_t len, const char *header,
 	return copy;
 }
 
-/* ---- issuing with a generated key ------------------------------------------ */
+/* ---- issuing with a generated key --------------------------------------- */
 
 static void
 test_issue_generated(void **state)
 {
 	struct path ca_p = tpath("ca.pem"), cakey_p = tpath("ca.key");
-	struct path cert_p = tpath("gen-acme.pem"), key_p = tpath("gen-acme.key");
+	struct path cert_p = tpath("gen-acme.pem");
+	struct path key_p = tpath("gen-acme.key");
 	struct path cert2_p = tpath("gen-acme2.pem");
 	struct path key2_p = tpath("gen-acme2.key");
 	char thumb[CERTS_THUMB_LEN + 1], thumb2[CERTS_THUMB_LEN + 1];
@@ -612,8 +761,8 @@ test_issue_generated(void **state)
 	k = key_from_file(key_p.s);
 	assert_non_null(k);
 	assert_int_equal(EVP_PKEY_is_a(k, "EC"), 1);
-	assert_int_equal(EVP_PKEY_get_group_name(k, group, sizeof(group), &glen),
-	    1);
+	assert_int_equal(
+	    EVP_PKEY_get_group_name(k, group, sizeof(group), &glen), 1);
 	assert_string_equal(group, "prime256v1");
 	assert_int_equal(X509_check_private_key(x, k), 1);
 
@@ -685,7 +834,8 @@ test_issue_client_ids(void **state)
 	memset(max, 'z', 64);
 	max[64] = '\0';
 	{
-		struct path cert_p = tpath("id-64.pem"), key_p = tpath("id-64.key");
+		struct path cert_p = tpath("id-64.pem");
+		struct path key_p = tpath("id-64.key");
 
 		assert_int_equal(certs_client_issue(ca_p.s, cakey_p.s, max,
 				     NULL, 0, 1, cert_p.s, key_p.s, thumb),
@@ -694,7 +844,8 @@ test_issue_client_ids(void **state)
 	}
 	{
 		char over[66];
-		struct path cert_p = tpath("id-65.pem"), key_p = tpath("id-65.key");
+		struct path cert_p = tpath("id-65.pem");
+		struct path key_p = tpath("id-65.key");
 
 		memset(over, 'z', 65);
 		over[65] = '\0';
@@ -727,7 +878,7 @@ test_issue_capped_by_ca(void **state)
 	assert_issued(cert_p.s, "longlived", thumb);
 }
 
-/* ---- issuing from a CSR ------------------------------------------------------ */
+/* ---- issuing from a CSR ------------------------------------------------- */
 
 enum key_kind {
 	K_P256,
@@ -893,6 +1044,32 @@ test_issue_from_csr(void **state)
 	EVP_PKEY_free(rsa_impostor);
 }
 
+/* A key anyone can sign for must not be certified for anyone. */
+static void
+test_issue_csr_infinity(void **state)
+{
+	struct path ca_p = tpath("ca.pem"), cakey_p = tpath("ca.key");
+	struct path cert_p = tpath("inf.pem");
+	char thumb[CERTS_THUMB_LEN + 1], *pem;
+	unsigned char *der = NULL;
+	size_t derlen, pemlen;
+	int verifies = -1;
+
+	(void)state;
+	derlen = make_infinity_csr_der(&der, &verifies);
+	print_message("OpenSSL's X509_REQ_verify on the forgery: %d\n",
+	    verifies);
+	pem = csr_pem(der, derlen, "", &pemlen);
+	memset(thumb, 'x', sizeof(thumb));
+	assert_int_equal(certs_client_issue(ca_p.s, cakey_p.s, "nobody", pem,
+			     pemlen, 7, cert_p.s, NULL, thumb),
+	    CERTS_E_FORMAT);
+	assert_string_equal(thumb, "");
+	assert_false(exists(cert_p.s));
+	OPENSSL_free(der);
+	free(pem);
+}
+
 /* Input that is no CSR at all, and a NULL key_path being fine. */
 static void
 test_issue_csr_garbage(void **state)
@@ -941,8 +1118,8 @@ test_issue_csr_garbage(void **state)
 	    0);
 	assert_issued(cert_p.s, "junk", thumb);
 	/* the certificate file, unlike the CSR, carries no private key */
-	assert_int_equal(certs_file_read_private(cert_p.s, &cert_pem, &cert_len),
-	    0);
+	assert_int_equal(
+	    certs_file_read_private(cert_p.s, &cert_pem, &cert_len), 0);
 	assert_null(strstr(cert_pem, "PRIVATE"));
 	certs_free_secret(cert_pem, cert_len);
 	x = load_cert(cert_p.s);
@@ -953,7 +1130,7 @@ test_issue_csr_garbage(void **state)
 	EVP_PKEY_free(k);
 }
 
-/* ---- refusals while issuing ------------------------------------------------- */
+/* ---- refusals while issuing --------------------------------------------- */
 
 static void
 test_issue_refuses_existing(void **state)
@@ -1087,7 +1264,7 @@ test_issue_errors(void **state)
 	assert_no_temp_files();
 }
 
-/* ---- verifying ---------------------------------------------------------------- */
+/* ---- verifying ---------------------------------------------------------- */
 
 enum signer {
 	S_CA,	    /* the test CA: the only acceptable issuer */
@@ -1106,7 +1283,7 @@ struct leaf_spec {
 	const char *name;
 	enum signer signer;
 	long not_before, not_after; /* seconds from now */
-	const char *ku;		    /* openssl.cnf syntax; NULL: the usual */
+	const char *ku;		    /* openssl.cnf syntax; NULL: usual */
 	const char *eku;	    /* openssl.cnf syntax; NULL: none */
 	unsigned flags;		    /* LEAF_* */
 	int expect;
@@ -1262,17 +1439,19 @@ test_verify_leaves(void **state)
 static void
 test_verify_refuses_others(void **state)
 {
-	struct path oca_p = tpath("other-ca.pem"), ocakey_p = tpath("other-ca.key");
+	struct path oca_p = tpath("other-ca.pem");
+	struct path ocakey_p = tpath("other-ca.key");
 	struct path ca_p = tpath("ca.pem"), cakey_p = tpath("ca.key");
 	struct path cert_p = tpath("v-other.pem"), key_p = tpath("v-other.key");
-	struct path mine_p = tpath("v-mine.pem"), minekey_p = tpath("v-mine.key");
+	struct path mine_p = tpath("v-mine.pem");
+	struct path minekey_p = tpath("v-mine.key");
 	char thumb[CERTS_THUMB_LEN + 1];
 	X509 *x;
 
 	(void)state;
 	/* a proper client certificate, from the other CA */
-	assert_int_equal(certs_client_issue(oca_p.s, ocakey_p.s, "acme", NULL, 0,
-			     7, cert_p.s, key_p.s, thumb),
+	assert_int_equal(certs_client_issue(oca_p.s, ocakey_p.s, "acme", NULL,
+			     0, 7, cert_p.s, key_p.s, thumb),
 	    0);
 	x = load_cert(cert_p.s);
 	assert_int_equal(verify_x509(g_other_pem, g_other_len, x, thumb), 0);
@@ -1391,6 +1570,7 @@ main(void)
 	    cmocka_unit_test(test_issue_client_ids),
 	    cmocka_unit_test(test_issue_capped_by_ca),
 	    cmocka_unit_test(test_issue_from_csr),
+	    cmocka_unit_test(test_issue_csr_infinity),
 	    cmocka_unit_test(test_issue_csr_garbage),
 	    cmocka_unit_test(test_issue_refuses_existing),
 	    cmocka_unit_test(test_issue_errors),

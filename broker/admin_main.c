@@ -325,9 +325,13 @@ company_cert(struct args *a)
 
 		(void)admin_record(s, "company.cert", a->argv[1], d);
 		json_decref(d);
-		ret = print_json(json_pack("{s:s, s:s, s:s?, s:s}", "client_id",
-		    a->argv[1], "certificate", cert, "private_key",
-		    key[0] ? key : NULL, "x5t#S256", thumb));
+		json_t *o = json_pack("{s:s, s:s, s:s}", "client_id",
+		    a->argv[1], "certificate", cert, "x5t#S256", thumb);
+
+		/* With a CSR the key never left the company. */
+		if (o != NULL && key[0] != '\0')
+			json_object_set_new(o, "private_key", json_string(key));
+		ret = print_json(o);
 	}
 	free(csr);
 	broker_store_close(s);

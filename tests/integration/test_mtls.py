@@ -1,0 +1,231 @@
+"""Mutual TLS for companies (RFC 8705): the --mtls-listen listener, client
+certificates issued by ccx-admin company cert, tls_client_auth at the
+token endpoint, certificate-bound access tokens (cnf x5t#S256) honoured
+only with their certificate, the metadata aliases, and what disabling a
+company does to its certificate."""
+
+import base64
+import hashlib
+import json
+import re
+import ssl
+import subprocess
+import time
+import unittest
+import urllib.parse
+
+from harness import Broker
+from test_customer_accounts import FAST, JSON, Customer
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def b64(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def claims_of(jwt):
+    part = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+class MtlsTests(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.b = Broker(flags=FAST + ["--mtls-listen", "127.0.0.1:0",
+                                     "--signup-max", "1000"])
+        m = re.search(r"mutual TLS on https://127\.0\.0\.1:(\d+)/",
+                      cls.b.stderr())
+        assert m, cls.b.stderr()
+        cls.mport = int(m.group(1))
+        cls.companies = {}
+        for cid in ("acme", "other"):
+            sec = json.loads(cls.b.admin("company", "add", cid, "--name",
+                                         cid).stdout)["client_secret"]
+            cert = json.loads(cls.b.admin("company", "cert", cid).stdout)
+            cls.companies[cid] = dict(cert, secret=sec)
+        c = Customer(cls.b)
+        assert c.register("mtls-owner")[0] == 201
+        sess = c.token("mtls-owner")
+        st, h, _ = c.as_(sess, "GET", "/v1/me/profile")
+        c.as_(sess, "PUT", "/v1/me/profile",
+              dict(JSON, **{"If-Match": h.get("ETag")}),
+              b'{"language":"pt","interests":["surf"]}')
+        st, _, data = c.as_(sess, "POST", "/v1/me/grants", JSON, json.dumps({
+            "company": "acme", "scopes": ["read:language"],
+            "purpose": "service", "expires_at": int(time.time()) + 86400,
+        }).encode())
+        assert st == 201, data
+        cls.grant = json.loads(data)["id"]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.b.cleanup()
+
+    def ctx(self, company=None):
+        ctx = self.b.ssl_context()
+        if company is not None:
+            c = self.companies[company]
+            ctx.load_cert_chain(c["certificate"], c["private_key"])
+        return ctx
+
+    def mtls(self, method, path, headers=None, body=None, company=None):
+        import http.client
+        conn = http.client.HTTPSConnection("localhost", self.mport, timeout=5,
+                                           context=self.ctx(company))
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def token_form(self, cid="acme"):
+        return urllib.parse.urlencode({
+            "grant_type": "urn:ccx:params:oauth:grant-type:grant",
+            "grant_id": self.grant, "client_id": cid}).encode()
+
+    def bound_token(self):
+        st, _, data = self.mtls("POST", "/oauth/token", FORM,
+                                self.token_form(), company="acme")
+        self.assertEqual(st, 200, data)
+        return json.loads(data)["access_token"]
+
+    def test_cert_files_and_thumbprint(self):
+        c = self.companies["acme"]
+        for path in (c["certificate"], c["private_key"]):
+            self.assertEqual(oct(__import__("os").stat(path).st_mode & 0o777),
+                             "0o600")
+        pem = open(c["certificate"]).read()
+        der = ssl.PEM_cert_to_DER_cert(pem)
+        self.assertEqual(c["x5t#S256"], b64(hashlib.sha256(der).digest()))
+        out = subprocess.run(["openssl", "x509", "-noout", "-subject",
+                              "-ext", "extendedKeyUsage"], input=pem,
+                             capture_output=True, text=True).stdout
+        self.assertIn("acme", out)
+        self.assertIn("TLS Web Client Authentication", out)
+
+    def test_metadata_advertises_the_aliases(self):
+        meta = json.loads(self.b.request(
+            "GET", "/.well-known/oauth-authorization-server")[2])
+        aliases = meta["mtls_endpoint_aliases"]
+        self.assertEqual(aliases["token_endpoint"],
+                         "https://localhost:%d/oauth/token" % self.mport)
+        self.assertIn("tls_client_auth",
+                      meta["token_endpoint_auth_methods_supported"])
+        self.assertTrue(meta["tls_client_certificate_bound_access_tokens"])
+        # The main listener's own endpoints are unchanged.
+        self.assertEqual(meta["token_endpoint"],
+                         self.b.issuer + "/oauth/token")
+
+    def test_tls_client_auth_binds_the_token(self):
+        tok = self.bound_token()
+        self.assertEqual(claims_of(tok)["cnf"],
+                         {"x5t#S256": self.companies["acme"]["x5t#S256"]})
+        # Honoured with its certificate only.
+        st, _, data = self.mtls("GET", "/v1/profile",
+                                {"Authorization": "Bearer " + tok},
+                                company="acme")
+        self.assertEqual((st, json.loads(data)), (200, {"language": "pt"}))
+        for where, company in (("main", None), ("mtls", None),
+                               ("mtls", "other")):
+            with self.subTest(where=where, company=company):
+                if where == "main":
+                    st, h, _ = self.b.request(
+                        "GET", "/v1/profile", {"Authorization": "Bearer " + tok})
+                else:
+                    st, h, _ = self.mtls("GET", "/v1/profile",
+                                         {"Authorization": "Bearer " + tok},
+                                         company=company)
+                self.assertEqual(st, 401)
+                self.assertIn('error="invalid_token"',
+                              h.get("WWW-Authenticate"))
+        # Introspection shows the binding.
+        auth = base64.b64encode(("acme:" + self.companies["acme"]["secret"])
+                                .encode()).decode()
+        st, _, data = self.b.request(
+            "POST", "/oauth/introspect",
+            dict(FORM, Authorization="Basic " + auth),
+            ("token=" + tok).encode())
+        self.assertEqual(json.loads(data)["cnf"]["x5t#S256"],
+                         self.companies["acme"]["x5t#S256"])
+
+    def test_tls_client_auth_failures(self):
+        cases = [
+            ("no certificate", None, "acme"),
+            ("another company's certificate", "other", "acme"),
+            ("no client_id", "acme", None),
+        ]
+        for name, company, cid in cases:
+            with self.subTest(case=name):
+                form = {"grant_type": "urn:ccx:params:oauth:grant-type:grant",
+                        "grant_id": self.grant}
+                if cid:
+                    form["client_id"] = cid
+                st, h, data = self.mtls(
+                    "POST", "/oauth/token", FORM,
+                    urllib.parse.urlencode(form).encode(), company=company)
+                self.assertEqual(st, 401, data)
+                self.assertEqual(json.loads(data)["error"], "invalid_client")
+
+    def test_basic_on_the_mtls_listener_is_unbound(self):
+        auth = base64.b64encode(("acme:" + self.companies["acme"]["secret"])
+                                .encode()).decode()
+        st, _, data = self.mtls(
+            "POST", "/oauth/token", dict(FORM, Authorization="Basic " + auth),
+            self.token_form(), company="acme")
+        self.assertEqual(st, 200, data)
+        tok = json.loads(data)["access_token"]
+        self.assertNotIn("cnf", claims_of(tok))
+        self.assertEqual(self.b.request("GET", "/v1/profile",
+                                        {"Authorization": "Bearer " + tok})[0],
+                         200)
+
+    def test_disabling_the_company_stops_its_certificate(self):
+        tok = self.bound_token()
+        self.b.admin("company", "disable", "acme")
+        try:
+            st, _, data = self.mtls("POST", "/oauth/token", FORM,
+                                    self.token_form(), company="acme")
+            self.assertEqual(st, 401, data)
+            self.assertEqual(self.mtls("GET", "/v1/profile",
+                                       {"Authorization": "Bearer " + tok},
+                                       company="acme")[0], 401)
+        finally:
+            self.b.admin("company", "enable", "acme")
+        self.assertEqual(self.mtls("GET", "/v1/profile",
+                                   {"Authorization": "Bearer " + tok},
+                                   company="acme")[0], 200)
+
+    def test_company_cert_from_a_csr(self):
+        import os
+        import tempfile
+        d = tempfile.mkdtemp(prefix="ccx-csr-")
+        key, csr = os.path.join(d, "k.pem"), os.path.join(d, "r.csr")
+        subprocess.run(["openssl", "req", "-new", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", csr, "-subj", "/CN=ignored"],
+                       check=True, capture_output=True)
+        out = json.loads(self.b.admin("company", "cert", "other", "--csr",
+                                      csr).stdout)
+        self.assertNotIn("private_key", out)
+        ctx = self.b.ssl_context()
+        ctx.load_cert_chain(out["certificate"], key)
+        import http.client
+        conn = http.client.HTTPSConnection("localhost", self.mport, timeout=5,
+                                           context=ctx)
+        conn.request("POST", "/oauth/token", body=self.token_form("other"),
+                     headers=FORM)
+        r = conn.getresponse()
+        # Authenticated as "other" (the grant is acme's: invalid_grant).
+        self.assertEqual(r.status, 400)
+        self.assertEqual(json.loads(r.read())["error"], "invalid_grant")
+        conn.close()
+        p = self.b.admin("company", "cert", "other", "--csr", key, check=False)
+        self.assertEqual(p.returncode, 1)
+        p = self.b.admin("company", "cert", "nobody", check=False)
+        self.assertEqual(p.returncode, 1)
+
+
+if __name__ == "__main__":
+    unittest.main()

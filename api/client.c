@@ -167,6 +167,9 @@ api_client_tls_auth(struct api_request *r)
 	const char *id = api_form_get(&r->form, "client_id", NULL);
 	const char *thumb = api_peer_thumb(r);
 	struct broker_txn *t = NULL;
+	char ckey[96], ikey[80];
+	int64_t now = api_wall_now();
+	unsigned wait;
 	int rc;
 
 	if (id == NULL || broker_client_id_check(id) != 0)
@@ -175,10 +178,27 @@ api_client_tls_auth(struct api_request *r)
 	if (thumb == NULL)
 		return api_fail(r, API_E_INVALID_CLIENT,
 		    "no valid client certificate on this connection");
+	/* Slowed like HTTP Basic failures, on the same counters. */
+	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
+	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
+	wait = api_throttle_check(r->srv->throttle, ckey,
+	    r->srv->cfg.login_max_failures, now);
+	if (wait == 0)
+		wait = api_throttle_check(r->srv->throttle, ikey,
+		    r->srv->cfg.ip_max_failures, now);
+	if (wait > 0) {
+		r->retry_after = wait;
+		return api_fail(r, API_E_THROTTLED,
+		    "too many failed client authentications; retry later");
+	}
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 		return rc;
 	rc = broker_company_auth_cert(t, id, thumb);
 	broker_read_end(t);
+	if (rc == BROKER_E_BADPASS) {
+		api_throttle_hit(r->srv->throttle, ckey, now);
+		api_throttle_hit(r->srv->throttle, ikey, now);
+	}
 	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
 		return api_fail(r, API_E_INVALID_CLIENT,
 		    "client authentication failed");

@@ -46,9 +46,15 @@ with_mtls(json_t *m, const struct api_server *s)
 {
 	if (m == NULL || s->mtls == NULL)
 		return m;
-	json_array_append_new(json_object_get(m,
-	    "token_endpoint_auth_methods_supported"),
-	    json_string("tls_client_auth"));
+	static const char *const lists[] = {
+		"token_endpoint_auth_methods_supported",
+		"introspection_endpoint_auth_methods_supported",
+		"revocation_endpoint_auth_methods_supported",
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++)
+		json_array_append_new(json_object_get(m, lists[i]),
+		    json_string("tls_client_auth"));
 	json_object_set_new(m, "tls_client_certificate_bound_access_tokens",
 	    json_true());
 	json_object_set_new(m, "mtls_endpoint_aliases", json_pack("{s:o, s:o, "

@@ -49,4 +49,22 @@ int certs_int_cert_from_pem(const char *pem, size_t len, X509 **out);
 /* Reads and parses a PEM certificate file.  Caller X509_free()s *out. */
 int certs_int_cert_load(const char *path, X509 **out);
 
+/* ---- shared by the issuers (x509.c, client.c) ------------------------ */
+
+/* PEM password callback that refuses: encrypted keys are never prompted. */
+int certs_int_no_passphrase_cb(char *buf, int size, int rwflag, void *u);
+
+/* 1 when days is an acceptable validity (1..36500), else 0. */
+int certs_int_days_ok(int days);
+
+/* Gives x a positive 128-bit random serial.  0 or a CERTS_E_* code. */
+int certs_int_set_random_serial(X509 *x);
+
+/* Adds one extension (nconf syntax) issued by issuer to subject. */
+int certs_int_add_ext(X509 *issuer, X509 *subject, int nid,
+    const char *value);
+
+/* 0 when ca is a CA certificate, valid now, matching ca_key. */
+int certs_int_check_issuer(X509 *ca, EVP_PKEY *ca_key);
+
 #endif /* CCX_CERTS_INT_H */

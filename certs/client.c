@@ -41,12 +41,6 @@
 #define GROUP_NAME_MAX 64    /* longer than any curve name OpenSSL knows */
 #define URN_PREFIX     "urn:ccx:client:"
 
-static int
-days_ok(int days)
-{
-	return days > 0 && days <= MAX_DAYS;
-}
-
 /*
  * 1..64 characters from RFC 3986's "unreserved" set: a valid CN and a
  * valid URN NSS without any escaping, and nothing a certificate viewer or
@@ -71,17 +65,6 @@ client_id_ok(const char *id)
 	return 1;
 }
 
-/* A PEM header may announce encryption: refuse it, never prompt. */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *u)
-{
-	(void)buf;
-	(void)size;
-	(void)rwflag;
-	(void)u;
-	return -1;
-}
-
 /* x5t#S256 of a DER certificate into out (CERTS_THUMB_LEN + NUL). */
 static int
 thumb_of(const unsigned char *der, size_t len, char out[CERTS_THUMB_LEN + 1])
@@ -96,20 +79,6 @@ thumb_of(const unsigned char *der, size_t len, char out[CERTS_THUMB_LEN + 1])
 }
 
 /* ---- issuing ------------------------------------------------------------ */
-
-/* Rejects an issuer that is not a CA, does not match its key or expired. */
-static int
-check_issuer(X509 *ca, EVP_PKEY *ca_key)
-{
-	if (X509_check_private_key(ca, ca_key) != 1)
-		return CERTS_E_MISMATCH;
-	/* 0 is "not a CA"; several non-zero values mean one. */
-	if (X509_check_ca(ca) == 0)
-		return CERTS_E_INVAL;
-	if (X509_cmp_current_time(X509_get0_notAfter(ca)) <= 0)
-		return CERTS_E_INVAL;
-	return CERTS_OK;
-}
 
 /*
  * At least RSA_MIN_BITS, and a public exponent as SP 800-56B wants it:
@@ -204,7 +173,7 @@ key_from_csr(const char *pem, size_t len, EVP_PKEY **out)
 	if (bio == NULL)
 		goto out;
 	rc = CERTS_E_FORMAT;
-	req = PEM_read_bio_X509_REQ(bio, NULL, no_passphrase_cb, NULL);
+	req = PEM_read_bio_X509_REQ(bio, NULL, certs_int_no_passphrase_cb, NULL);
 	if (req == NULL)
 		goto out;
 	pkey = X509_REQ_get_pubkey(req);
@@ -223,56 +192,6 @@ out:
 	EVP_PKEY_free(pkey);
 	X509_REQ_free(req);
 	BIO_free(bio);
-	return rc;
-}
-
-/*
- * Unpredictable serials: certificates from one CA never collide, and
- * nobody can precompute a certificate's to-be-signed bytes.
- */
-static int
-set_random_serial(X509 *x)
-{
-	unsigned char rnd[SERIAL_BYTES];
-	BIGNUM *bn = NULL;
-	int rc;
-
-	rc = certs_random(rnd, sizeof(rnd));
-	if (rc != 0)
-		goto out;
-	rc = CERTS_E_CRYPTO;
-	/* BN_bin2bn reads unsigned big-endian: the serial is positive. */
-	bn = BN_bin2bn(rnd, (int)sizeof(rnd), NULL);
-	if (bn == NULL)
-		goto out;
-	/* RFC 5280 forbids a zero serial; 2^-128 odds, but cheap to rule out */
-	if (BN_is_zero(bn) && BN_one(bn) != 1)
-		goto out;
-	if (BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL)
-		goto out;
-	rc = CERTS_OK;
-out:
-	BN_free(bn);
-	return rc;
-}
-
-/* Adds one extension written in openssl.cnf syntax (value is ours). */
-static int
-add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
-{
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext = NULL;
-	int rc = CERTS_E_CRYPTO;
-
-	X509V3_set_ctx(&ctx, issuer, subject, NULL, NULL, 0);
-	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
-	if (ext == NULL)
-		goto out;
-	if (X509_add_ext(subject, ext, -1) != 1)
-		goto out;
-	rc = CERTS_OK;
-out:
-	X509_EXTENSION_free(ext);
 	return rc;
 }
 
@@ -323,7 +242,7 @@ out:
 
 /*
  * The complete, signed certificate for pkey.  Arguments were checked by
- * the caller, and ca by check_issuer().  Caller X509_free()s *out.
+ * the caller, and ca by certs_int_check_issuer().  Caller X509_free()s *out.
  */
 static int
 build_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pkey, const char *client_id,
@@ -339,7 +258,7 @@ build_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pkey, const char *client_id,
 	rc = CERTS_E_CRYPTO;
 	if (X509_set_version(x, X509_VERSION_3) != 1)
 		goto out;
-	rc = set_random_serial(x);
+	rc = certs_int_set_random_serial(x);
 	if (rc != 0)
 		goto out;
 	rc = CERTS_E_CRYPTO;
@@ -362,19 +281,19 @@ build_cert(X509 *ca, EVP_PKEY *ca_key, EVP_PKEY *pkey, const char *client_id,
 		goto out;
 	if (X509_set_pubkey(x, pkey) != 1)
 		goto out;
-	rc = add_ext(ca, x, NID_basic_constraints, "critical,CA:FALSE");
+	rc = certs_int_add_ext(ca, x, NID_basic_constraints, "critical,CA:FALSE");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_key_usage, "critical,digitalSignature");
+	rc = certs_int_add_ext(ca, x, NID_key_usage, "critical,digitalSignature");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_ext_key_usage, "clientAuth");
+	rc = certs_int_add_ext(ca, x, NID_ext_key_usage, "clientAuth");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_subject_key_identifier, "hash");
+	rc = certs_int_add_ext(ca, x, NID_subject_key_identifier, "hash");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_authority_key_identifier, "keyid:always");
+	rc = certs_int_add_ext(ca, x, NID_authority_key_identifier, "keyid:always");
 	if (rc != 0)
 		goto out;
 	rc = add_urn_san(x, client_id);
@@ -450,7 +369,7 @@ certs_client_issue(const char *ca_cert_path, const char *ca_key_path,
 	/* key_path matters only when the key is ours to generate. */
 	if (gen_key && (key_path == NULL || strcmp(cert_path, key_path) == 0))
 		return CERTS_E_INVAL;
-	if (!client_id_ok(client_id) || !days_ok(days))
+	if (!client_id_ok(client_id) || !certs_int_days_ok(days))
 		return CERTS_E_INVAL;
 	rc = certs_int_file_absent(cert_path);
 	if (rc != 0)
@@ -467,7 +386,7 @@ certs_client_issue(const char *ca_cert_path, const char *ca_key_path,
 	rc = certs_int_key_load(ca_key_path, &ca_key);
 	if (rc != 0)
 		goto out;
-	rc = check_issuer(ca, ca_key);
+	rc = certs_int_check_issuer(ca, ca_key);
 	if (rc != 0)
 		goto out;
 

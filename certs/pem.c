@@ -19,8 +19,8 @@
 #include "certs/certs_int.h"
 
 /* Refuses every encrypted key instead of asking a human for a passphrase. */
-static int
-no_passphrase_cb(char *buf, int size, int rwflag, void *u)
+int
+certs_int_no_passphrase_cb(char *buf, int size, int rwflag, void *u)
 {
 	(void)buf;
 	(void)size;
@@ -84,7 +84,7 @@ certs_int_key_from_pem(const char *pem, size_t len, EVP_PKEY **out)
 	if (bio == NULL)
 		goto out;
 	rc = CERTS_E_FORMAT;
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase_cb, NULL);
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, certs_int_no_passphrase_cb, NULL);
 	if (pkey == NULL)
 		goto out;
 	*out = pkey;
@@ -165,7 +165,7 @@ certs_int_cert_from_pem(const char *pem, size_t len, X509 **out)
 	if (bio == NULL)
 		goto out;
 	rc = CERTS_E_FORMAT;
-	cert = PEM_read_bio_X509(bio, NULL, no_passphrase_cb, NULL);
+	cert = PEM_read_bio_X509(bio, NULL, certs_int_no_passphrase_cb, NULL);
 	if (cert == NULL)
 		goto out;
 	*out = cert;

@@ -32,8 +32,8 @@
 #define SERIAL_BYTES 16	  /* 128 bits, well inside RFC 5280's 20 octets */
 #define BACKDATE_SECS 300 /* tolerate clients whose clock runs behind */
 
-static int
-days_ok(int days)
+int
+certs_int_days_ok(int days)
 {
 	return days > 0 && days <= MAX_DAYS;
 }
@@ -163,8 +163,8 @@ out:
  * Unpredictable serials: certificates from one CA never collide, and
  * nobody can precompute a certificate's to-be-signed bytes.
  */
-static int
-set_random_serial(X509 *x)
+int
+certs_int_set_random_serial(X509 *x)
 {
 	unsigned char rnd[SERIAL_BYTES];
 	BIGNUM *bn = NULL;
@@ -207,7 +207,7 @@ new_cert(EVP_PKEY *pkey, const char *cn, int days, X509 **out)
 	rc = CERTS_E_CRYPTO;
 	if (X509_set_version(x, X509_VERSION_3) != 1)
 		goto out;
-	rc = set_random_serial(x);
+	rc = certs_int_set_random_serial(x);
 	if (rc != 0)
 		goto out;
 	rc = CERTS_E_CRYPTO;
@@ -232,8 +232,8 @@ out:
 }
 
 /* Adds one extension written in openssl.cnf syntax (value is ours). */
-static int
-add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
+int
+certs_int_add_ext(X509 *issuer, X509 *subject, int nid, const char *value)
 {
 	X509V3_CTX ctx;
 	X509_EXTENSION *ext = NULL;
@@ -331,7 +331,7 @@ certs_ca_create(const char *cert_path, const char *key_path,
 	if (cert_path == NULL || key_path == NULL || common_name == NULL)
 		goto out;
 	if (strcmp(cert_path, key_path) == 0 || !cn_ok(common_name) ||
-	    !days_ok(days))
+	    !certs_int_days_ok(days))
 		goto out;
 	rc = certs_int_file_absent(cert_path);
 	if (rc != 0)
@@ -350,18 +350,18 @@ certs_ca_create(const char *cert_path, const char *key_path,
 	if (X509_set_issuer_name(x, X509_get_subject_name(x)) != 1)
 		goto out;
 	/* pathlen:0 - this CA signs leaves only, never another CA. */
-	rc = add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
+	rc = certs_int_add_ext(x, x, NID_basic_constraints, "critical,CA:TRUE,pathlen:0");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
+	rc = certs_int_add_ext(x, x, NID_key_usage, "critical,keyCertSign,cRLSign");
 	if (rc != 0)
 		goto out;
 	/* The subject key id must exist before the authority key id that
 	 * copies it. */
-	rc = add_ext(x, x, NID_subject_key_identifier, "hash");
+	rc = certs_int_add_ext(x, x, NID_subject_key_identifier, "hash");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(x, x, NID_authority_key_identifier, "keyid:always");
+	rc = certs_int_add_ext(x, x, NID_authority_key_identifier, "keyid:always");
 	if (rc != 0)
 		goto out;
 	rc = sign_cert(x, pkey);
@@ -385,8 +385,8 @@ out:
 }
 
 /* Rejects an issuer that is not a CA, does not match its key or expired. */
-static int
-check_issuer(X509 *ca, EVP_PKEY *ca_key)
+int
+certs_int_check_issuer(X509 *ca, EVP_PKEY *ca_key)
 {
 	if (X509_check_private_key(ca, ca_key) != 1)
 		return CERTS_E_MISMATCH;
@@ -413,7 +413,7 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 	    key_path == NULL || names == NULL)
 		return CERTS_E_INVAL;
 	if (strcmp(cert_path, key_path) == 0 || !names_ok(names, n_names) ||
-	    !days_ok(days))
+	    !certs_int_days_ok(days))
 		return CERTS_E_INVAL;
 	if (!overwrite) {
 		rc = certs_int_file_absent(cert_path);
@@ -430,7 +430,7 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 	rc = certs_int_key_load(ca_key_path, &ca_key);
 	if (rc != 0)
 		goto out;
-	rc = check_issuer(ca, ca_key);
+	rc = certs_int_check_issuer(ca, ca_key);
 	if (rc != 0)
 		goto out;
 
@@ -449,19 +449,19 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 		goto out;
 	if (cmp > 0 && X509_set1_notAfter(x, X509_get0_notAfter(ca)) != 1)
 		goto out;
-	rc = add_ext(ca, x, NID_basic_constraints, "critical,CA:FALSE");
+	rc = certs_int_add_ext(ca, x, NID_basic_constraints, "critical,CA:FALSE");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_key_usage, "critical,digitalSignature");
+	rc = certs_int_add_ext(ca, x, NID_key_usage, "critical,digitalSignature");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_ext_key_usage, "serverAuth");
+	rc = certs_int_add_ext(ca, x, NID_ext_key_usage, "serverAuth");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_subject_key_identifier, "hash");
+	rc = certs_int_add_ext(ca, x, NID_subject_key_identifier, "hash");
 	if (rc != 0)
 		goto out;
-	rc = add_ext(ca, x, NID_authority_key_identifier, "keyid:always");
+	rc = certs_int_add_ext(ca, x, NID_authority_key_identifier, "keyid:always");
 	if (rc != 0)
 		goto out;
 	rc = add_san(x, names, n_names);

@@ -32,8 +32,33 @@ struct counters {
 	_Atomic uint64_t proj_hits;
 	_Atomic uint64_t proj_misses;
 	_Atomic uint64_t events[API_N_EVENTS];
-	_Atomic uint64_t req[]; /* (api_n_routes + 1) x API_N_CLASSES */
+	/*
+	 * (api_n_routes + 1) x API_N_CLASSES by class, then
+	 * (api_n_routes + 1) x N_STATUSES by exact status.
+	 */
+	_Atomic uint64_t req[];
 };
+
+/* The statuses the broker answers with; anything else counts as "other". */
+static const unsigned statuses[] = { 200, 201, 204, 302, 304, 400, 401, 403,
+	404, 405, 409, 411, 412, 413, 415, 428, 429, 431, 499, 500, 503, 507 };
+#define N_STATUSES (sizeof(statuses) / sizeof(statuses[0]) + 1)
+
+static size_t
+status_index(unsigned status)
+{
+	for (size_t i = 0; i < N_STATUSES - 1; i++)
+		if (statuses[i] == status)
+			return i;
+	return N_STATUSES - 1;
+}
+
+/* Where the exact-status counters start. */
+static size_t
+by_status_base(void)
+{
+	return (api_n_routes + 1) * API_N_CLASSES;
+}
 
 static _Atomic(struct counters *) all;
 static _Atomic unsigned generation = 1;
@@ -60,7 +85,7 @@ static struct counters *
 mine_get(void)
 {
 	unsigned gen = atomic_load_explicit(&generation, memory_order_acquire);
-	size_t n = (api_n_routes + 1) * API_N_CLASSES;
+	size_t n = (api_n_routes + 1) * (API_N_CLASSES + N_STATUSES);
 	struct counters *c;
 
 	if (mine != NULL && mine_gen == gen)
@@ -91,6 +116,8 @@ api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
 	if (route_idx > api_n_routes)
 		route_idx = api_n_routes;
 	bump(&c->req[route_idx * API_N_CLASSES + cls], 1);
+	bump(&c->req[by_status_base() + route_idx * N_STATUSES +
+		 status_index(status)], 1);
 	while (b < API_LAT_BUCKETS && usec > lat_bounds[b])
 		b++;
 	bump(&c->lat[b], 1);
@@ -211,6 +238,29 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 				fprintf(f, "ccx_requests_total{route=\"%s\","
 				    "class=\"%s\"} %llu\n", name,
 				    class_names[k], (unsigned long long)v);
+		}
+	}
+	fputs("# HELP ccx_responses_total Responses, by route and exact "
+	      "status.\n# TYPE ccx_responses_total counter\n", f);
+	for (size_t r = 0; r <= api_n_routes; r++) {
+		const char *name = r < api_n_routes ? api_routes[r].name
+						    : "unmatched";
+		for (size_t k = 0; k < N_STATUSES; k++) {
+			uint64_t v = 0;
+
+			for (struct counters *c = head; c; c = c->next)
+				v += get(&c->req[by_status_base() +
+				    r * N_STATUSES + k]);
+			if (v == 0)
+				continue;
+			if (k < N_STATUSES - 1)
+				fprintf(f, "ccx_responses_total{route=\"%s\","
+				    "status=\"%u\"} %llu\n", name, statuses[k],
+				    (unsigned long long)v);
+			else
+				fprintf(f, "ccx_responses_total{route=\"%s\","
+				    "status=\"other\"} %llu\n", name,
+				    (unsigned long long)v);
 		}
 	}
 	for (struct counters *c = head; c; c = c->next) {

@@ -117,6 +117,11 @@ class MetricsTests(BrokerTestCase):
         self.assertEqual(m1.get(key_ok, 0) - m0.get(key_ok, 0), 3)
         self.assertEqual(m1.get(key_404, 0) - m0.get(key_404, 0), 1)
         self.assertEqual(m1.get(key_401, 0) - m0.get(key_401, 0), 1)
+        # The same, by exact status.
+        for key, n in (('ccx_responses_total{route="healthz",status="200"}', 3),
+                       ('ccx_responses_total{route="unmatched",status="404"}', 1),
+                       ('ccx_responses_total{route="metrics",status="401"}', 1)):
+            self.assertEqual(m1.get(key, 0) - m0.get(key, 0), n, key)
         # The connection above, plus the one that read m1.
         self.assertGreaterEqual(m1["ccx_connections_total"] -
                                 m0["ccx_connections_total"], 2)

@@ -214,11 +214,9 @@ api_h_login(struct api_request *r)
 			a->login[0] = '\0';
 		tkey(lkey, sizeof(lkey), "l:", a->login);
 		tkey(ikey, sizeof(ikey), "i:", r->ip);
-		wait = api_throttle_check(r->srv->throttle, lkey,
-		    r->srv->cfg.login_max_failures, now);
-		if (wait == 0)
-			wait = api_throttle_check(r->srv->throttle, ikey,
-			    r->srv->cfg.ip_max_failures, now);
+		wait = api_throttle_check_pair(r->srv->throttle, lkey,
+		    r->srv->cfg.login_max_failures, ikey,
+		    r->srv->cfg.ip_max_failures, now);
 		if (wait > 0) {
 			r->retry_after = wait;
 			return api_fail(r, API_E_THROTTLED,
@@ -244,8 +242,7 @@ api_h_login(struct api_request *r)
 		if (a->job.rc == BROKER_E_BADPASS) {
 			tkey(lkey, sizeof(lkey), "l:", a->login);
 			tkey(ikey, sizeof(ikey), "i:", r->ip);
-			api_throttle_hit(r->srv->throttle, lkey, now);
-			api_throttle_hit(r->srv->throttle, ikey, now);
+			api_throttle_hit_pair(r->srv->throttle, lkey, ikey, now);
 			return api_fail(r, API_E_UNAUTH,
 			    "wrong login or password");
 		}

@@ -491,6 +491,15 @@ unsigned api_throttle_check(struct api_throttle *t, const char *key,
 /* Counts one event for key. */
 void api_throttle_hit(struct api_throttle *t, const char *key, int64_t now);
 
+/*
+ * The usual pair, an account (or client) and an address: seconds to wait
+ * when either is over its max; and counting a failure on both.
+ */
+unsigned api_throttle_check_pair(struct api_throttle *t, const char *key,
+    unsigned max, const char *addr_key, unsigned addr_max, int64_t now);
+void api_throttle_hit_pair(struct api_throttle *t, const char *key,
+    const char *addr_key, int64_t now);
+
 /* Forgets key (a successful log-in clears its failures). */
 void api_throttle_clear(struct api_throttle *t, const char *key);
 

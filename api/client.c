@@ -100,11 +100,9 @@ api_client_auth(struct api_request *r, const char *authz)
 	/* cred passed broker_client_id_check: at most 64 bytes. */
 	snprintf(ckey, sizeof(ckey), "k:%.64s", cred);
 	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
-	wait = api_throttle_check(r->srv->throttle, ckey,
-	    r->srv->cfg.login_max_failures, now);
-	if (wait == 0)
-		wait = api_throttle_check(r->srv->throttle, ikey,
-		    r->srv->cfg.ip_max_failures, now);
+	wait = api_throttle_check_pair(r->srv->throttle, ckey,
+	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
+	    now);
 	if (wait > 0) {
 		certs_wipe(cred, sizeof(cred));
 		r->retry_after = wait;
@@ -122,8 +120,7 @@ api_client_auth(struct api_request *r, const char *authz)
 	}
 	certs_wipe(cred, sizeof(cred));
 	if (rc == BROKER_E_BADPASS) {
-		api_throttle_hit(r->srv->throttle, ckey, now);
-		api_throttle_hit(r->srv->throttle, ikey, now);
+		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
 	}
 	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
 		return api_fail(r, API_E_INVALID_CLIENT,
@@ -181,11 +178,9 @@ api_client_tls_auth(struct api_request *r)
 	/* Slowed like HTTP Basic failures, on the same counters. */
 	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
 	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
-	wait = api_throttle_check(r->srv->throttle, ckey,
-	    r->srv->cfg.login_max_failures, now);
-	if (wait == 0)
-		wait = api_throttle_check(r->srv->throttle, ikey,
-		    r->srv->cfg.ip_max_failures, now);
+	wait = api_throttle_check_pair(r->srv->throttle, ckey,
+	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
+	    now);
 	if (wait > 0) {
 		r->retry_after = wait;
 		return api_fail(r, API_E_THROTTLED,
@@ -196,8 +191,7 @@ api_client_tls_auth(struct api_request *r)
 	rc = broker_company_auth_cert(t, id, thumb);
 	broker_read_end(t);
 	if (rc == BROKER_E_BADPASS) {
-		api_throttle_hit(r->srv->throttle, ckey, now);
-		api_throttle_hit(r->srv->throttle, ikey, now);
+		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
 	}
 	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
 		return api_fail(r, API_E_INVALID_CLIENT,

@@ -127,3 +127,20 @@ api_throttle_clear(struct api_throttle *t, const char *key)
 		memset(&t->slots[i], 0, sizeof(t->slots[i]));
 	pthread_mutex_unlock(l);
 }
+
+unsigned
+api_throttle_check_pair(struct api_throttle *t, const char *key, unsigned max,
+    const char *addr_key, unsigned addr_max, int64_t now)
+{
+	unsigned wait = api_throttle_check(t, key, max, now);
+
+	return wait != 0 ? wait : api_throttle_check(t, addr_key, addr_max, now);
+}
+
+void
+api_throttle_hit_pair(struct api_throttle *t, const char *key,
+    const char *addr_key, int64_t now)
+{
+	api_throttle_hit(t, key, now);
+	api_throttle_hit(t, addr_key, now);
+}

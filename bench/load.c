@@ -107,7 +107,8 @@ profile_json(size_t i)
 			" s:{s:i, s:s, s:i, s:s},"
 			" s:{s:b, s:b, s:b, s:b, s:[s, s]},"
 			" s:{s:b, s:b, s:b, s:s},"
-			" s:{s:s, s:s, s:[s, s, s], s:i, s:s}}",
+			" s:{s:s, s:s, s:[s, s, s], s:i, s:s,"
+			"  s:{s:[s, s, s, s], s:s, s:b, s:s, s:s}}}",
 	    "identity", "name", name, "preferred_name", fn, "pronouns",
 	    i % 3 == 0 ? "she/her" : i % 3 == 1 ? "he/him" : "they/them",
 	    "contact", "email", email, "phone", phone, "postal", "street",
@@ -132,7 +133,14 @@ profile_json(size_t i)
 	    "stores", "london-1", "bath-2", "york-1", "points",
 	    (int)((i * 37) % 50000), "notes",
 	    "Collects limited prints; notify about exhibitions in the north "
-	    "of England and about members' evenings at the London store.");
+	    "of England and about members' evenings at the London store.",
+	    "preferences", "newsletter_topics", "new-arrivals", "events",
+	    "workshops", i % 2 ? "sale-previews" : "artist-talks",
+	    "store_pickup", i % 3 ? "london-1" : "bath-2", "gift_wrap",
+	    (int)(i % 2), "delivery_notes",
+	    "Leave parcels with the concierge at the front desk; ring the "
+	    "bell twice and wait, the flat is on the fourth floor.",
+	    "referral_code", i % 7 ? "SPRING-FRIENDS" : "MEMBER-GUEST");
 	if (doc == NULL)
 		die("json_pack(profile)", -1);
 	if ((rc = policy_profile_validate(doc, why, sizeof(why))) != 0) {

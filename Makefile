@@ -129,6 +129,11 @@ asan-unit: deps
 integration: all
 	/usr/bin/python3 tests/integration/run.py
 
+# Not part of `make test`: loads BENCH_CUSTOMERS customers (100,000 by
+# default) through the store, then drives the broker and nginx with wrk.
+bench: deps
+	@bench/run.sh
+
 # The page in Debian's chromium, driven by playwright-core from npm.
 browser: all
 	@tests/browser/run.sh

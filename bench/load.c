@@ -128,7 +128,8 @@ profile_json(size_t i)
 	    "accessibility", "large_text", (int)(i % 6 == 0), "screen_reader",
 	    (int)(i % 13 == 0), "captions", 1, "notes",
 	    "Prefers written summaries after phone calls; quiet rooms for "
-	    "appointments; no calls before ten in the morning, please.",
+	    "appointments; no calls before ten in the morning, please. Step-free "
+	    "access needed at the London store: use the side entrance.",
 	    "loyalty", "member_since", "2019-04-01", "tier", tiers[i % 4],
 	    "stores", "london-1", "bath-2", "york-1", "points",
 	    (int)((i * 37) % 50000), "notes",

@@ -69,6 +69,11 @@ nport=$(free_port)
 mkdir -p "$work/www"
 printf '{"status":"ok"}' >"$work/www/healthz"
 c "$b/v1/profile" -H "Authorization: Bearer $at" >"$work/www/profile"
+# nginx's workers run as www-data: they must be able to read the files
+# (a 0700 temporary directory would make every answer a 403).
+chmod 711 "$work"
+chmod 755 "$work/www"
+chmod 644 "$work/www/healthz" "$work/www/profile"
 cat >"$work/nginx.conf" <<CONF
 worker_processes auto;
 pid $work/nginx.pid;
@@ -94,6 +99,9 @@ sleep 1
 
 run() {
 	url=$1; shift
+	# Only 200s count: a misconfigured baseline must not look fast.
+	st=$(curl -sk -o /dev/null -w '%{http_code}' "$@" "$url" 2>/dev/null || true)
+	[ "$st" = 200 ] || { echo "baseline check: $url answered $st" >&2; exit 1; }
 	wrk -t2 -c"$conns" -d"$dur" --latency "$@" "$url" | tee -a "$work/wrk.out" |
 	    awk '/Requests\/sec/ {rps=$2} /50%/ {p50=$2} /99%/ {p99=$2}
 		END {printf "%s req/s  p50 %s  p99 %s\n", rps, p50, p99}'

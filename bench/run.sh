@@ -1,0 +1,245 @@
+#!/bin/sh
+# The benchmark behind `make bench`: a company's GET /v1/profile on a data
+# directory of BENCH_CUSTOMERS customers, warm (10,000 tokens in rotation)
+# and cold (every request a token never seen before), against nginx
+# serving the same response bytes as a static file over TLS with the same
+# certificate and protocol versions, in the same run, with wrk over HTTPS
+# keep-alive on loopback.
+#
+# Prints a table and writes bench/results/<date>-<N>.json.
+#
+# Environment:
+#   BENCH_CUSTOMERS     customers to load (default 100000)
+#   BENCH_DURATION      wrk duration per run (default 10s; s, m or h)
+#   BENCH_THREADS       wrk threads (default 2)
+#   BENCH_CONNECTIONS   wrk connections (default 32)
+#   BENCH_COLD_TOKENS   distinct tokens for the cold run (default: 40,000
+#                       per second of duration; a run that uses them all
+#                       says so, the results then are not cold)
+#   BENCH_KEEP=1        keep the temporary directory (printed)
+#
+# Needs wrk and nginx (Debian packages wrk, nginx-light): installed with
+# apt-get when running as root, else the script says what to install.
+set -eu
+cd "$(dirname "$0")/.."
+
+n=${BENCH_CUSTOMERS:-100000}
+dur=${BENCH_DURATION:-10s}
+threads=${BENCH_THREADS:-2}
+conns=${BENCH_CONNECTIONS:-32}
+warm=10000
+[ "$n" -lt "$warm" ] && warm=$n
+case $dur in
+*h) secs=$(( ${dur%h} * 3600 )) ;;
+*m) secs=$(( ${dur%m} * 60 )) ;;
+*s) secs=${dur%s} ;;
+*) secs=$dur ;;
+esac
+cold=${BENCH_COLD_TOKENS:-$(( secs * 40000 ))}
+map_size=$(( (n / 1000 + 1) * 8 * 1024 * 1024 + 256 * 1024 * 1024 ))
+
+# ---- tools ---------------------------------------------------------------
+missing=""
+command -v wrk >/dev/null 2>&1 || missing="$missing wrk"
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$missing nginx-light"
+if [ -n "$missing" ]; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+		echo "installing:$missing"
+		export DEBIAN_FRONTEND=noninteractive
+		# shellcheck disable=SC2086 # a list of package names
+		apt-get update -qq >/dev/null &&
+		    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+	else
+		echo "bench: missing:$missing -- install with: sudo apt-get install$missing" >&2
+		exit 1
+	fi
+fi
+NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
+PY=/usr/bin/python3
+
+# ---- build -----------------------------------------------------------------
+make -s all
+PKGS="libmicrohttpd gnutls openssl lmdb jansson libargon2"
+mkdir -p build/bench bench/results
+# shellcheck disable=SC2046,SC2086 # pkg-config flags, a list of names
+${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -I. -O2 bench/load.c build/libccx.a \
+    $(pkg-config --cflags --libs $PKGS) -lpthread -o build/bench/load
+
+# ---- data ------------------------------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/ccx-bench.XXXXXX")
+bpid=""; npid=""
+cleanup() {
+	[ -n "$bpid" ] && kill "$bpid" 2>/dev/null && wait "$bpid" 2>/dev/null
+	[ -n "$npid" ] && kill "$npid" 2>/dev/null && wait "$npid" 2>/dev/null
+	if [ "${BENCH_KEEP:-0}" = 1 ]; then echo "kept $work"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	$PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+bport=$(free_port)
+nport=$(free_port)
+issuer="https://localhost:$bport"
+data=$work/data
+
+bin/ccx-admin --data "$data" init --issuer "$issuer" >/dev/null
+bin/ccx-admin --data "$data" company add bench --name Bench >"$work/company.json"
+kid=$(bin/ccx-admin --data "$data" keys list |
+    $PY -c 'import json,sys; print([k["kid"] for k in json.load(sys.stdin) if k.get("signing")][0])')
+echo "loading $n customers, minting $warm warm + $cold cold tokens"
+t0=$(date +%s.%N)
+build/bench/load "$data" "$issuer" "$kid" "$n" "$work/warm.tokens" "$warm" \
+    "$work/cold.tokens" "$cold" "$map_size" | tee "$work/load.out"
+t1=$(date +%s.%N)
+load_s=$(echo "$t0 $t1" | awk '{printf "%.2f", $2 - $1}')
+echo "load total: $load_s s"
+du -sh "$data/db" | awk '{print "store size: " $1}'
+
+# ---- servers ---------------------------------------------------------------
+bin/ccx-broker --data "$data" --listen "127.0.0.1:$bport" --issuer "$issuer" \
+    --map-size "$map_size" --access-log /dev/null 2>"$work/broker.err" &
+bpid=$!
+
+c() { curl -sS --cacert "$data/certs/ca.pem" --resolve "localhost:$bport:127.0.0.1" "$@"; }
+tok0=$(head -n 1 "$work/warm.tokens")
+mkdir -p "$work/www"
+i=0
+until c -o "$work/www/profile" -f "$issuer/v1/profile" -H "Authorization: Bearer $tok0" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 100 ] || ! kill -0 "$bpid" 2>/dev/null; then
+		echo "bench: broker did not answer:" >&2
+		cat "$work/broker.err" >&2
+		c "$issuer/v1/profile" -H "Authorization: Bearer $tok0" >&2 || true
+		exit 1
+	fi
+	sleep 0.1
+done
+body_bytes=$(wc -c <"$work/www/profile")
+# nginx's workers may run as another user (www-data when started as root).
+chmod 711 "$work"
+chmod 755 "$work/www"
+chmod 644 "$work/www/profile"
+
+cat >"$work/nginx.conf" <<CONF
+worker_processes auto;
+pid $work/nginx.pid;
+error_log $work/nginx.err;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  server {
+    listen 127.0.0.1:$nport ssl;
+    ssl_certificate $data/certs/server.pem;
+    ssl_certificate_key $data/certs/server.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    root $work/www;
+    location = /profile { default_type application/json; }
+  }
+}
+CONF
+"$NGINX" -c "$work/nginx.conf" -g 'daemon off;' 2>>"$work/nginx.err" &
+npid=$!
+i=0
+until curl -sSf -o /dev/null --cacert "$data/certs/ca.pem" \
+    --resolve "localhost:$nport:127.0.0.1" "https://localhost:$nport/profile" 2>/dev/null; do
+	i=$((i + 1))
+	if [ $i -gt 50 ]; then echo "bench: nginx did not start:" >&2; cat "$work/nginx.err" >&2; exit 1; fi
+	sleep 0.1
+done
+
+# ---- runs --------------------------------------------------------------------
+# run NAME URL [wrk args...]: appends "NAME rps p50 p99 requests non2xx wraps"
+run() {
+	name=$1; url=$2; shift 2
+	BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"$dur" --latency "$url" "$@" \
+	    >"$work/wrk.$name" 2>&1 || { cat "$work/wrk.$name" >&2; exit 1; }
+	awk -v name="$name" '
+	function us(v) {
+		if (v ~ /us$/) return v + 0;
+		if (v ~ /ms$/) return v * 1000;
+		if (v ~ /s$/) return v * 1000000;
+		return v
+	}
+	/Requests\/sec/ {rps = $2}
+	/^ +50%/ {p50 = us($2)}
+	/^ +99%/ {p99 = us($2)}
+	/requests in/ {reqs = $1}
+	/Non-2xx/ {bad = $NF}
+	/fetch.lua: mode/ {wraps = $NF}
+	END {printf "%s %s %s %s %s %s %s\n", name, rps, p50, p99, reqs, bad + 0, wraps + 0}
+	' "$work/wrk.$name" >>"$work/results.txt"
+}
+: >"$work/results.txt"
+echo "running: nginx static, broker warm, broker cold ($dur each, -t$threads -c$conns)"
+run nginx "https://127.0.0.1:$nport/profile"
+run warm "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/warm.tokens" warm
+run cold "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/cold.tokens" cold
+
+# ---- report --------------------------------------------------------------------
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="bench/results/$stamp-$n.json"
+BENCH_N=$n BENCH_DUR=$dur BENCH_T=$threads BENCH_C=$conns BENCH_BYTES=$body_bytes \
+BENCH_LOAD_S=$load_s BENCH_COLD=$cold BENCH_WARM=$warm BENCH_OUT=$out BENCH_STAMP=$stamp \
+BENCH_NGINX_V="$("$NGINX" -v 2>&1 | sed 's/.*: //')" \
+BENCH_WRK_V="$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')" \
+BENCH_GIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
+BENCH_LIBS="$(for p in $PKGS; do printf '%s=%s ' "$p" "$(pkg-config --modversion "$p")"; done)" \
+$PY - "$work/results.txt" "$work/load.out" <<'PY'
+import json, os, platform, sys
+E = os.environ
+rows = {}
+for line in open(sys.argv[1]):
+    name, rps, p50, p99, reqs, bad, wraps = line.split()
+    rows[name] = {"requests_per_s": float(rps), "p50_us": float(p50), "p99_us": float(p99),
+                  "requests": int(reqs), "non_2xx": int(bad), "token_wraps": int(wraps)}
+model = "unknown"
+for l in open("/proc/cpuinfo"):
+    if l.startswith("model name"):
+        model = l.split(":", 1)[1].strip(); break
+ng = rows["nginx"]
+ratios = {}
+for w in ("warm", "cold"):
+    r = rows[w]
+    ratios[w] = {"rps": round(r["requests_per_s"] / ng["requests_per_s"], 3),
+                 "p50": round(r["p50_us"] / ng["p50_us"], 3),
+                 "p99": round(r["p99_us"] / ng["p99_us"], 3)}
+cold_note = None
+if rows["cold"]["token_wraps"] or rows["cold"]["requests"] > int(E["BENCH_COLD"]):
+    cold_note = "cold tokens exhausted: tokens were reused, raise BENCH_COLD_TOKENS"
+doc = {
+    "date": E["BENCH_STAMP"],
+    "customers": int(E["BENCH_N"]),
+    "load_seconds": float(E["BENCH_LOAD_S"]),
+    "load_output": open(sys.argv[2]).read().strip().splitlines(),
+    "response_bytes": int(E["BENCH_BYTES"]),
+    "wrk": {"duration": E["BENCH_DUR"], "threads": int(E["BENCH_T"]),
+            "connections": int(E["BENCH_C"]), "keep_alive": True, "tls": "same cert, TLSv1.2+1.3"},
+    "tokens": {"warm": int(E["BENCH_WARM"]), "cold": int(E["BENCH_COLD"])},
+    "results": {"nginx_static": ng, "broker_warm": rows["warm"], "broker_cold": rows["cold"]},
+    "ratio_broker_over_nginx": ratios,
+    "cold_note": cold_note,
+    "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": model},
+    "versions": {"broker_commit": E["BENCH_GIT"], "nginx": E["BENCH_NGINX_V"], "wrk": E["BENCH_WRK_V"],
+                 "libs": dict(kv.split("=", 1) for kv in E["BENCH_LIBS"].split())},
+}
+with open(E["BENCH_OUT"], "w") as f:
+    json.dump(doc, f, indent=2); f.write("\n")
+def ms(us): return "%.2f ms" % (us / 1000)
+print()
+print("GET /v1/profile, %d customers, %d-byte body, %s per run, wrk -t%s -c%s, %s, %d CPUs"
+      % (doc["customers"], doc["response_bytes"], E["BENCH_DUR"], E["BENCH_T"], E["BENCH_C"], model, os.cpu_count()))
+print("%-22s %12s %10s %10s %8s %8s %8s" % ("", "req/s", "p50", "p99", "x rps", "x p50", "x p99"))
+print("%-22s %12.0f %10s %10s %8s %8s %8s" % ("nginx static (TLS)", ng["requests_per_s"], ms(ng["p50_us"]), ms(ng["p99_us"]), "1.00", "1.00", "1.00"))
+for w, label in (("warm", "broker warm (10k tok)"), ("cold", "broker cold (new tok)")):
+    r = rows[w]; q = ratios[w]
+    print("%-22s %12.0f %10s %10s %8.2f %8.2f %8.2f" % (label, r["requests_per_s"], ms(r["p50_us"]), ms(r["p99_us"]), q["rps"], q["p50"], q["p99"]))
+for name, r in rows.items():
+    if r["non_2xx"]:
+        print("WARNING: %s: %d non-2xx responses" % (name, r["non_2xx"]))
+if cold_note:
+    print("WARNING: " + cold_note)
+print("ratios are broker/nginx; written to " + E["BENCH_OUT"])
+PY

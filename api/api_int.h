@@ -431,6 +431,21 @@ int api_add_header(struct api_request *r, const char *name,
     const char *value);
 
 /*
+ * A broker_grants_of_customer callback: appends g's JSON form to the
+ * json_t array arr.
+ */
+int api_grant_append(void *arr, const struct broker_grant *g);
+
+/* Adds the ETag header for an unquoted BROKER_ETAG_LEN tag. */
+int api_add_etag(struct api_request *r, const char *etag);
+
+/*
+ * Does an If-Match or If-None-Match value name etag (unquoted)?  weak_ok
+ * selects the weak comparison.
+ */
+int api_etag_listed(const char *hdr, const char *etag, int weak_ok);
+
+/*
  * Sets r's response to the problem+json for err (any module's code),
  * with r->detail as detail when set.
  */

@@ -205,12 +205,12 @@ api_h_grant_create(struct api_request *r)
 	return api_write(r, broker_grant_create, &s->gn);
 }
 
-static int
-list_one(void *arg, const struct broker_grant *g)
+int
+api_grant_append(void *arr, const struct broker_grant *g)
 {
 	json_t *o = broker_grant_json(g, api_wall_now());
 
-	return o != NULL && json_array_append_new(arg, o) == 0 ? 0
+	return o != NULL && json_array_append_new(arr, o) == 0 ? 0
 							      : API_E_NOMEM;
 }
 
@@ -225,8 +225,8 @@ api_h_grants(struct api_request *r)
 	if (list == NULL)
 		return API_E_NOMEM;
 	if ((rc = broker_read_begin(r->srv->store, &t)) == 0) {
-		rc = broker_grants_of_customer(t, r->customer_id, list_one,
-		    list);
+		rc = broker_grants_of_customer(t, r->customer_id,
+		    api_grant_append, list);
 		broker_read_end(t);
 	}
 	if (rc != 0) {

@@ -50,15 +50,6 @@ api_h_audit(struct api_request *r)
 	    items, "next", next[0] ? next : NULL));
 }
 
-static int
-export_grant(void *arg, const struct broker_grant *g)
-{
-	json_t *o = broker_grant_json(g, api_wall_now());
-
-	return o != NULL && json_array_append_new(arg, o) == 0 ? 0
-							      : API_E_NOMEM;
-}
-
 /* The whole trail, page by page inside one snapshot. */
 static int
 export_audit(struct broker_txn *t, const char *cid, json_t *all)
@@ -105,8 +96,8 @@ api_h_export(struct api_request *r)
 			rc = BROKER_E_CORRUPT;
 	}
 	if (rc == 0)
-		rc = broker_grants_of_customer(t, r->customer_id, export_grant,
-		    grants);
+		rc = broker_grants_of_customer(t, r->customer_id,
+		    api_grant_append, grants);
 	if (rc == 0)
 		rc = export_audit(t, r->customer_id, audit);
 	broker_read_end(t);

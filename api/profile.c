@@ -33,51 +33,12 @@ static int
 respond_profile(struct api_request *r, unsigned status, const char *json,
     size_t len, const char *etag)
 {
-	char quoted[BROKER_ETAG_LEN + 3];
 	int rc;
 
 	if ((rc = api_respond_bytes(r, status, "application/json", json,
 		 len)) != 0)
 		return rc;
-	quoted[0] = '"';
-	memcpy(quoted + 1, etag, BROKER_ETAG_LEN);
-	quoted[BROKER_ETAG_LEN + 1] = '"';
-	quoted[BROKER_ETAG_LEN + 2] = '\0';
-	return api_add_header(r, MHD_HTTP_HEADER_ETAG, quoted);
-}
-
-/*
- * Does the header (a list of entity tags, or "*") name etag?  Weak tags
- * never match: If-Match uses the strong comparison (RFC 9110 13.1.1).
- */
-static int
-etag_listed(const char *hdr, const char *etag, int weak_ok)
-{
-	const char *p = hdr;
-
-	while (*p != '\0') {
-		const char *q;
-		int weak = 0;
-
-		while (*p == ' ' || *p == '\t' || *p == ',')
-			p++;
-		if (*p == '*')
-			return 1;
-		if (p[0] == 'W' && p[1] == '/') {
-			weak = 1;
-			p += 2;
-		}
-		if (*p != '"')
-			return 0;
-		q = strchr(p + 1, '"');
-		if (q == NULL)
-			return 0;
-		if ((!weak || weak_ok) && (size_t)(q - p - 1) == strlen(etag) &&
-		    memcmp(p + 1, etag, (size_t)(q - p - 1)) == 0)
-			return 1;
-		p = q + 1;
-	}
-	return 0;
+	return api_add_etag(r, etag);
 }
 
 /* GET /v1/me/profile */
@@ -96,7 +57,7 @@ api_h_profile_get(struct api_request *r)
 	if (rc == 0) {
 		inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 		    MHD_HTTP_HEADER_IF_NONE_MATCH);
-		if (inm != NULL && etag_listed(inm, etag, 1))
+		if (inm != NULL && api_etag_listed(inm, etag, 1))
 			rc = respond_profile(r, 304, "", 0, etag);
 		else
 			rc = respond_profile(r, 200, json, len, etag);
@@ -159,7 +120,7 @@ api_h_profile_put(struct api_request *r)
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 		return rc;
 	rc = broker_profile_get(t, r->customer_id, &cur, &curlen, s->etag);
-	if (rc == 0 && !etag_listed(ifm, s->etag, 0))
+	if (rc == 0 && !api_etag_listed(ifm, s->etag, 0))
 		rc = api_fail(r, API_E_PRECOND_FAIL,
 		    "the profile has changed since that ETag");
 	if (rc == 0)

@@ -15,30 +15,6 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-/*
- * Does an If-None-Match list name tag (the opaque part, unquoted)?  The
- * weak comparison applies (RFC 9110 13.1.2): W/ prefixes are ignored.
- */
-static int
-none_match(const char *hdr, const char *tag)
-{
-	const char *p = hdr, *q;
-	size_t n = strlen(tag);
-
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (p[0] == '*' && (p[1] == '\0' || p[1] == ' '))
-		return 1;
-	while ((p = strchr(p, '"')) != NULL) {
-		if ((q = strchr(p + 1, '"')) == NULL)
-			return 0;
-		if ((size_t)(q - p - 1) == n && memcmp(p + 1, tag, n) == 0)
-			return 1;
-		p = q + 1;
-	}
-	return 0;
-}
-
 int
 api_h_resource(struct api_request *r)
 {
@@ -49,7 +25,7 @@ api_h_resource(struct api_request *r)
 	struct broker_txn *t = NULL;
 	struct api_tok *tk = NULL;
 	struct api_proj *p = NULL;
-	char etag[BROKER_ETAG_LEN + 3], pe[BROKER_ETAG_LEN + 1];
+	char pe[BROKER_ETAG_LEN + 1];
 	size_t len;
 	int64_t now = api_wall_now();
 	int rc;
@@ -97,17 +73,13 @@ api_h_resource(struct api_request *r)
 
 	inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm != NULL && none_match(inm, p->etag))
+	if (inm != NULL && api_etag_listed(inm, p->etag, 1))
 		rc = api_respond_bytes(r, 304, NULL, "", 0);
 	else
 		rc = api_respond_bytes(r, 200, "application/json", p->body,
 		    p->len);
-	etag[0] = '"';
-	memcpy(etag + 1, p->etag, BROKER_ETAG_LEN);
-	etag[BROKER_ETAG_LEN + 1] = '"';
-	etag[BROKER_ETAG_LEN + 2] = '\0';
 	if (rc == 0)
-		rc = api_add_header(r, MHD_HTTP_HEADER_ETAG, etag);
+		rc = api_add_etag(r, p->etag);
 	if (rc == 0)
 		api_metrics_event(API_EV_FETCH);
 	if (rc == 0) {

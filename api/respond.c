@@ -94,6 +94,53 @@ api_add_header(struct api_request *r, const char *name, const char *value)
 	return 0;
 }
 
+/*
+ * Does the header (a list of entity tags, or "*") name etag?  Without
+ * weak_ok, W/ tags never match: If-Match uses the strong comparison (RFC
+ * 9110 13.1.1), If-None-Match the weak one (13.1.2).
+ */
+int
+api_etag_listed(const char *hdr, const char *etag, int weak_ok)
+{
+	const char *p = hdr;
+
+	while (*p != '\0') {
+		const char *q;
+		int weak = 0;
+
+		while (*p == ' ' || *p == '\t' || *p == ',')
+			p++;
+		if (*p == '*')
+			return 1;
+		if (p[0] == 'W' && p[1] == '/') {
+			weak = 1;
+			p += 2;
+		}
+		if (*p != '"')
+			return 0;
+		q = strchr(p + 1, '"');
+		if (q == NULL)
+			return 0;
+		if ((!weak || weak_ok) && (size_t)(q - p - 1) == strlen(etag) &&
+		    memcmp(p + 1, etag, (size_t)(q - p - 1)) == 0)
+			return 1;
+		p = q + 1;
+	}
+	return 0;
+}
+
+int
+api_add_etag(struct api_request *r, const char *etag)
+{
+	char quoted[BROKER_ETAG_LEN + 3];
+
+	quoted[0] = '"';
+	memcpy(quoted + 1, etag, BROKER_ETAG_LEN);
+	quoted[BROKER_ETAG_LEN + 1] = '"';
+	quoted[BROKER_ETAG_LEN + 2] = '\0';
+	return api_add_header(r, MHD_HTTP_HEADER_ETAG, quoted);
+}
+
 /* The WWW-Authenticate challenge for a 401 on this route. */
 static int
 challenge(struct api_request *r, const struct api_error_info *e)

@@ -40,8 +40,12 @@ int certs_int_key_from_pem(const char *pem, size_t len, EVP_PKEY **out);
  */
 int certs_int_key_load(const char *path, EVP_PKEY **out);
 
-/* Writes cert as PEM to path, mode 0644, via certs_file_write_public. */
-int certs_int_cert_save(const X509 *cert, const char *path, int overwrite);
+/*
+ * Writes cert as PEM to path: mode 0644 via certs_file_write_public, or,
+ * if private_file, 0600 via certs_file_write_private.
+ */
+int certs_int_cert_save(const X509 *cert, const char *path, int overwrite,
+    int private_file);
 
 /* Parses the first PEM certificate in pem[0..len).  Caller X509_free()s. */
 int certs_int_cert_from_pem(const char *pem, size_t len, X509 **out);

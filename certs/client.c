@@ -311,39 +311,16 @@ out:
 	return rc;
 }
 
-/*
- * Writes x as PEM to path with mode 0600 and no overwriting, and puts its
- * thumbprint in thumb.  Both come from the same signed certificate.
- */
+/* x5t#S256 of a certificate, from its DER encoding. */
 static int
-save_cert(X509 *x, const char *path, char thumb[CERTS_THUMB_LEN + 1])
+cert_thumb(X509 *x, char thumb[CERTS_THUMB_LEN + 1])
 {
-	BIO *bio = NULL;
 	unsigned char *der = NULL;
-	char *pem = NULL;
-	long pemlen = 0;
 	int derlen, rc = CERTS_E_CRYPTO;
 
 	derlen = i2d_X509(x, &der);
-	if (derlen <= 0 || der == NULL)
-		goto out;
-	rc = thumb_of(der, (size_t)derlen, thumb);
-	if (rc != 0)
-		goto out;
-	rc = CERTS_E_NOMEM;
-	bio = BIO_new(BIO_s_mem());
-	if (bio == NULL)
-		goto out;
-	rc = CERTS_E_CRYPTO;
-	if (PEM_write_bio_X509(bio, x) != 1)
-		goto out;
-	pemlen = BIO_get_mem_data(bio, &pem);
-	if (pemlen <= 0 || pem == NULL)
-		goto out;
-	/* A company's certificate files are private, like its key. */
-	rc = certs_file_write_private(path, pem, (size_t)pemlen, 0);
-out:
-	BIO_free(bio);
+	if (derlen > 0 && der != NULL)
+		rc = thumb_of(der, (size_t)derlen, thumb);
 	OPENSSL_free(der);
 	return rc;
 }
@@ -411,7 +388,11 @@ certs_client_issue(const char *ca_cert_path, const char *ca_key_path,
 			goto out;
 		key_written = 1;
 	}
-	rc = save_cert(x, cert_path, t);
+	rc = cert_thumb(x, t);
+	if (rc != 0)
+		goto out;
+	/* A company's certificate files are private, like its key. */
+	rc = certs_int_cert_save(x, cert_path, 0, 1);
 	if (rc != 0)
 		goto out;
 	memcpy(thumb, t, sizeof(t));

@@ -117,7 +117,8 @@ certs_int_key_load(const char *path, EVP_PKEY **out)
 }
 
 int
-certs_int_cert_save(const X509 *cert, const char *path, int overwrite)
+certs_int_cert_save(const X509 *cert, const char *path, int overwrite,
+    int private_file)
 {
 	BIO *bio = NULL;
 	char *pem = NULL;
@@ -136,7 +137,9 @@ certs_int_cert_save(const X509 *cert, const char *path, int overwrite)
 	pemlen = BIO_get_mem_data(bio, &pem);
 	if (pemlen <= 0 || pem == NULL)
 		goto out;
-	rc = certs_file_write_public(path, pem, (size_t)pemlen, overwrite);
+	rc = private_file ?
+	    certs_file_write_private(path, pem, (size_t)pemlen, overwrite) :
+	    certs_file_write_public(path, pem, (size_t)pemlen, overwrite);
 out:
 	BIO_free(bio);
 	if (rc != 0)

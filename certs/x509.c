@@ -372,7 +372,7 @@ certs_ca_create(const char *cert_path, const char *key_path,
 	if (rc != 0)
 		goto out;
 	key_written = 1;
-	rc = certs_int_cert_save(x, cert_path, 0);
+	rc = certs_int_cert_save(x, cert_path, 0, 0);
 out:
 	/* A key without its certificate would block the retry. */
 	if (rc != 0 && key_written)
@@ -477,7 +477,7 @@ certs_server_issue(const char *ca_cert_path, const char *ca_key_path,
 	if (rc != 0)
 		goto out;
 	key_created = !overwrite;
-	rc = certs_int_cert_save(x, cert_path, overwrite);
+	rc = certs_int_cert_save(x, cert_path, overwrite, 0);
 out:
 	if (rc != 0 && key_created)
 		(void)unlink(key_path);

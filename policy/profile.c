@@ -690,6 +690,20 @@ check_text(struct vctx *c, const json_t *v)
 	return check_string(c, v);
 }
 
+/* Text that must also match a syntax; msg says which. */
+static int
+check_syntax(struct vctx *c, const json_t *v,
+    int (*ok)(const char *, size_t), const char *msg)
+{
+	int rc;
+
+	if ((rc = check_text(c, v)) != 0)
+		return rc;
+	if (!ok(json_string_value(v), json_string_length(v)))
+		return fail(c, msg);
+	return 0;
+}
+
 static int
 check_bool(struct vctx *c, const json_t *v)
 {
@@ -699,26 +713,15 @@ check_bool(struct vctx *c, const json_t *v)
 static int
 check_email(struct vctx *c, const json_t *v)
 {
-	int rc;
-
-	if ((rc = check_text(c, v)) != 0)
-		return rc;
-	if (!is_addr_spec(json_string_value(v), json_string_length(v)))
-		return fail(c, "not a valid e-mail address (addr-spec)");
-	return 0;
+	return check_syntax(c, v, is_addr_spec,
+	    "not a valid e-mail address (addr-spec)");
 }
 
 static int
 check_phone(struct vctx *c, const json_t *v)
 {
-	int rc;
-
-	if ((rc = check_text(c, v)) != 0)
-		return rc;
-	if (!is_e164(json_string_value(v), json_string_length(v)))
-		return fail(c, "not an E.164 number ('+' and 2 to 15 digits, "
-		    "no spaces, the first digit not 0)");
-	return 0;
+	return check_syntax(c, v, is_e164, "not an E.164 number ('+' and 2 "
+	    "to 15 digits, no spaces, the first digit not 0)");
 }
 
 static int
@@ -931,14 +934,8 @@ check_communication(struct vctx *c, const json_t *v)
 static int
 check_language(struct vctx *c, const json_t *v)
 {
-	int rc;
-
-	if ((rc = check_text(c, v)) != 0)
-		return rc;
-	if (!is_langtag(json_string_value(v), json_string_length(v)))
-		return fail(c, "not a well-formed BCP 47 language tag "
-		    "(such as en, en-GB, zh-Hant-TW)");
-	return 0;
+	return check_syntax(c, v, is_langtag, "not a well-formed BCP 47 "
+	    "language tag (such as en, en-GB, zh-Hant-TW)");
 }
 
 static int

@@ -168,6 +168,45 @@ class MtlsTests(unittest.TestCase):
                 self.assertEqual(st, 401, data)
                 self.assertEqual(json.loads(data)["error"], "invalid_client")
 
+    def test_a_certificate_the_broker_did_not_issue(self):
+        # Self-signed, with acme's name in every place the broker reads it:
+        # only the chain to the broker's CA can tell it apart.
+        import os
+        import tempfile
+        d = tempfile.mkdtemp(prefix="ccx-forged-")
+        key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
+                        "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-out", crt, "-days", "2",
+                        "-subj", "/CN=acme",
+                        "-addext", "subjectAltName=URI:urn:ccx:client:acme",
+                        "-addext", "extendedKeyUsage=clientAuth"],
+                       check=True, capture_output=True)
+        ctx = self.b.ssl_context()
+        ctx.load_cert_chain(crt, key)
+        tok = self.bound_token()
+        import http.client
+        for path, headers, body, want in (
+                ("/oauth/token", FORM, self.token_form(), "invalid_client"),
+                ("/v1/profile", {"Authorization": "Bearer " + tok}, None,
+                 "invalid_token")):
+            with self.subTest(path=path):
+                conn = http.client.HTTPSConnection(
+                    "localhost", self.mport, timeout=5, context=ctx)
+                try:
+                    conn.request("POST" if body else "GET", path, body=body,
+                                 headers=headers)
+                    r = conn.getresponse()
+                    data = r.read()
+                    self.assertEqual(r.status, 401, data)
+                    if want == "invalid_client":
+                        self.assertEqual(json.loads(data)["error"], want)
+                    else:
+                        self.assertIn('error="invalid_token"',
+                                      r.getheader("WWW-Authenticate"))
+                finally:
+                    conn.close()
+
     def test_basic_on_the_mtls_listener_is_unbound(self):
         auth = base64.b64encode(("acme:" + self.companies["acme"]["secret"])
                                 .encode()).decode()

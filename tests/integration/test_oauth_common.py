@@ -414,3 +414,21 @@ class OAuthTestCase(BrokerTestCase):
         if scope is not None:
             self.assertEqual(doc["scope"], scope)
         return doc, header, claims
+
+
+def project(doc, paths):
+    """The reference projection: the subtrees named by dotted paths."""
+    out = {}
+    for path in paths:
+        keys = path.split(".")
+        v = doc
+        for k in keys:
+            if not isinstance(v, dict) or k not in v:
+                break
+            v = v[k]
+        else:
+            dst = out
+            for k in keys[:-1]:
+                dst = dst.setdefault(k, {})
+            dst[keys[-1]] = v
+    return out

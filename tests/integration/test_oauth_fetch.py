@@ -16,31 +16,14 @@ import jwt
 from harness import Broker, t as scaled
 from test_oauth_common import (BASE_FLAGS, MAX_LEEWAY, PROFILE, OAuthTestCase,
                                b64url, b64url_decode, fetch, jwt_parts,
-                               signing_key, verify_access_token, World)
+                               project, signing_key, verify_access_token,
+                               World)
 
 DAY = 86400
 
 # Encodings RFC 7515 does not allow that PyJWT nevertheless decodes (the
 # broker refuses them; PyJWT is not asked about them).
 LENIENT = {"padded signature", "standard base64 alphabet"}
-
-
-def project(doc, paths):
-    """The reference projection: the subtrees named by dotted paths."""
-    out = {}
-    for path in paths:
-        keys = path.split(".")
-        v = doc
-        for k in keys:
-            if not isinstance(v, dict) or k not in v:
-                break
-            v = v[k]
-        else:
-            dst = out
-            for k in keys[:-1]:
-                dst = dst.setdefault(k, {})
-            dst[keys[-1]] = v
-    return out
 
 
 def leaves(doc, prefix=""):

@@ -16,7 +16,7 @@ import urllib.parse
 
 from harness import t as scaled
 from test_oauth_common import (BASE_FLAGS, OAuthTestCase, PROFILE, b64url,
-                               basic, fetch, pairwise_sub)
+                               basic, fetch, pairwise_sub, project)
 from test_web_common import (DAY, CodeFlow, WebWorld, now, pkce_pair, qs,
                              random_id, split_redirect)
 
@@ -24,24 +24,6 @@ R1 = "https://shop.example/callback"
 R2 = "https://shop.example/other?app=1"
 REQUESTED = "read:contact.email read:sizes read:diet read:language"
 CHOSEN = ["read:contact.email", "read:sizes"]
-
-
-def projection(doc, scopes):
-    """The reference projection of doc on dotted read: scopes."""
-    out = {}
-    for s in scopes:
-        keys = s[len("read:"):].split(".")
-        v = doc
-        for k in keys:
-            if not isinstance(v, dict) or k not in v:
-                break
-            v = v[k]
-        else:
-            dst = out
-            for k in keys[:-1]:
-                dst = dst.setdefault(k, {})
-            dst[keys[-1]] = v
-    return out
 
 
 class CodeFlowTests(OAuthTestCase):
@@ -124,7 +106,7 @@ class CodeFlowTests(OAuthTestCase):
         # The fetch returns exactly the chosen fields.
         st, _, data = fetch(self.b, doc["access_token"])
         self.assertEqual(st, 200, data)
-        self.assertEqual(json.loads(data), projection(PROFILE, CHOSEN))
+        self.assertEqual(json.loads(data), project(PROFILE, [s[len("read:"):] for s in CHOSEN]))
         self.assertEqual(json.loads(data), {
             "contact": {"email": PROFILE["contact"]["email"]},
             "sizes": PROFILE["sizes"]})
@@ -133,7 +115,7 @@ class CodeFlowTests(OAuthTestCase):
         doc2, _, claims2 = self.assertTokenResponse((st, h, data))
         self.assertEqual(claims2["grant_id"], g["id"])
         st, _, data = fetch(self.b, doc2["access_token"])
-        self.assertEqual(json.loads(data), projection(PROFILE, CHOSEN))
+        self.assertEqual(json.loads(data), project(PROFILE, [s[len("read:"):] for s in CHOSEN]))
         # The company sees the grant, by the customer's pairwise subject.
         mine = [x for x in self.shop.grants() if x["id"] == g["id"]]
         self.assertEqual(len(mine), 1)

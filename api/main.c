@@ -250,13 +250,14 @@ main(int argc, char **argv)
 		fprintf(stderr, "ccx-broker: %s (%s)\n", err, api_strerror(rc));
 		return 1;
 	}
-	fprintf(stderr, "ccx-broker: listening on https://%.*s:%u/ (issuer %s)\n",
-	    (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
-	    api_server_port(srv), api_server_issuer(srv));
+	/* "listening on" is the readiness line scripts wait for: it comes last. */
 	if (cfg.mtls_listen != NULL)
 		fprintf(stderr, "ccx-broker: mutual TLS on https://%.*s:%u/\n",
 		    (int)(strrchr(cfg.mtls_listen, ':') - cfg.mtls_listen),
 		    cfg.mtls_listen, api_server_mtls_port(srv));
+	fprintf(stderr, "ccx-broker: listening on https://%.*s:%u/ (issuer %s)\n",
+	    (int)(strrchr(cfg.listen, ':') - cfg.listen), cfg.listen,
+	    api_server_port(srv), api_server_issuer(srv));
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;

@@ -266,7 +266,8 @@ struct api_proj {
 	char *body; /* the projected profile, JSON */
 	size_t len;
 	char etag[BROKER_ETAG_LEN + 1];
-	json_t *fields; /* the paths that had data, for the audit trail */
+	/* The paths that had data, for the audit trail. */
+	struct broker_audit_fields *fields;
 };
 
 

@@ -20,7 +20,7 @@ proj_destroy(struct api_cached *e)
 {
 	struct api_proj *p = (struct api_proj *)e;
 
-	json_decref(p->fields);
+	broker_audit_fields_put(p->fields);
 	free(p->body);
 	free(p);
 }
@@ -57,7 +57,8 @@ compute(const char *json, size_t len, const char *gscopes,
     const struct policy_scopes *tscopes, struct api_proj **out)
 {
 	struct policy_scopes *g = NULL, *both = NULL;
-	json_t *doc = NULL, *view = NULL;
+	json_t *doc = NULL, *view = NULL, *fields = NULL;
+	char *ftext = NULL;
 	struct api_proj *p;
 	uint8_t d[CERTS_SHA256_LEN];
 	int rc = API_E_NOMEM;
@@ -73,7 +74,10 @@ compute(const char *json, size_t len, const char *gscopes,
 		goto out;
 	}
 	if (policy_scopes_intersect(g, tscopes, &both) != 0 ||
-	    (view = policy_project(doc, both, &p->fields)) == NULL)
+	    (view = policy_project(doc, both, &fields)) == NULL ||
+	    (ftext = json_dumps(fields, JSON_COMPACT)) == NULL ||
+	    (p->fields = broker_audit_fields_new(ftext,
+		 strlen(ftext))) == NULL)
 		goto out;
 	p->body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_REAL_PRECISION(15));
@@ -90,6 +94,8 @@ compute(const char *json, size_t len, const char *gscopes,
 	rc = 0;
 out:
 	api_proj_put(p);
+	free(ftext);
+	json_decref(fields);
 	json_decref(view);
 	json_decref(doc);
 	policy_scopes_free(both);

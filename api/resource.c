@@ -82,14 +82,9 @@ api_h_resource(struct api_request *r)
 		rc = api_add_etag(r, p->etag);
 	if (rc == 0)
 		api_metrics_event(API_EV_FETCH);
-	if (rc == 0) {
-		json_t *detail = json_pack("{s:s, s:s, s:O}", "company",
-		    g.company, "grant", g.id, "fields", p->fields);
-
-		if (detail != NULL)
-			broker_audit_enqueue(r->srv->audit, g.customer,
-			    "profile.read", detail);
-	}
+	if (rc == 0)
+		(void)broker_audit_read(r->srv->audit, g.customer, g.company,
+		    g.id, p->fields);
 out:
 	api_proj_put(p);
 	broker_grant_clear(&g);

@@ -66,6 +66,7 @@ api_config_defaults(struct api_config *c)
 	c->token_cache = 65536;
 	c->projection_cache = 8192;
 	c->audit_flush_ms = 200;
+	c->audit_fold_ms = 1000;
 	c->audit_retention = 400;
 	c->kdf.threads = 2;
 }
@@ -694,7 +695,8 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	{
 		struct broker_audit_opts ao = { cfg->audit_flush_ms,
-			cfg->audit_retention, maintain, srv };
+			cfg->audit_fold_ms, cfg->audit_retention, maintain,
+			srv };
 
 		if ((rc = broker_audit_open(srv->store, &ao, &srv->audit)) != 0) {
 			errmsg(errbuf, errcap, "audit", broker_strerror(rc));

@@ -16,6 +16,7 @@
 #   BENCH_COLD_TOKENS   distinct tokens for the cold run (default: 40,000
 #                       per second of duration; a run that uses them all
 #                       says so, the results then are not cold)
+#   BENCH_BROKER_FLAGS  extra ccx-broker flags (e.g. cache sizes)
 #   BENCH_KEEP=1        keep the temporary directory (printed)
 #
 # Needs wrk and nginx (Debian packages wrk, nginx-light): installed with
@@ -99,7 +100,8 @@ du -sh "$data/db" | awk '{print "store size: " $1}'
 
 # ---- servers ---------------------------------------------------------------
 bin/ccx-broker --data "$data" --listen "127.0.0.1:$bport" --issuer "$issuer" \
-    --map-size "$map_size" --access-log /dev/null 2>"$work/broker.err" &
+    --map-size "$map_size" --access-log /dev/null ${BENCH_BROKER_FLAGS:-} \
+    2>"$work/broker.err" &
 bpid=$!
 
 c() { curl -sS --cacert "$data/certs/ca.pem" --resolve "localhost:$bport:127.0.0.1" "$@"; }

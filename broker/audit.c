@@ -58,31 +58,46 @@ tkey(unsigned char k[TKEY_LEN], int64_t ts, uint32_t s)
 	broker_put32(k + 9, s);
 }
 
-/* Stores one record under both keys. */
-static int
-put_record(struct broker_txn *t, const char *cid, int64_t ts,
-    const char *kind, const json_t *detail)
+/* Stores one record's JSON text under both keys; seq orders equal times. */
+int
+broker_audit_put_text(struct broker_txn *t, const char *cid, int64_t ts,
+    uint32_t s, const char *text, size_t len)
 {
 	unsigned char ak[AKEY_LEN], tk[TKEY_LEN];
-	uint32_t s = atomic_fetch_add(&seq, 1);
-	json_t *o;
 	int rc;
 
 	if (cid == NULL || strlen(cid) != BROKER_ID_LEN)
 		return BROKER_E_INVAL;
+	akey(ak, cid, ts, s);
+	tkey(tk, ts, s);
+	rc = broker_txn_put(t, BROKER_DB_AUDIT, ak, sizeof(ak), text, len, 1);
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_AUDIT, tk, sizeof(tk), ak,
+		    sizeof(ak), 1);
+	return rc;
+}
+
+static int
+put_record(struct broker_txn *t, const char *cid, int64_t ts,
+    const char *kind, const json_t *detail)
+{
+	json_t *o;
+	char *text;
+	int rc;
+
 	o = detail != NULL ? json_deep_copy(detail) : json_object();
 	if (o == NULL || json_object_set_new(o, "kind", json_string(kind)) ||
 	    json_object_set_new(o, "ts", json_integer(ts))) {
 		json_decref(o);
 		return BROKER_E_NOMEM;
 	}
-	akey(ak, cid, ts, s);
-	tkey(tk, ts, s);
-	rc = broker_rec_put(t, BROKER_DB_AUDIT, ak, sizeof(ak), o, 0);
+	text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 	json_decref(o);
-	if (rc == 0)
-		rc = broker_txn_put(t, BROKER_DB_AUDIT, tk, sizeof(tk), ak,
-		    sizeof(ak), 1);
+	if (text == NULL)
+		return BROKER_E_NOMEM;
+	rc = broker_audit_put_text(t, cid, ts, atomic_fetch_add(&seq, 1), text,
+	    strlen(text));
+	free(text);
 	return rc;
 }
 
@@ -320,10 +335,50 @@ broker_audit_purge(struct broker_store *s, int64_t before_sec, size_t *purged)
 
 /* ---- the read-side queue ---------------------------------------------- */
 
+struct broker_audit_fields {
+	_Atomic int refs;
+	size_t len;
+	char text[]; /* a JSON array, not NUL-terminated */
+};
+
+struct broker_audit_fields *
+broker_audit_fields_new(const char *json_array, size_t len)
+{
+	struct broker_audit_fields *f;
+
+	if (len < 2 || json_array[0] != '[' || json_array[len - 1] != ']')
+		return NULL;
+	if ((f = malloc(sizeof(*f) + len)) == NULL)
+		return NULL;
+	atomic_init(&f->refs, 1);
+	f->len = len;
+	memcpy(f->text, json_array, len);
+	return f;
+}
+
+static struct broker_audit_fields *
+fields_ref(struct broker_audit_fields *f)
+{
+	atomic_fetch_add(&f->refs, 1);
+	return f;
+}
+
+void
+broker_audit_fields_put(struct broker_audit_fields *f)
+{
+	if (f != NULL && atomic_fetch_sub(&f->refs, 1) == 1)
+		free(f);
+}
+
+/*
+ * One read, as the fetch saw it: fixed-size copies of the ids and a
+ * reference to the shared fields text, so queuing one allocates nothing.
+ */
 struct item {
 	char cid[BROKER_ID_LEN + 1];
-	const char *kind; /* static string */
-	json_t *detail;
+	char company[BROKER_CLIENT_ID_MAX + 1];
+	char grant[BROKER_ID_LEN + 1];
+	struct broker_audit_fields *fields;
 	int64_t ts;
 };
 
@@ -346,7 +401,10 @@ struct broker_audit {
 	unsigned gen;
 	struct item *batch;
 	size_t n;
-	_Atomic uint64_t flushed, waits, purged;
+	char *text; /* the flusher's record buffer */
+	size_t textcap;
+	int64_t last_fold; /* microseconds */
+	_Atomic uint64_t flushed, waits, purged, folded, fold_records;
 };
 
 /* A new queue at a freed one's address must not inherit its rings. */
@@ -383,21 +441,20 @@ kick(struct broker_audit *a)
 }
 
 int
-broker_audit_enqueue(struct broker_audit *a, const char *customer,
-    const char *kind, json_t *detail)
+broker_audit_read(struct broker_audit *a, const char *customer,
+    const char *company, const char *grant,
+    struct broker_audit_fields *fields)
 {
 	struct ring *r;
 	struct item *it;
 	size_t head;
 
-	if (strlen(customer) != BROKER_ID_LEN) {
-		json_decref(detail);
+	/* The ids go into the record text unescaped: they must be ids. */
+	if (strlen(customer) != BROKER_ID_LEN || strlen(grant) != BROKER_ID_LEN ||
+	    broker_client_id_check(company) != 0 || fields == NULL)
 		return BROKER_E_INVAL;
-	}
-	if ((r = ring_get(a)) == NULL) {
-		json_decref(detail);
+	if ((r = ring_get(a)) == NULL)
 		return BROKER_E_NOMEM;
-	}
 	head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	/* Full: wait for room rather than lose a record. */
 	while (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
@@ -408,8 +465,9 @@ broker_audit_enqueue(struct broker_audit *a, const char *customer,
 	}
 	it = &r->items[head % RING];
 	memcpy(it->cid, customer, BROKER_ID_LEN + 1);
-	it->kind = kind;
-	it->detail = detail;
+	memcpy(it->grant, grant, BROKER_ID_LEN + 1);
+	memcpy(it->company, company, strlen(company) + 1);
+	it->fields = fields_ref(fields);
 	it->ts = now_usec();
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 	/* Half full: wake the flusher early instead of making fetches wait. */
@@ -419,17 +477,54 @@ broker_audit_enqueue(struct broker_audit *a, const char *customer,
 	return 0;
 }
 
+/* Appends the batch to the log of reads (audit_fold.c files them). */
 static int
 write_batch(struct broker_txn *t, void *arg)
 {
 	struct broker_audit *a = arg;
+	unsigned char key[BROKER_AUDIT_LKEY_LEN];
 	int rc;
 
-	for (size_t i = 0; i < a->n; i++)
-		if ((rc = put_record(t, a->batch[i].cid, a->batch[i].ts,
-			 a->batch[i].kind, a->batch[i].detail)) != 0)
+	for (size_t i = 0; i < a->n; i++) {
+		const struct item *it = &a->batch[i];
+
+		size_t need = broker_audit_log_size(it->company,
+		    it->fields->len);
+
+		if (need > a->textcap) {
+			char *p = realloc(a->text, need);
+
+			if (p == NULL)
+				return BROKER_E_NOMEM;
+			a->text = p;
+			a->textcap = need;
+		}
+		if ((rc = broker_audit_log_value((unsigned char *)a->text,
+			 a->textcap, it->cid, it->grant, it->company,
+			 it->fields->text, it->fields->len)) != 0)
 			return rc;
+		key[0] = 'l';
+		broker_put64(key + 1, (uint64_t)it->ts);
+		broker_put32(key + 9, atomic_fetch_add(&seq, 1));
+		if ((rc = broker_txn_put(t, BROKER_DB_AUDIT, key, sizeof(key),
+			 a->text, need, 1)) != 0)
+			return rc;
+	}
 	return 0;
+}
+
+/* Files the whole log under the customers, one transaction at a time. */
+static void
+fold(struct broker_audit *a)
+{
+	struct broker_audit_fold_stats st;
+
+	do {
+		if (broker_write(a->store, broker_audit_fold_some, &st) != 0)
+			return; /* the log stays for the next fold */
+		atomic_fetch_add(&a->folded, st.entries);
+		atomic_fetch_add(&a->fold_records, st.records);
+	} while (st.entries == BROKER_AUDIT_FOLD_MAX);
 }
 
 /*
@@ -463,7 +558,7 @@ flush(struct broker_audit *a)
 			usleep(100000);
 		atomic_fetch_add(&a->flushed, a->n);
 		for (size_t i = 0; i < a->n; i++)
-			json_decref(a->batch[i].detail);
+			broker_audit_fields_put(a->batch[i].fields);
 	} while (taken == BATCH_MAX);
 }
 
@@ -504,6 +599,13 @@ flusher_main(void *arg)
 		stop = a->stop;
 		pthread_mutex_unlock(&a->lock);
 		flush(a);
+		/* The last pass files everything, so a closed queue's reads
+		 * are all in their customers' trails. */
+		if (stop || now_usec() - a->last_fold >=
+		    (int64_t)a->o.fold_ms * 1000) {
+			a->last_fold = now_usec();
+			fold(a);
+		}
 		maybe_purge(a);
 	}
 	return NULL;
@@ -524,6 +626,8 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 		a->o = *o;
 	if (a->o.flush_ms == 0)
 		a->o.flush_ms = 200;
+	if (a->o.fold_ms == 0)
+		a->o.fold_ms = 1000;
 	if ((a->batch = calloc(BATCH_MAX, sizeof(*a->batch))) == NULL) {
 		free(a);
 		return BROKER_E_NOMEM;
@@ -559,6 +663,7 @@ broker_audit_close(struct broker_audit *a)
 	}
 	pthread_cond_destroy(&a->wake);
 	pthread_mutex_destroy(&a->lock);
+	free(a->text);
 	free(a->batch);
 	free(a);
 }

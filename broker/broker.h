@@ -548,6 +548,7 @@ struct broker_audit;
 
 struct broker_audit_opts {
 	unsigned flush_ms;	 /* at most this long in memory; 0: 200 */
+	unsigned fold_ms;	 /* reads reach the trail within; 0: 1000 */
 	unsigned retention_days; /* purge older records; 0: never */
 	/* Also run, on the flusher thread, at start and then hourly. */
 	void (*maintain)(void *arg);
@@ -561,12 +562,25 @@ int broker_audit_open(struct broker_store *store,
 void broker_audit_close(struct broker_audit *audit);
 
 /*
- * Queues a record for the customer; kind must be a static string; takes
- * ownership of detail.  Never drops: waits while this thread's ring is
- * full.  Lock-free otherwise.
+ * The fields a read returned, as a JSON array text (["contact.email"]):
+ * immutable and shared by reference, so that queuing a read copies no
+ * text.  new copies the text (NULL when it is not an array or on
+ * allocation failure); put drops a reference, NULL ok.
  */
-int broker_audit_enqueue(struct broker_audit *audit, const char *customer,
-    const char *kind, json_t *detail);
+struct broker_audit_fields;
+struct broker_audit_fields *broker_audit_fields_new(const char *json_array,
+    size_t len);
+void broker_audit_fields_put(struct broker_audit_fields *fields);
+
+/*
+ * Queues the record of a company's read of a customer's profile (kind
+ * "profile.read" with company, grant and fields); takes a reference to
+ * fields.  Never drops: waits while this thread's ring is full.  Lock-free
+ * otherwise.  BROKER_E_INVAL when an id is malformed.
+ */
+int broker_audit_read(struct broker_audit *audit, const char *customer,
+    const char *company, const char *grant,
+    struct broker_audit_fields *fields);
 
 /* Records committed so far, waits for room, records purged. */
 void broker_audit_stats(const struct broker_audit *audit, uint64_t *flushed,

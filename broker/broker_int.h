@@ -14,6 +14,8 @@
 
 struct broker_job;
 
+#define BROKER_POOLED_READERS 128
+
 struct broker_store {
 	MDB_env *env;
 	MDB_dbi dbi[BROKER_DB_COUNT];
@@ -35,12 +37,24 @@ struct broker_store {
 	_Atomic uint64_t n_write_errors;
 	_Atomic uint64_t n_max_batch;
 	_Atomic uint64_t n_queued;
+
+	/*
+	 * Read snapshots kept between uses, one per thread: renewing a
+	 * reset snapshot reuses its reader slot, while beginning a new one
+	 * takes LMDB's reader-table mutex, which every thread shares.
+	 */
+	unsigned gen; /* tells this store from a later one at its address */
+	pthread_mutex_t pool_lock; /* guards pooled[] (not their use) */
+	struct broker_txn *pooled[BROKER_POOLED_READERS];
+	unsigned npooled;
 };
 
 struct broker_txn {
 	struct broker_store *store;
 	MDB_txn *txn;
 	int write;
+	int pooled;	   /* kept by its thread: reset, not aborted, at end */
+	_Atomic int busy; /* a pooled snapshot in use */
 };
 
 /* Keys of the meta database. */
@@ -68,6 +82,40 @@ int broker_rec_str(const json_t *obj, const char *name, char *out,
  */
 int broker_audit_record(struct broker_txn *txn, const char *customer,
     const char *kind, const json_t *detail);
+
+/*
+ * Stores one record's JSON text in a customer's trail (audit.c); seq
+ * orders records of the same microsecond.
+ */
+int broker_audit_put_text(struct broker_txn *txn, const char *customer,
+    int64_t ts, uint32_t seq, const char *text, size_t len);
+
+/*
+ * The log of reads (audit_fold.c): keys "l" time seq, values customer id,
+ * grant id, company id (1-byte length) and the fields array text.
+ * log_size is the length of such a value; log_value encodes one into out
+ * (0, or BROKER_E_INVAL for a malformed id or too small a cap).
+ * fold_some is a broker_write_fn (arg a struct broker_audit_fold_stats)
+ * that files up to BROKER_AUDIT_FOLD_MAX log entries under their
+ * customers and deletes them.
+ */
+#define BROKER_AUDIT_LKEY_LEN (1 + 8 + 4)
+#define BROKER_AUDIT_FOLD_MAX 65536
+size_t broker_audit_log_size(const char *company, size_t fields_len);
+int broker_audit_log_value(unsigned char *out, size_t cap, const char *cid,
+    const char *grant, const char *company, const char *fields,
+    size_t fields_len);
+
+struct broker_audit_fold_stats {
+	size_t entries; /* log entries taken */
+	size_t records; /* records filed (or dropped: customer gone) */
+	size_t corrupt; /* damaged entries dropped */
+};
+int broker_audit_fold_some(struct broker_txn *txn, void *arg);
+
+/* Deletes the first n keys that start with prefix (store.c). */
+int broker_txn_del_first(struct broker_txn *txn, enum broker_db db,
+    const void *prefix, size_t plen, size_t n);
 
 /* Erases a customer's whole audit trail inside a write (audit.c). */
 int broker_audit_erase(struct broker_txn *txn, const char *customer);

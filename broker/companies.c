@@ -102,6 +102,49 @@ site_ok(const char *s)
 					   strncmp(s, "http://", 7) == 0);
 }
 
+/*
+ * Record formats.  Version 1, which older stores hold, is the JSON object.
+ * Version 2, written since, puts one state byte (1: disabled) before it,
+ * so that the company check of every fetch reads a byte instead of
+ * parsing JSON.  A JSON text starts with '{', never with 0 or 1, so the
+ * payload alone says which it is.
+ */
+#define COMPANY_V2 2
+
+static int
+company_load(const void *val, size_t len, json_t **rec)
+{
+	const unsigned char *p = val;
+
+	if (len > 0 && p[0] <= 1)
+		return broker_rec_load(p + 1, len - 1, rec);
+	return broker_rec_load(val, len, rec);
+}
+
+static int
+company_put(struct broker_txn *t, const char *id, const json_t *rec,
+    int insert)
+{
+	char *text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS), *buf;
+	size_t n;
+	int rc;
+
+	if (text == NULL)
+		return BROKER_E_NOMEM;
+	n = strlen(text);
+	if ((buf = malloc(n + 1)) == NULL) {
+		free(text);
+		return BROKER_E_NOMEM;
+	}
+	buf[0] = json_is_true(json_object_get(rec, "disabled")) ? 1 : 0;
+	memcpy(buf + 1, text, n);
+	rc = (insert ? broker_txn_insert : broker_txn_put)(t,
+	    BROKER_DB_COMPANIES, id, strlen(id), buf, n + 1, COMPANY_V2);
+	free(buf);
+	free(text);
+	return rc;
+}
+
 int
 broker_company_get(struct broker_txn *t, const char *id, json_t **out)
 {
@@ -115,16 +158,27 @@ broker_company_get(struct broker_txn *t, const char *id, json_t **out)
 	if ((rc = broker_txn_get(t, BROKER_DB_COMPANIES, id, strlen(id), &val,
 		 &len, NULL)) != 0)
 		return rc;
-	return broker_rec_load(val, len, out);
+	return company_load(val, len, out);
 }
 
 int
 broker_company_live(struct broker_txn *t, const char *id)
 {
+	const unsigned char *p;
+	const void *val;
+	size_t len;
 	json_t *rec = NULL;
 	int rc;
 
-	if ((rc = broker_company_get(t, id, &rec)) != 0)
+	if (broker_client_id_check(id) != 0)
+		return BROKER_E_NOTFOUND;
+	if ((rc = broker_txn_get(t, BROKER_DB_COMPANIES, id, strlen(id), &val,
+		 &len, NULL)) != 0)
+		return rc;
+	p = val;
+	if (len > 0 && p[0] <= 1)
+		return p[0] == 1 ? BROKER_E_DISABLED : 0;
+	if ((rc = broker_rec_load(val, len, &rec)) != 0)
 		return rc;
 	if (json_is_true(json_object_get(rec, "disabled")))
 		rc = BROKER_E_DISABLED;
@@ -194,7 +248,7 @@ each_one(void *arg, const void *key, size_t klen, const void *val, size_t len)
 		return BROKER_E_CORRUPT;
 	memcpy(id, key, klen);
 	id[klen] = '\0';
-	if ((rc = broker_rec_load(val, len, &rec)) != 0)
+	if ((rc = company_load(val, len, &rec)) != 0)
 		return rc;
 	rc = e->fn(e->arg, id, rec);
 	json_decref(rec);
@@ -283,8 +337,7 @@ broker_company_add(struct broker_txn *t, void *arg)
 		return BROKER_E_NOMEM;
 	secrets = json_object_get(rec, "secrets");
 	if ((rc = apply_fields(rec, c)) == 0 && (rc = add_secret(secrets, c)) == 0)
-		rc = broker_rec_put(t, BROKER_DB_COMPANIES, c->id, strlen(c->id),
-		    rec, 1);
+		rc = company_put(t, c->id, rec, 1);
 	json_decref(rec);
 	if (rc != 0)
 		certs_wipe(c->secret, sizeof(c->secret));
@@ -302,8 +355,7 @@ modify(struct broker_txn *t, struct broker_company_change *c,
 	if ((rc = broker_company_get(t, c->id, &rec)) != 0)
 		return rc;
 	if ((rc = change(rec, c)) == 0)
-		rc = broker_rec_put(t, BROKER_DB_COMPANIES, c->id,
-		    strlen(c->id), rec, 0);
+		rc = company_put(t, c->id, rec, 0);
 	json_decref(rec);
 	return rc;
 }

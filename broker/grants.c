@@ -35,28 +35,102 @@ key_of(char *out, size_t cap, const char *a, const char *b, const char *c)
 	return n < 0 || (size_t)n >= cap ? BROKER_E_INVAL : n;
 }
 
-/* Copies a bounded string member; BROKER_E_CORRUPT when absent or long. */
+/*
+ * Record formats.  Version 1, which older stores hold, is a JSON object.
+ * Version 2, written since, is binary, so that the grant check of every
+ * company fetch parses no JSON:
+ *
+ *   created, expires, revoked_at     8 bytes each, big-endian
+ *   customer, company, purpose       1-byte length, then the bytes
+ *   scopes                           2-byte length, then the bytes
+ */
+#define GRANT_V1 1
+#define GRANT_V2 2
+#define GRANT_FIXED ((size_t)3 * 8)
+
 static int
-grant_from(const json_t *o, const char *id, struct broker_grant *g)
+from_json(const void *val, size_t len, struct broker_grant *g)
 {
-	const char *scopes = json_string_value(json_object_get(o, "scopes"));
+	json_t *o = NULL;
+	const char *scopes;
 	int rc;
 
-	if (strlen(id) > BROKER_ID_LEN || scopes == NULL)
-		return BROKER_E_CORRUPT;
-	memcpy(g->id, id, strlen(id) + 1);
-	if ((rc = broker_rec_str(o, "customer", g->customer,
-		 sizeof(g->customer))) != 0 ||
-	    (rc = broker_rec_str(o, "company", g->company,
-		 sizeof(g->company))) != 0 ||
-	    (rc = broker_rec_str(o, "purpose", g->purpose,
-		 sizeof(g->purpose))) != 0)
+	if ((rc = broker_rec_load(val, len, &o)) != 0)
 		return rc;
-	if ((g->scopes = strdup(scopes)) == NULL)
-		return BROKER_E_NOMEM;
+	scopes = json_string_value(json_object_get(o, "scopes"));
+	if (scopes == NULL)
+		rc = BROKER_E_CORRUPT;
+	if (rc == 0)
+		rc = broker_rec_str(o, "customer", g->customer,
+		    sizeof(g->customer));
+	if (rc == 0)
+		rc = broker_rec_str(o, "company", g->company,
+		    sizeof(g->company));
+	if (rc == 0)
+		rc = broker_rec_str(o, "purpose", g->purpose,
+		    sizeof(g->purpose));
+	if (rc == 0 && (g->scopes = strdup(scopes)) == NULL)
+		rc = BROKER_E_NOMEM;
 	g->created = json_integer_value(json_object_get(o, "created"));
 	g->expires = json_integer_value(json_object_get(o, "expires"));
 	g->revoked_at = json_integer_value(json_object_get(o, "revoked_at"));
+	json_decref(o);
+	return rc;
+}
+
+/* A length-prefixed string of a v2 record; stored bytes are untrusted. */
+static const unsigned char *
+take(const unsigned char *p, const unsigned char *end, int wide,
+    const unsigned char **s, size_t *slen)
+{
+	size_t n;
+
+	if (p == NULL || end - p < (wide ? 2 : 1))
+		return NULL;
+	n = wide ? ((size_t)p[0] << 8 | p[1]) : p[0];
+	p += wide ? 2 : 1;
+	if ((size_t)(end - p) < n || memchr(p, '\0', n) != NULL)
+		return NULL;
+	*s = p;
+	*slen = n;
+	return p + n;
+}
+
+static int
+copy_str(char *out, size_t cap, const unsigned char *s, size_t n)
+{
+	if (n == 0 || n >= cap)
+		return BROKER_E_CORRUPT;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+static int
+from_binary(const unsigned char *p, size_t len, struct broker_grant *g)
+{
+	const unsigned char *end = p + len, *cu = NULL, *co = NULL, *pu = NULL,
+			    *sc = NULL;
+	size_t ncu = 0, nco = 0, npu = 0, nsc = 0;
+
+	if (len < GRANT_FIXED)
+		return BROKER_E_CORRUPT;
+	g->created = (int64_t)broker_get64(p);
+	g->expires = (int64_t)broker_get64(p + 8);
+	g->revoked_at = (int64_t)broker_get64(p + 16);
+	p = take(p + GRANT_FIXED, end, 0, &cu, &ncu);
+	p = take(p, end, 0, &co, &nco);
+	p = take(p, end, 0, &pu, &npu);
+	p = take(p, end, 1, &sc, &nsc);
+	if (p != end || nsc == 0 ||
+	    copy_str(g->customer, sizeof(g->customer), cu, ncu) != 0 ||
+	    copy_str(g->company, sizeof(g->company), co, nco) != 0 ||
+	    copy_str(g->purpose, sizeof(g->purpose), pu, npu) != 0)
+		return BROKER_E_CORRUPT;
+	if ((g->scopes = malloc(nsc + 1)) == NULL)
+		return BROKER_E_NOMEM;
+	memcpy(g->scopes, sc, nsc);
+	g->scopes[nsc] = '\0';
 	return 0;
 }
 
@@ -66,7 +140,7 @@ broker_grant_get(struct broker_txn *t, const char *id, struct broker_grant *out)
 	char key[KEY_MAX];
 	const void *val;
 	size_t len;
-	json_t *o = NULL;
+	unsigned version;
 	int n, rc;
 
 	memset(out, 0, sizeof(*out));
@@ -75,11 +149,15 @@ broker_grant_get(struct broker_txn *t, const char *id, struct broker_grant *out)
 	if ((n = key_of(key, sizeof(key), "g:", id, "")) < 0)
 		return n;
 	if ((rc = broker_txn_get(t, BROKER_DB_GRANTS, key, (size_t)n, &val,
-		 &len, NULL)) != 0)
+		 &len, &version)) != 0)
 		return rc;
-	if ((rc = broker_rec_load(val, len, &o)) == 0)
-		rc = grant_from(o, id, out);
-	json_decref(o);
+	memcpy(out->id, id, BROKER_ID_LEN + 1);
+	if (version == GRANT_V2)
+		rc = from_binary(val, len, out);
+	else if (version == GRANT_V1)
+		rc = from_json(val, len, out);
+	else
+		rc = BROKER_E_VERSION;
 	if (rc != 0)
 		broker_grant_clear(out);
 	return rc;
@@ -197,23 +275,46 @@ broker_grants_of_company(struct broker_txn *t, const char *company,
 	return walk(t, prefix, fn, arg);
 }
 
+static unsigned char *
+put_str(unsigned char *p, const char *s, int wide)
+{
+	size_t n = strlen(s);
+
+	if (wide)
+		*p++ = (unsigned char)(n >> 8);
+	*p++ = (unsigned char)n;
+	/* Length-prefixed: no terminator by design. */
+	/* NOLINTNEXTLINE(bugprone-not-null-terminated-result) */
+	memcpy(p, s, n);
+	return p + n;
+}
+
 static int
 grant_put(struct broker_txn *t, const struct broker_grant *g, int insert)
 {
 	char key[KEY_MAX];
-	json_t *o;
+	size_t ncu = strlen(g->customer), nco = strlen(g->company),
+	       npu = strlen(g->purpose), nsc = strlen(g->scopes), len;
+	unsigned char *buf, *p;
 	int n, rc;
 
 	if ((n = key_of(key, sizeof(key), "g:", g->id, "")) < 0)
 		return n;
-	o = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I}", "customer",
-	    g->customer, "company", g->company, "scopes", g->scopes, "purpose",
-	    g->purpose, "created", (json_int_t)g->created, "expires",
-	    (json_int_t)g->expires, "revoked_at", (json_int_t)g->revoked_at);
-	if (o == NULL)
+	if (ncu > 255 || nco > 255 || npu > 255 || nsc > 65535)
+		return BROKER_E_INVAL;
+	len = GRANT_FIXED + 1 + ncu + 1 + nco + 1 + npu + 2 + nsc;
+	if ((buf = malloc(len)) == NULL)
 		return BROKER_E_NOMEM;
-	rc = broker_rec_put(t, BROKER_DB_GRANTS, key, (size_t)n, o, insert);
-	json_decref(o);
+	broker_put64(buf, (uint64_t)g->created);
+	broker_put64(buf + 8, (uint64_t)g->expires);
+	broker_put64(buf + 16, (uint64_t)g->revoked_at);
+	p = put_str(buf + GRANT_FIXED, g->customer, 0);
+	p = put_str(p, g->company, 0);
+	p = put_str(p, g->purpose, 0);
+	put_str(p, g->scopes, 1);
+	rc = (insert ? broker_txn_insert : broker_txn_put)(t, BROKER_DB_GRANTS,
+	    key, (size_t)n, buf, len, GRANT_V2);
+	free(buf);
 	return rc;
 }
 

@@ -9,6 +9,7 @@
  * never weakened: no MDB_NOSYNC, MDB_NOMETASYNC or MDB_MAPASYNC.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,15 @@
 
 #define DEFAULT_MAP_SIZE ((size_t)1 << 30)
 #define MAX_READERS 512
+
+/* Each thread's kept read snapshot, valid while store and gen match. */
+static _Thread_local struct {
+	const struct broker_store *store;
+	unsigned gen;
+	struct broker_txn *t;
+} mine;
+
+static _Atomic unsigned store_gens;
 
 const char *const broker_db_names[BROKER_DB_COUNT] = {
 	[BROKER_DB_META] = "meta",
@@ -251,6 +261,8 @@ broker_store_open(const char *data_dir, const struct broker_store_opts *opts,
 		return BROKER_E_NOMEM;
 	s->max_batch = opts && opts->max_batch ? opts->max_batch : 256;
 	s->queue_cap = opts && opts->queue_cap ? opts->queue_cap : 4096;
+	s->gen = atomic_fetch_add(&store_gens, 1) + 1;
+	pthread_mutex_init(&s->pool_lock, NULL);
 	if ((rc = env_open(data_dir, opts ? opts->map_size : 0, &s->env)) != 0)
 		goto out;
 	if ((rc = open_dbs(s)) != 0)
@@ -263,6 +275,7 @@ out:
 	if (s != NULL) {
 		if (s->env != NULL)
 			mdb_env_close(s->env);
+		pthread_mutex_destroy(&s->pool_lock);
 		free(s);
 	}
 	return rc;
@@ -274,6 +287,12 @@ broker_store_close(struct broker_store *s)
 	if (s == NULL)
 		return;
 	broker_committer_stop(s);
+	/* Every thread is done with its snapshot by now. */
+	for (unsigned i = 0; i < s->npooled; i++) {
+		mdb_txn_abort(s->pooled[i]->txn);
+		free(s->pooled[i]);
+	}
+	pthread_mutex_destroy(&s->pool_lock);
 	mdb_env_close(s->env);
 	free(s);
 }
@@ -291,13 +310,41 @@ broker_store_stats(const struct broker_store *s, struct broker_store_stats *o)
 	    memory_order_relaxed);
 }
 
+/* Keeps t as this thread's snapshot if the pool has room. */
+static void
+pool_adopt(struct broker_store *s, struct broker_txn *t)
+{
+	pthread_mutex_lock(&s->pool_lock);
+	if (s->npooled < BROKER_POOLED_READERS) {
+		s->pooled[s->npooled++] = t;
+		t->pooled = 1;
+		atomic_store(&t->busy, 1);
+		mine.store = s;
+		mine.gen = s->gen;
+		mine.t = t;
+	}
+	pthread_mutex_unlock(&s->pool_lock);
+}
+
 int
 broker_read_begin(struct broker_store *s, struct broker_txn **out)
 {
 	struct broker_txn *t;
-	int rc;
+	int rc, idle = 0;
 
 	*out = NULL;
+	if (mine.store == s && mine.gen == s->gen && mine.t != NULL) {
+		t = mine.t;
+		/* Nested snapshots in one thread: the inner one is new. */
+		if (atomic_compare_exchange_strong(&t->busy, &idle, 1)) {
+			if (mdb_txn_renew(t->txn) == 0) {
+				*out = t;
+				return 0;
+			}
+			/* Cannot renew: stays busy, out of use. */
+			mine.t = NULL;
+		}
+	}
 	if ((t = calloc(1, sizeof(*t))) == NULL)
 		return BROKER_E_NOMEM;
 	t->store = s;
@@ -305,6 +352,8 @@ broker_read_begin(struct broker_store *s, struct broker_txn **out)
 		free(t);
 		return broker_mdb_err(rc);
 	}
+	if (mine.store != s || mine.gen != s->gen || mine.t == NULL)
+		pool_adopt(s, t);
 	*out = t;
 	return 0;
 }
@@ -314,6 +363,11 @@ broker_read_end(struct broker_txn *t)
 {
 	if (t == NULL)
 		return;
+	if (t->pooled) {
+		mdb_txn_reset(t->txn);
+		atomic_store(&t->busy, 0);
+		return;
+	}
 	mdb_txn_abort(t->txn);
 	free(t);
 }
@@ -420,19 +474,21 @@ broker_txn_insert(struct broker_txn *t, enum broker_db db, const void *key,
 	return put(t, db, key, klen, val, len, version, MDB_NOOVERWRITE);
 }
 
-int
-broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
-    const void *prefix, size_t plen)
+/* Deletes up to max keys starting with prefix, first to last. */
+static int
+del_prefixed(struct broker_txn *t, enum broker_db db, const void *prefix,
+    size_t plen, size_t max)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	int rc;
+	size_t n = 0;
+	int rc = 0;
 
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || plen == 0)
 		return BROKER_E_INVAL;
 	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
 		return broker_mdb_err(rc);
-	for (;;) {
+	while (n < max) {
 		/* Seek afresh after each delete: no reliance on cursor state. */
 		k.mv_data = (void *)(uintptr_t)prefix;
 		k.mv_size = plen;
@@ -442,9 +498,24 @@ broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
+		n++;
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
+}
+
+int
+broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
+    const void *prefix, size_t plen)
+{
+	return del_prefixed(t, db, prefix, plen, SIZE_MAX);
+}
+
+int
+broker_txn_del_first(struct broker_txn *t, enum broker_db db,
+    const void *prefix, size_t plen, size_t n)
+{
+	return del_prefixed(t, db, prefix, plen, n);
 }
 
 int

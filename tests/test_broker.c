@@ -1026,6 +1026,65 @@ count_grant(void *arg, const struct broker_grant *g)
 	return 0;
 }
 
+/* Raw records in the first format (version 1, JSON), as older stores
+ * hold them. */
+static int
+put_v1_records(struct broker_txn *t, void *arg)
+{
+	const char *grant = "{\"company\":\"oldco\",\"created\":10,"
+			    "\"customer\":\"EEEEEEEEEEEEEEEEEEEEEE\","
+			    "\"expires\":9000000000,\"purpose\":\"service\","
+			    "\"revoked_at\":0,\"scopes\":\"read:language\"}";
+	const char *company = "{\"created\":1,\"description\":\"\","
+			      "\"disabled\":true,\"name\":\"Old\","
+			      "\"redirect_uris\":[],\"secrets\":[],\"site\":\"\"}";
+	const char *bad = "\x01\x02";
+	int rc;
+
+	(void)arg;
+	rc = broker_txn_put(t, BROKER_DB_GRANTS, "g:FFFFFFFFFFFFFFFFFFFFFF",
+	    24, grant, strlen(grant), 1);
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_COMPANIES, "oldco", 5,
+		    company, strlen(company), 1);
+	/* A binary grant cut short. */
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_GRANTS,
+		    "g:GGGGGGGGGGGGGGGGGGGGGG", 24, bad, 2, 2);
+	return rc;
+}
+
+static void
+test_record_formats(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_grant g;
+	struct broker_txn *t;
+	json_t *rec = NULL;
+
+	assert_int_equal(broker_write(f->store, put_v1_records, NULL), 0);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	/* Version 1 records still read as before. */
+	assert_int_equal(broker_grant_get(t, "FFFFFFFFFFFFFFFFFFFFFF", &g), 0);
+	assert_string_equal(g.company, "oldco");
+	assert_string_equal(g.customer, "EEEEEEEEEEEEEEEEEEEEEE");
+	assert_string_equal(g.scopes, "read:language");
+	assert_string_equal(g.purpose, "service");
+	assert_int_equal(g.created, 10);
+	assert_int_equal(g.expires, 9000000000LL);
+	broker_grant_clear(&g);
+	assert_int_equal(broker_company_live(t, "oldco"), BROKER_E_DISABLED);
+	assert_int_equal(broker_company_get(t, "oldco", &rec), 0);
+	assert_string_equal(json_string_value(json_object_get(rec, "name")),
+	    "Old");
+	json_decref(rec);
+	/* A damaged binary record is reported, never handed on. */
+	assert_int_equal(broker_grant_get(t, "GGGGGGGGGGGGGGGGGGGGGG", &g),
+	    BROKER_E_CORRUPT);
+	assert_null(g.scopes);
+	broker_read_end(t);
+}
+
 static void
 test_grants(void **state)
 {
@@ -1236,6 +1295,8 @@ test_audit_trail(void **state)
 	struct broker_audit_opts o = { .flush_ms = 10 };
 	char cid[BROKER_ID_LEN + 1], other[BROKER_ID_LEN + 1];
 	char tok[BROKER_TOKEN_LEN + 1], next[32], cursor[32];
+	const char *grant = "AAAAAAAAAAAAAAAAAAAAAA";
+	struct broker_audit_fields *fl;
 	struct broker_txn *t;
 	json_t *items;
 	uint64_t flushed, waits, purged;
@@ -1244,11 +1305,28 @@ test_audit_trail(void **state)
 	new_session(f, "kate", 100, cid, tok);
 	new_session(f, "liam", 100, other, tok);
 	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);
-	for (int i = 0; i < 2500; i++)
-		assert_int_equal(broker_audit_enqueue(a, cid, "profile.read",
-		    json_pack("{s:i}", "n", i)), 0);
-	assert_int_equal(broker_audit_enqueue(a, "short", "x", json_object()),
+	for (int i = 0; i < 2500; i++) {
+		char text[32];
+
+		snprintf(text, sizeof(text), "[\"f%d\"]", i);
+		assert_non_null(fl = broker_audit_fields_new(text,
+		    strlen(text)));
+		assert_int_equal(broker_audit_read(a, cid, "acme", grant, fl),
+		    0);
+		broker_audit_fields_put(fl); /* the queue holds its own */
+	}
+	assert_null(broker_audit_fields_new("{}", 2));
+	assert_non_null(fl = broker_audit_fields_new("[]", 2));
+	/* Ids go into the record text unescaped: malformed ones are refused. */
+	assert_int_equal(broker_audit_read(a, "short", "acme", grant, fl),
 	    BROKER_E_INVAL);
+	assert_int_equal(broker_audit_read(a, cid, "ac\"me", grant, fl),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_audit_read(a, cid, "acme", "g", fl),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_audit_read(a, cid, "acme", grant, NULL),
+	    BROKER_E_INVAL);
+	broker_audit_fields_put(fl);
 	/* Closing commits whatever is still queued. */
 	broker_audit_close(a);
 	/* Page through: newest first, session.created last. */
@@ -1258,9 +1336,18 @@ test_audit_trail(void **state)
 		assert_int_equal(broker_audit_list(t, cid, cursor[0] ? cursor
 								       : NULL,
 		    200, &items, next, sizeof(next)), 0);
-		if (total == 0)
-			assert_int_equal(json_integer_value(json_object_get(
-			    json_array_get(items, 0), "n")), 2499);
+		if (total == 0) {
+			json_t *r = json_array_get(items, 0);
+
+			assert_string_equal(json_string_value(json_array_get(
+			    json_object_get(r, "fields"), 0)), "f2499");
+			assert_string_equal(json_string_value(json_object_get(
+			    r, "kind")), "profile.read");
+			assert_string_equal(json_string_value(json_object_get(
+			    r, "company")), "acme");
+			assert_string_equal(json_string_value(json_object_get(
+			    r, "grant")), grant);
+		}
 		total += json_array_size(items);
 		json_decref(items);
 		memcpy(cursor, next, sizeof(cursor));
@@ -1285,6 +1372,104 @@ test_audit_trail(void **state)
 	(void)flushed;
 	(void)waits;
 	(void)purged;
+}
+
+/* Puts one raw entry in the log of reads (a damaged one, for the test). */
+static int
+put_raw_log(struct broker_txn *t, void *arg)
+{
+	unsigned char key[BROKER_AUDIT_LKEY_LEN] = { 'l' };
+
+	(void)arg;
+	broker_put64(key + 1, 1);
+	return broker_txn_put(t, BROKER_DB_AUDIT, key, sizeof(key), "junk", 4,
+	    1);
+}
+
+static void
+test_audit_fold(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_audit *a = NULL;
+	struct broker_audit_opts o = { .flush_ms = 10, .fold_ms = 60000 };
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1], next[32];
+	const char *g1 = "BBBBBBBBBBBBBBBBBBBBBB", *g2 = "CCCCCCCCCCCCCCCCCCCCCC";
+	const char *gone = "DDDDDDDDDDDDDDDDDDDDDD";
+	struct broker_audit_fields *fa, *fb;
+	struct broker_txn *t;
+	json_t *items, *r;
+	size_t i;
+	int reads_a = 0, reads_b = 0, reads_g2 = 0;
+
+	new_session(f, "fold", 100, cid, tok);
+	assert_int_equal(broker_write(f->store, put_raw_log, NULL), 0);
+	assert_non_null(fa = broker_audit_fields_new("[\"contact\"]", 11));
+	assert_non_null(fb = broker_audit_fields_new("[\"diet\"]", 8));
+	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);
+	/* 300 reads of one kind, 2 of another, 1 under another grant, and
+	 * 5 of a customer who does not exist (deleted meanwhile). */
+	for (int k = 0; k < 300; k++)
+		assert_int_equal(broker_audit_read(a, cid, "acme", g1, fa), 0);
+	assert_int_equal(broker_audit_read(a, cid, "acme", g1, fb), 0);
+	assert_int_equal(broker_audit_read(a, cid, "acme", g1, fb), 0);
+	assert_int_equal(broker_audit_read(a, cid, "acme", g2, fa), 0);
+	for (int k = 0; k < 5; k++)
+		assert_int_equal(broker_audit_read(a, gone, "acme", g1, fa),
+		    0);
+	broker_audit_fields_put(fa);
+	broker_audit_fields_put(fb);
+	/* Closing flushes to the log and folds the log into the trails. */
+	broker_audit_close(a);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_audit_list(t, cid, NULL, 100, &items, next,
+	    sizeof(next)), 0);
+	json_array_foreach(items, i, r) {
+		const char *kind = json_string_value(json_object_get(r, "kind"));
+		const char *fl = json_string_value(json_array_get(
+		    json_object_get(r, "fields"), 0));
+		json_int_t n = json_integer_value(json_object_get(r, "count"));
+
+		if (strcmp(kind, "profile.read") != 0)
+			continue;
+		if (strcmp(json_string_value(json_object_get(r, "grant")),
+			g2) == 0) {
+			reads_g2++;
+			/* One read: no count, no first_ts. */
+			assert_null(json_object_get(r, "count"));
+			assert_null(json_object_get(r, "first_ts"));
+		} else if (strcmp(fl, "contact") == 0) {
+			reads_a++;
+			assert_int_equal(n, 300);
+			assert_true(json_integer_value(json_object_get(r,
+			    "first_ts")) <= json_integer_value(
+			    json_object_get(r, "ts")));
+		} else {
+			reads_b++;
+			assert_int_equal(n, 2);
+		}
+	}
+	assert_int_equal(reads_a, 1);
+	assert_int_equal(reads_b, 1);
+	assert_int_equal(reads_g2, 1);
+	json_decref(items);
+	/* Nothing filed for the missing customer, nothing left in the log
+	 * (the damaged entry was dropped). */
+	assert_int_equal(broker_audit_list(t, gone, NULL, 10, &items, next,
+	    sizeof(next)), 0);
+	assert_int_equal(json_array_size(items), 0);
+	json_decref(items);
+	{
+		unsigned char l = 'l';
+		MDB_cursor *cur;
+		MDB_val k = { 1, &l }, val;
+
+		assert_int_equal(mdb_cursor_open(t->txn,
+		    f->store->dbi[BROKER_DB_AUDIT], &cur), 0);
+		if (mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE) == 0)
+			assert_true(((unsigned char *)k.mv_data)[0] != 'l');
+		mdb_cursor_close(cur);
+	}
+	broker_read_end(t);
 }
 
 static void
@@ -1372,7 +1557,9 @@ main(void)
 		cmocka_unit_test(test_refresh_rotation),
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),
+		cmocka_unit_test(test_record_formats),
 		cmocka_unit_test(test_audit_trail),
+		cmocka_unit_test(test_audit_fold),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};
 

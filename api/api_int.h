@@ -263,11 +263,11 @@ void api_tok_put(struct api_tok *t);
 /* A computed answer to a fetch; shared, reference counted, immutable. */
 struct api_proj {
 	struct api_cached base; /* first: the cache's view of it */
-	char *body; /* the projected profile, JSON */
-	size_t len;
+	size_t len; /* of the body: the projected profile, JSON */
 	char etag[BROKER_ETAG_LEN + 1];
 	/* The paths that had data, for the audit trail. */
 	struct broker_audit_fields *fields;
+	struct MHD_Response *resp; /* the 200 answer, sent as is */
 };
 
 
@@ -413,6 +413,7 @@ struct api_request {
 	char client_id[BROKER_CLIENT_ID_MAX + 1]; /* API_AUTH_CLIENT routes */
 	char detail[API_DETAIL_MAX];
 	struct MHD_Response *resp;
+	struct api_cached *resp_owner; /* resp is shared: this owns it */
 	void *state; /* a handler's own state across a suspension */
 	void (*state_free)(void *);
 };
@@ -439,6 +440,20 @@ int api_grant_append(void *arr, const struct broker_grant *g);
 
 /* Adds the ETag header for an unquoted BROKER_ETAG_LEN tag. */
 int api_add_etag(struct api_request *r, const char *etag);
+
+/*
+ * Responses built once and sent many times (a cached fetch answer): new
+ * builds one with the usual headers and an ETag, copying data.
+ * respond_shared answers r with it, taking over the caller's reference to
+ * owner, the cache entry that keeps it; a shared response is never
+ * changed (api_add_header refuses).  release_response drops r's response,
+ * shared or not.
+ */
+int api_response_new(const char *ctype, const void *data, size_t len,
+    const char *etag, struct MHD_Response **out);
+void api_respond_shared(struct api_request *r, unsigned status,
+    struct MHD_Response *resp, size_t len, struct api_cached *owner);
+void api_release_response(struct api_request *r);
 
 /*
  * Does an If-Match or If-None-Match value name etag (unquoted)?  weak_ok

@@ -316,6 +316,36 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 	    (unsigned long long)st.write_errors,
 	    (unsigned long long)st.max_batch,
 	    (unsigned long long)st.queue_depth);
+	if (srv->audit != NULL) {
+		struct broker_audit_stats as;
+
+		broker_audit_stats(srv->audit, &as);
+		fprintf(f, "# HELP ccx_audit_reads_logged_total Company reads "
+		    "committed to the log of reads.\n"
+		    "# TYPE ccx_audit_reads_logged_total counter\n"
+		    "ccx_audit_reads_logged_total %llu\n"
+		    "# HELP ccx_audit_queue_waits_total Times a fetch waited "
+		    "for room in the queue of reads.\n"
+		    "# TYPE ccx_audit_queue_waits_total counter\n"
+		    "ccx_audit_queue_waits_total %llu\n"
+		    "# HELP ccx_audit_reads_folded_total Logged reads filed "
+		    "in the customers' trails.\n"
+		    "# TYPE ccx_audit_reads_folded_total counter\n"
+		    "ccx_audit_reads_folded_total %llu\n"
+		    "# HELP ccx_audit_read_records_total Trail records those "
+		    "reads became (repeated reads share one).\n"
+		    "# TYPE ccx_audit_read_records_total counter\n"
+		    "ccx_audit_read_records_total %llu\n"
+		    "# HELP ccx_audit_purged_total Records removed by the "
+		    "retention purge.\n"
+		    "# TYPE ccx_audit_purged_total counter\n"
+		    "ccx_audit_purged_total %llu\n",
+		    (unsigned long long)as.logged,
+		    (unsigned long long)as.waits,
+		    (unsigned long long)as.folded,
+		    (unsigned long long)as.filed,
+		    (unsigned long long)as.purged);
+	}
 	{
 		uint64_t th = 0, tm = 0, ph = 0, pm = 0;
 

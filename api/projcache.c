@@ -21,7 +21,8 @@ proj_destroy(struct api_cached *e)
 	struct api_proj *p = (struct api_proj *)e;
 
 	broker_audit_fields_put(p->fields);
-	free(p->body);
+	if (p->resp != NULL)
+		MHD_destroy_response(p->resp);
 	free(p);
 }
 
@@ -37,17 +38,19 @@ key_of(const char *etag, const char *gscopes, const char *tscopes,
     uint8_t out[CERTS_SHA256_LEN])
 {
 	size_t el = strlen(etag), gl = strlen(gscopes), tl = strlen(tscopes);
-	char *buf;
+	size_t n = el + gl + tl + 3;
+	char small[512], *buf = n <= sizeof(small) ? small : malloc(n);
 	int rc;
 
-	/* NUL separators: no two different triples give the same input. */
-	if ((buf = malloc(el + gl + tl + 3)) == NULL)
+	if (buf == NULL)
 		return API_E_NOMEM;
+	/* NUL separators: no two different triples give the same input. */
 	memcpy(buf, etag, el + 1);
 	memcpy(buf + el + 1, gscopes, gl + 1);
 	memcpy(buf + el + gl + 2, tscopes, tl + 1);
-	rc = certs_sha256(buf, el + gl + tl + 3, out) == 0 ? 0 : API_E_INTERNAL;
-	free(buf);
+	rc = certs_sha256(buf, n, out) == 0 ? 0 : API_E_INTERNAL;
+	if (buf != small)
+		free(buf);
 	return rc;
 }
 
@@ -58,7 +61,7 @@ compute(const char *json, size_t len, const char *gscopes,
 {
 	struct policy_scopes *g = NULL, *both = NULL;
 	json_t *doc = NULL, *view = NULL, *fields = NULL;
-	char *ftext = NULL;
+	char *ftext = NULL, *body = NULL;
 	struct api_proj *p;
 	uint8_t d[CERTS_SHA256_LEN];
 	int rc = API_E_NOMEM;
@@ -79,21 +82,26 @@ compute(const char *json, size_t len, const char *gscopes,
 	    (p->fields = broker_audit_fields_new(ftext,
 		 strlen(ftext))) == NULL)
 		goto out;
-	p->body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
+	body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
 	    JSON_REAL_PRECISION(15));
-	if (p->body == NULL)
+	if (body == NULL)
 		goto out;
-	p->len = strlen(p->body);
-	if (certs_sha256(p->body, p->len, d) != 0 ||
+	p->len = strlen(body);
+	if (certs_sha256(body, p->len, d) != 0 ||
 	    certs_b64url_encode(d, 16, p->etag, sizeof(p->etag)) != 0) {
 		rc = API_E_INTERNAL;
 		goto out;
 	}
+	/* The response keeps its own copy of the bytes. */
+	if ((rc = api_response_new("application/json", body, p->len,
+		 p->etag, &p->resp)) != 0)
+		goto out;
 	*out = p;
 	p = NULL;
 	rc = 0;
 out:
 	api_proj_put(p);
+	free(body);
 	free(ftext);
 	json_decref(fields);
 	json_decref(view);

@@ -73,13 +73,16 @@ api_h_resource(struct api_request *r)
 
 	inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
-	if (inm != NULL && api_etag_listed(inm, p->etag, 1))
+	if (inm != NULL && api_etag_listed(inm, p->etag, 1)) {
 		rc = api_respond_bytes(r, 304, NULL, "", 0);
-	else
-		rc = api_respond_bytes(r, 200, "application/json", p->body,
-		    p->len);
-	if (rc == 0)
-		rc = api_add_etag(r, p->etag);
+		if (rc == 0)
+			rc = api_add_etag(r, p->etag);
+	} else {
+		/* The cached answer itself, ETag and all: r keeps p alive
+		 * until the response is queued. */
+		atomic_fetch_add(&p->base.refs, 1);
+		api_respond_shared(r, 200, p->resp, p->len, &p->base);
+	}
 	if (rc == 0)
 		api_metrics_event(API_EV_FETCH);
 	if (rc == 0)

@@ -29,21 +29,18 @@ api_now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int
-set_response(struct api_request *r, unsigned status, const char *ctype,
-    void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+/* A response with the headers every answer carries; NULL on failure. */
+static struct MHD_Response *
+build(const char *ctype, void *data, size_t len,
+    enum MHD_ResponseMemoryMode mode)
 {
 	struct MHD_Response *resp;
 
-	if (r->resp != NULL) {
-		MHD_destroy_response(r->resp);
-		r->resp = NULL;
-	}
 	resp = MHD_create_response_from_buffer(len, data, mode);
 	if (resp == NULL) {
 		if (mode == MHD_RESPMEM_MUST_FREE)
 			free(data);
-		return API_E_NOMEM;
+		return NULL;
 	}
 	if ((ctype != NULL && MHD_add_response_header(resp,
 				  MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) ||
@@ -54,12 +51,78 @@ set_response(struct api_request *r, unsigned status, const char *ctype,
 	    MHD_add_response_header(resp, "Strict-Transport-Security",
 		"max-age=31536000") != MHD_YES) {
 		MHD_destroy_response(resp);
-		return API_E_NOMEM;
+		return NULL;
 	}
+	return resp;
+}
+
+static void
+quote_etag(char out[BROKER_ETAG_LEN + 3], const char *etag)
+{
+	out[0] = '"';
+	memcpy(out + 1, etag, BROKER_ETAG_LEN);
+	out[BROKER_ETAG_LEN + 1] = '"';
+	out[BROKER_ETAG_LEN + 2] = '\0';
+}
+
+void
+api_release_response(struct api_request *r)
+{
+	if (r->resp == NULL)
+		return;
+	/* A shared response is the owner's: drop the reference on that. */
+	if (r->resp_owner != NULL)
+		api_cached_release(r->resp_owner);
+	else
+		MHD_destroy_response(r->resp);
+	r->resp = NULL;
+	r->resp_owner = NULL;
+}
+
+static int
+set_response(struct api_request *r, unsigned status, const char *ctype,
+    void *data, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *resp;
+
+	api_release_response(r);
+	if ((resp = build(ctype, data, len, mode)) == NULL)
+		return API_E_NOMEM;
 	r->resp = resp;
 	r->status = status;
 	r->resp_bytes = len;
 	return 0;
+}
+
+int
+api_response_new(const char *ctype, const void *data, size_t len,
+    const char *etag, struct MHD_Response **out)
+{
+	char quoted[BROKER_ETAG_LEN + 3];
+
+	*out = build(ctype, (void *)(uintptr_t)data, len,
+	    MHD_RESPMEM_MUST_COPY);
+	if (*out == NULL)
+		return API_E_NOMEM;
+	quote_etag(quoted, etag);
+	if (MHD_add_response_header(*out, MHD_HTTP_HEADER_ETAG, quoted) !=
+	    MHD_YES) {
+		MHD_destroy_response(*out);
+		*out = NULL;
+		return API_E_NOMEM;
+	}
+	return 0;
+}
+
+void
+api_respond_shared(struct api_request *r, unsigned status,
+    struct MHD_Response *resp, size_t len, struct api_cached *owner)
+{
+	api_release_response(r);
+	r->resp = resp;
+	r->resp_owner = owner;
+	r->status = status;
+	r->resp_bytes = len;
 }
 
 int
@@ -88,6 +151,9 @@ api_respond_bytes(struct api_request *r, unsigned status, const char *ctype,
 int
 api_add_header(struct api_request *r, const char *name, const char *value)
 {
+	/* A shared response is never changed: other requests send it. */
+	if (r->resp_owner != NULL)
+		return API_E_INTERNAL;
 	if (r->resp == NULL ||
 	    MHD_add_response_header(r->resp, name, value) != MHD_YES)
 		return API_E_NOMEM;
@@ -134,10 +200,7 @@ api_add_etag(struct api_request *r, const char *etag)
 {
 	char quoted[BROKER_ETAG_LEN + 3];
 
-	quoted[0] = '"';
-	memcpy(quoted + 1, etag, BROKER_ETAG_LEN);
-	quoted[BROKER_ETAG_LEN + 1] = '"';
-	quoted[BROKER_ETAG_LEN + 2] = '\0';
+	quote_etag(quoted, etag);
 	return api_add_header(r, MHD_HTTP_HEADER_ETAG, quoted);
 }
 

@@ -294,8 +294,7 @@ queue(struct api_request *r)
 		return MHD_NO;
 	}
 	ok = MHD_queue_response(r->conn, r->status, r->resp);
-	MHD_destroy_response(r->resp);
-	r->resp = NULL;
+	api_release_response(r); /* MHD holds its own reference */
 	return ok;
 }
 
@@ -438,8 +437,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	(void)conn;
 	api_accesslog_line(r->ip, r->method, r->path, status, r->resp_bytes, usec);
 	api_metrics_request(r->route_idx, status, usec, r->resp_bytes);
-	if (r->resp != NULL)
-		MHD_destroy_response(r->resp);
+	api_release_response(r);
 	if (r->state_free != NULL)
 		r->state_free(r->state);
 	json_decref(r->json);

@@ -401,7 +401,9 @@ struct broker_audit {
 	unsigned gen;
 	struct item *batch;
 	size_t n;
-	char *text; /* the flusher's record buffer */
+	enum broker_db log; /* the log reads go to now */
+	int unfinished;	    /* the other log's fold failed part way */
+	char *text;	    /* the flusher's record buffer */
 	size_t textcap;
 	int64_t last_fold; /* microseconds */
 	_Atomic uint64_t flushed, waits, purged, folded, fold_records;
@@ -503,28 +505,13 @@ write_batch(struct broker_txn *t, void *arg)
 			 a->textcap, it->cid, it->grant, it->company,
 			 it->fields->text, it->fields->len)) != 0)
 			return rc;
-		key[0] = 'l';
-		broker_put64(key + 1, (uint64_t)it->ts);
-		broker_put32(key + 9, atomic_fetch_add(&seq, 1));
-		if ((rc = broker_txn_put(t, BROKER_DB_AUDIT, key, sizeof(key),
+		broker_put64(key, (uint64_t)it->ts);
+		broker_put32(key + 8, atomic_fetch_add(&seq, 1));
+		if ((rc = broker_txn_put(t, a->log, key, sizeof(key),
 			 a->text, need, 1)) != 0)
 			return rc;
 	}
 	return 0;
-}
-
-/* Files the whole log under the customers, one transaction at a time. */
-static void
-fold(struct broker_audit *a)
-{
-	struct broker_audit_fold_stats st;
-
-	do {
-		if (broker_write(a->store, broker_audit_fold_some, &st) != 0)
-			return; /* the log stays for the next fold */
-		atomic_fetch_add(&a->folded, st.entries);
-		atomic_fetch_add(&a->fold_records, st.records);
-	} while (st.entries == BROKER_AUDIT_FOLD_MAX);
 }
 
 /*
@@ -562,6 +549,75 @@ flush(struct broker_audit *a)
 	} while (taken == BATCH_MAX);
 }
 
+/*
+ * Files one log under the customers, a step at a time.  With drain, the
+ * queue of reads is emptied between steps (into the other log) so that
+ * fetches need not wait for room.  0 once the log is filed and empty.
+ */
+static int
+fold_log(struct broker_audit *a, enum broker_db log, int drain)
+{
+	struct broker_audit_fold *f;
+	struct broker_audit_fold_stats st;
+	int rc, done = 0;
+
+	if ((rc = broker_audit_fold_new(log, &f)) != 0)
+		return rc;
+	while (!done) {
+		if ((rc = broker_write(a->store, broker_audit_fold_step,
+			 f)) != 0)
+			break; /* the log stays; the next fold resumes it */
+		done = broker_audit_fold_advance(f);
+		if (drain)
+			flush(a);
+	}
+	broker_audit_fold_stats(f, &st);
+	atomic_fetch_add(&a->folded, done ? st.entries : 0);
+	atomic_fetch_add(&a->fold_records, st.records);
+	broker_audit_fold_free(f);
+	return rc;
+}
+
+static enum broker_db
+other(enum broker_db log)
+{
+	return log == BROKER_DB_READLOG0 ? BROKER_DB_READLOG1
+					 : BROKER_DB_READLOG0;
+}
+
+/*
+ * Reads go to the other log from now on, and the one they went to is
+ * folded.  A log whose fold failed part way must not take new reads (its
+ * progress mark would hide them): it stays closed and is finished first
+ * at the next fold.  Only this thread writes or folds the logs.
+ */
+static void
+fold(struct broker_audit *a)
+{
+	enum broker_db closed = a->log;
+
+	if (a->unfinished) {
+		if (fold_log(a, other(a->log), 1) != 0)
+			return;
+		a->unfinished = 0;
+	}
+	a->log = other(closed);
+	a->unfinished = fold_log(a, closed, 1) != 0;
+}
+
+/*
+ * What an earlier run logged but did not file (a crash), before any new
+ * read goes to a log.  Retried like a failed flush.
+ */
+static void
+fold_leftovers(struct broker_audit *a)
+{
+	while (fold_log(a, BROKER_DB_READLOG0, 0) != 0 && !a->stop)
+		usleep(100000);
+	while (fold_log(a, BROKER_DB_READLOG1, 0) != 0 && !a->stop)
+		usleep(100000);
+}
+
 static void
 maybe_purge(struct broker_audit *a)
 {
@@ -586,6 +642,9 @@ flusher_main(void *arg)
 	struct broker_audit *a = arg;
 	struct timespec until;
 	int stop = 0;
+
+	fold_leftovers(a);
+	a->last_fold = now_usec();
 
 	while (!stop) {
 		pthread_mutex_lock(&a->lock);
@@ -621,6 +680,7 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 	if ((a = calloc(1, sizeof(*a))) == NULL)
 		return BROKER_E_NOMEM;
 	a->store = s;
+	a->log = BROKER_DB_READLOG0;
 	a->gen = atomic_fetch_add(&generations, 1) + 1;
 	if (o != NULL)
 		a->o = *o;
@@ -669,12 +729,13 @@ broker_audit_close(struct broker_audit *a)
 }
 
 void
-broker_audit_stats(const struct broker_audit *a, uint64_t *flushed,
-    uint64_t *waits, uint64_t *purged)
+broker_audit_stats(const struct broker_audit *a, struct broker_audit_stats *o)
 {
-	*flushed = atomic_load(&a->flushed);
-	*waits = atomic_load(&a->waits);
-	*purged = atomic_load(&a->purged);
+	o->logged = atomic_load(&a->flushed);
+	o->waits = atomic_load(&a->waits);
+	o->folded = atomic_load(&a->folded);
+	o->filed = atomic_load(&a->fold_records);
+	o->purged = atomic_load(&a->purged);
 }
 
 /* ---- the admin trail -------------------------------------------------- */

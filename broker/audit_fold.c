@@ -1,19 +1,25 @@
 /*
- * audit_fold.c - files the log of reads under their customers.
+ * audit_fold.c - files the logs of reads under their customers.
  *
  * A company's read is first committed, within the flush interval, to a
- * time-ordered log ("l" time seq): its keys land at one end of the B-tree,
- * so a batch of thousands of reads dirties a few dozen pages.  Filing each
+ * log of reads keyed by time: its keys land at one end of the B-tree, so
+ * a batch of thousands of reads dirties a few dozen pages.  Filing each
  * read under its customer at once would dirty one page per customer
  * instead, and at tens of thousands of reads a second that write load was
  * most of what the audit trail cost the fetch path.
  *
- * Every fold interval the log is folded: the reads of the same fields by
- * the same company under the same grant become one record, with a count
- * and the first and last time when there was more than one, filed under
- * the customer; the log entries go in the same transaction, so no read
- * is lost or counted twice, and a crash leaves the log to the next fold.
- * Reads of a customer deleted meanwhile are dropped, not resurrected.
+ * There are two logs: reads go to one while the other is folded.  The
+ * fold groups the whole closed log: reads of the same fields by the same
+ * company under the same grant become one record, with a count and the
+ * first and last time when there was more than one, filed under the
+ * customer.  Groups are filed in key order, STEP_GROUPS per transaction
+ * (a write transaction's dirty pages stay allocated by LMDB for reuse, so
+ * its size bounds the daemon's memory, and the queue of reads is emptied
+ * between steps); each step records the last group it filed in the log
+ * itself, so after a crash the next fold resumes after it.  The last step
+ * empties the log (mdb_drop, no per-entry deletes).  No read is lost or
+ * counted twice.  Reads of a customer deleted meanwhile are dropped, not
+ * resurrected.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +28,7 @@
 #include "broker/broker_int.h"
 
 
+#define STEP_GROUPS 2048 /* records filed per transaction */
 #define IDS ((size_t)2 * BROKER_ID_LEN) /* customer and grant ids */
 #define HEAD (IDS + 1)			  /* and the company's length */
 
@@ -100,14 +107,23 @@ struct group {
 	uint64_t count;
 };
 
-struct fold {
+struct broker_audit_fold {
+	enum broker_db log;
 	struct group *g; /* open addressing, cap a power of two */
 	size_t cap, n;
-	size_t entries; /* log entries taken */
-	int corrupt;
+	struct group **order; /* the groups in key order, once built */
+	size_t next, pending; /* filed before it; after this step commits */
+	int built;
+	unsigned char *mark; /* the last group filed by an earlier run */
+	size_t marklen;
+	struct broker_audit_fold_stats st;
 	char *text;
 	size_t textcap;
 };
+
+/* The key under which a step notes its progress: after every time. */
+static const unsigned char mark_key[BROKER_AUDIT_LKEY_LEN] = { 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
 
 /* FNV-1a: the customer, grant, company and fields are the whole value. */
 static uint64_t
@@ -122,7 +138,7 @@ hash_of(const unsigned char *p, size_t n)
 
 /* Doubles the table when half full, so probes stay short. */
 static int
-grow(struct fold *f)
+grow(struct broker_audit_fold *f)
 {
 	size_t cap = f->cap * 2;
 	struct group *g = calloc(cap, sizeof(*g));
@@ -146,7 +162,7 @@ grow(struct fold *f)
 }
 
 static int
-add(struct fold *f, const unsigned char *v, size_t len, int64_t ts,
+add(struct broker_audit_fold *f, const unsigned char *v, size_t len, int64_t ts,
     uint32_t seq)
 {
 	uint64_t h = hash_of(v, len);
@@ -186,27 +202,76 @@ add(struct fold *f, const unsigned char *v, size_t len, int64_t ts,
 static int
 collect(void *arg, const void *key, size_t klen, const void *val, size_t len)
 {
-	struct fold *f = arg;
+	struct broker_audit_fold *f = arg;
 	const unsigned char *k = key;
 	struct read r;
-	int rc;
 
-	if (klen == 0 || k[0] != 'l' || f->entries == BROKER_AUDIT_FOLD_MAX)
-		return 1;
-	f->entries++;
-	/* A damaged entry is dropped with the others, not folded. */
-	if (klen != BROKER_AUDIT_LKEY_LEN || parse(val, len, &r) != 0) {
-		f->corrupt++;
+	if (klen == sizeof(mark_key) && memcmp(k, mark_key, klen) == 0) {
+		if (len == 0 || (f->mark = malloc(len)) == NULL)
+			return len == 0 ? 0 : BROKER_E_NOMEM;
+		memcpy(f->mark, val, len);
+		f->marklen = len;
 		return 0;
 	}
-	rc = add(f, val, len, (int64_t)broker_get64(k + 1),
-	    broker_get32(k + 9));
-	return rc != 0 ? rc : 0;
+	f->st.entries++;
+	/* A damaged entry is dropped with the others, not folded. */
+	if (klen != BROKER_AUDIT_LKEY_LEN || parse(val, len, &r) != 0) {
+		f->st.corrupt++;
+		return 0;
+	}
+	return add(f, val, len, (int64_t)broker_get64(k), broker_get32(k + 8));
+}
+
+/* Key order of groups: their log values (customer id first). */
+static int
+cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b,
+    size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : (al > bl) - (al < bl);
+}
+
+static int
+cmp_groups(const void *a, const void *b)
+{
+	const struct group *x = *(const struct group *const *)a;
+	const struct group *y = *(const struct group *const *)b;
+
+	return cmp_bytes(x->bytes, x->len, y->bytes, y->len);
+}
+
+/* Groups the whole log and orders the groups; skips what a mark says
+ * an earlier run filed. */
+static int
+build(struct broker_txn *t, struct broker_audit_fold *f)
+{
+	size_t k = 0;
+	int rc;
+
+	rc = broker_txn_scan(t, f->log, NULL, 0, collect, f);
+	if (rc < 0)
+		return rc;
+	/* An array of pointers: sizeof(struct group *) is meant. */
+	if (f->n > 0 &&
+	    (f->order = malloc(f->n * sizeof(struct group *))) == NULL)
+		return BROKER_E_NOMEM;
+	for (size_t i = 0; i < f->cap; i++)
+		if (f->g[i].bytes != NULL)
+			f->order[k++] = &f->g[i];
+	if (f->n > 0)
+		qsort(f->order, f->n, sizeof(struct group *), cmp_groups);
+	while (f->mark != NULL && f->next < f->n &&
+	    cmp_bytes(f->order[f->next]->bytes, f->order[f->next]->len,
+		f->mark, f->marklen) <= 0)
+		f->next++;
+	f->built = 1;
+	return 0;
 }
 
 /* The record text of a group, as put_record would store it. */
 static int
-text_of(struct fold *f, const struct group *g, size_t *len)
+text_of(struct broker_audit_fold *f, const struct group *g, size_t *len)
 {
 	struct read r;
 	size_t need;
@@ -246,7 +311,8 @@ text_of(struct fold *f, const struct group *g, size_t *len)
 
 /* Files one group under its customer, if the customer still exists. */
 static int
-file_group(struct broker_txn *t, struct fold *f, const struct group *g)
+file_group(struct broker_txn *t, struct broker_audit_fold *f,
+    const struct group *g)
 {
 	char cid[BROKER_ID_LEN + 1];
 	const void *val;
@@ -267,42 +333,74 @@ file_group(struct broker_txn *t, struct fold *f, const struct group *g)
 	return rc;
 }
 
-static void
-fold_free(struct fold *f)
+int
+broker_audit_fold_new(enum broker_db log, struct broker_audit_fold **out)
 {
+	struct broker_audit_fold *f;
+
+	*out = NULL;
+	if ((f = calloc(1, sizeof(*f))) == NULL)
+		return BROKER_E_NOMEM;
+	f->log = log;
+	f->cap = 1024;
+	if ((f->g = calloc(f->cap, sizeof(*f->g))) == NULL) {
+		free(f);
+		return BROKER_E_NOMEM;
+	}
+	*out = f;
+	return 0;
+}
+
+void
+broker_audit_fold_free(struct broker_audit_fold *f)
+{
+	if (f == NULL)
+		return;
 	for (size_t i = 0; i < f->cap; i++)
 		free(f->g[i].bytes);
 	free(f->g);
+	free(f->order);
+	free(f->mark);
 	free(f->text);
+	free(f);
 }
 
 int
-broker_audit_fold_some(struct broker_txn *t, void *arg)
+broker_audit_fold_step(struct broker_txn *t, void *arg)
 {
-	struct broker_audit_fold_stats *st = arg;
-	struct fold f = { 0 };
-	unsigned char start = 'l';
+	struct broker_audit_fold *f = arg;
+	size_t end;
 	int rc;
 
-	st->entries = st->records = 0;
-	f.cap = 1024;
-	if ((f.g = calloc(f.cap, sizeof(*f.g))) == NULL)
-		return BROKER_E_NOMEM;
-	rc = broker_txn_scan(t, BROKER_DB_AUDIT, &start, 1, collect, &f);
-	if (rc < 0)
-		goto out;
-	rc = 0;
-	for (size_t i = 0; i < f.cap && rc == 0; i++)
-		if (f.g[i].bytes != NULL) {
-			rc = file_group(t, &f, &f.g[i]);
-			st->records++;
-		}
-	if (rc == 0)
-		rc = broker_txn_del_first(t, BROKER_DB_AUDIT, &start, 1,
-		    f.entries);
-	st->entries = f.entries;
-	st->corrupt = (size_t)f.corrupt;
-out:
-	fold_free(&f);
+	if (!f->built && (rc = build(t, f)) != 0)
+		return rc;
+	end = f->n - f->next > STEP_GROUPS ? f->next + STEP_GROUPS : f->n;
+	for (size_t i = f->next; i < end; i++)
+		if ((rc = file_group(t, f, f->order[i])) != 0)
+			return rc;
+	if (end < f->n) {
+		const struct group *last = f->order[end - 1];
+
+		rc = broker_txn_put(t, f->log, mark_key, sizeof(mark_key),
+		    last->bytes, last->len, 1);
+	} else {
+		rc = broker_txn_drop_all(t, f->log);
+	}
+	f->pending = end;
 	return rc;
+}
+
+int
+broker_audit_fold_advance(struct broker_audit_fold *f)
+{
+	f->st.records += f->pending - f->next;
+	f->next = f->pending;
+	return f->built && f->next == f->n;
+}
+
+void
+broker_audit_fold_stats(const struct broker_audit_fold *f,
+    struct broker_audit_fold_stats *out)
+{
+	*out = f->st;
 }

@@ -97,6 +97,9 @@ enum broker_db {
 	BROKER_DB_KEYS,	     /* kid -> key metadata and public key     */
 	BROKER_DB_AUDIT,     /* time-ordered key -> audit record       */
 	BROKER_DB_TOKENS,    /* revoked access-token jti -> expiry     */
+	/* Added later: created when an older store is opened. */
+	BROKER_DB_READLOG0,  /* the two logs of reads (audit_fold.c)   */
+	BROKER_DB_READLOG1,
 	BROKER_DB_COUNT
 };
 
@@ -582,9 +585,15 @@ int broker_audit_read(struct broker_audit *audit, const char *customer,
     const char *company, const char *grant,
     struct broker_audit_fields *fields);
 
-/* Records committed so far, waits for room, records purged. */
-void broker_audit_stats(const struct broker_audit *audit, uint64_t *flushed,
-    uint64_t *waits, uint64_t *purged);
+struct broker_audit_stats {
+	uint64_t logged; /* reads committed to the log */
+	uint64_t waits;	 /* times a fetch waited for room in its ring */
+	uint64_t folded; /* log entries filed (or dropped) by folds */
+	uint64_t filed;	 /* records those became in the trails */
+	uint64_t purged; /* records removed by the retention purge */
+};
+void broker_audit_stats(const struct broker_audit *audit,
+    struct broker_audit_stats *out);
 
 /* ---- refresh tokens and access-token revocation ----------------------- */
 

@@ -91,31 +91,38 @@ int broker_audit_put_text(struct broker_txn *txn, const char *customer,
     int64_t ts, uint32_t seq, const char *text, size_t len);
 
 /*
- * The log of reads (audit_fold.c): keys "l" time seq, values customer id,
- * grant id, company id (1-byte length) and the fields array text.
- * log_size is the length of such a value; log_value encodes one into out
- * (0, or BROKER_E_INVAL for a malformed id or too small a cap).
- * fold_some is a broker_write_fn (arg a struct broker_audit_fold_stats)
- * that files up to BROKER_AUDIT_FOLD_MAX log entries under their
- * customers and deletes them.
+ * The logs of reads (audit_fold.c), BROKER_DB_READLOG0 and 1: keys time
+ * seq, values customer id, grant id, company id (1-byte length) and the
+ * fields array text.  log_size is the length of such a value; log_value
+ * encodes one into out (0, or BROKER_E_INVAL for a malformed id or too
+ * small a cap).
+ *
+ * Folding a closed log: fold_new starts (nothing read yet); fold_step is
+ * a broker_write_fn (arg the fold) that files the next groups; after a
+ * step commits, fold_advance moves on and says 1 when the log is filed
+ * and empty.  A step that failed is simply run again.
  */
-#define BROKER_AUDIT_LKEY_LEN (1 + 8 + 4)
-#define BROKER_AUDIT_FOLD_MAX 65536
+#define BROKER_AUDIT_LKEY_LEN (8 + 4)
 size_t broker_audit_log_size(const char *company, size_t fields_len);
 int broker_audit_log_value(unsigned char *out, size_t cap, const char *cid,
     const char *grant, const char *company, const char *fields,
     size_t fields_len);
 
+struct broker_audit_fold;
 struct broker_audit_fold_stats {
 	size_t entries; /* log entries taken */
 	size_t records; /* records filed (or dropped: customer gone) */
 	size_t corrupt; /* damaged entries dropped */
 };
-int broker_audit_fold_some(struct broker_txn *txn, void *arg);
+int broker_audit_fold_new(enum broker_db log, struct broker_audit_fold **out);
+int broker_audit_fold_step(struct broker_txn *txn, void *arg);
+int broker_audit_fold_advance(struct broker_audit_fold *fold);
+void broker_audit_fold_stats(const struct broker_audit_fold *fold,
+    struct broker_audit_fold_stats *out);
+void broker_audit_fold_free(struct broker_audit_fold *fold);
 
-/* Deletes the first n keys that start with prefix (store.c). */
-int broker_txn_del_first(struct broker_txn *txn, enum broker_db db,
-    const void *prefix, size_t plen, size_t n);
+/* Empties a named database (store.c). */
+int broker_txn_drop_all(struct broker_txn *txn, enum broker_db db);
 
 /* Erases a customer's whole audit trail inside a write (audit.c). */
 int broker_audit_erase(struct broker_txn *txn, const char *customer);

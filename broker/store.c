@@ -41,7 +41,12 @@ const char *const broker_db_names[BROKER_DB_COUNT] = {
 	[BROKER_DB_KEYS] = "keys",
 	[BROKER_DB_AUDIT] = "audit",
 	[BROKER_DB_TOKENS] = "tokens",
+	[BROKER_DB_READLOG0] = "readlog0",
+	[BROKER_DB_READLOG1] = "readlog1",
 };
+
+/* The first database a store made by an earlier version may lack. */
+#define FIRST_ADDED BROKER_DB_READLOG0
 
 const char *
 broker_strerror(int err)
@@ -209,18 +214,40 @@ out:
 }
 
 /* Opens every named database and checks the format record. */
+/* Creates the databases added since an older store was made. */
 static int
-open_dbs(struct broker_store *s)
+create_added(struct broker_store *s)
+{
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+		return broker_mdb_err(rc);
+	for (int i = FIRST_ADDED; i < BROKER_DB_COUNT && rc == 0; i++)
+		rc = mdb_dbi_open(txn, broker_db_names[i], MDB_CREATE, &dbi);
+	if (rc == 0)
+		return broker_mdb_err(mdb_txn_commit(txn));
+	mdb_txn_abort(txn);
+	return broker_mdb_err(rc);
+}
+
+static int
+open_dbs(struct broker_store *s, int may_create)
 {
 	MDB_txn *txn = NULL;
 	MDB_val k, v;
 	const unsigned char *p;
-	int rc;
+	int rc, added_missing = 0;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &txn)) != 0)
 		return broker_mdb_err(rc);
 	for (int i = 0; i < BROKER_DB_COUNT; i++) {
 		rc = mdb_dbi_open(txn, broker_db_names[i], 0, &s->dbi[i]);
+		if (rc == MDB_NOTFOUND && i >= FIRST_ADDED && may_create) {
+			added_missing = 1;
+			continue;
+		}
 		if (rc != 0) {
 			rc = rc == MDB_NOTFOUND ? BROKER_E_NOTINIT
 						: broker_mdb_err(rc);
@@ -241,12 +268,14 @@ open_dbs(struct broker_store *s)
 		rc = BROKER_E_VERSION;
 	/* Older formats would be migrated here; there are none yet. */
 out:
-	/* Handles opened in a read txn stay valid once it commits. */
-	if (rc == 0)
-		rc = broker_mdb_err(mdb_txn_commit(txn));
-	else
+	if (rc != 0 || added_missing) {
 		mdb_txn_abort(txn);
-	return rc;
+		if (rc == 0 && (rc = create_added(s)) == 0)
+			rc = open_dbs(s, 0);
+		return rc;
+	}
+	/* Handles opened in a read txn stay valid once it commits. */
+	return broker_mdb_err(mdb_txn_commit(txn));
 }
 
 int
@@ -265,7 +294,7 @@ broker_store_open(const char *data_dir, const struct broker_store_opts *opts,
 	pthread_mutex_init(&s->pool_lock, NULL);
 	if ((rc = env_open(data_dir, opts ? opts->map_size : 0, &s->env)) != 0)
 		goto out;
-	if ((rc = open_dbs(s)) != 0)
+	if ((rc = open_dbs(s, 1)) != 0)
 		goto out;
 	if ((rc = broker_committer_start(s)) != 0)
 		goto out;
@@ -474,21 +503,27 @@ broker_txn_insert(struct broker_txn *t, enum broker_db db, const void *key,
 	return put(t, db, key, klen, val, len, version, MDB_NOOVERWRITE);
 }
 
-/* Deletes up to max keys starting with prefix, first to last. */
-static int
-del_prefixed(struct broker_txn *t, enum broker_db db, const void *prefix,
-    size_t plen, size_t max)
+int
+broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
+{
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT)
+		return BROKER_E_INVAL;
+	return broker_mdb_err(mdb_drop(t->txn, t->store->dbi[db], 0));
+}
+
+int
+broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
+    const void *prefix, size_t plen)
 {
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
-	size_t n = 0;
-	int rc = 0;
+	int rc;
 
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || plen == 0)
 		return BROKER_E_INVAL;
 	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
 		return broker_mdb_err(rc);
-	while (n < max) {
+	for (;;) {
 		/* Seek afresh after each delete: no reliance on cursor state. */
 		k.mv_data = (void *)(uintptr_t)prefix;
 		k.mv_size = plen;
@@ -498,24 +533,9 @@ del_prefixed(struct broker_txn *t, enum broker_db db, const void *prefix,
 			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
-		n++;
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
-}
-
-int
-broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
-    const void *prefix, size_t plen)
-{
-	return del_prefixed(t, db, prefix, plen, SIZE_MAX);
-}
-
-int
-broker_txn_del_first(struct broker_txn *t, enum broker_db db,
-    const void *prefix, size_t plen, size_t n)
-{
-	return del_prefixed(t, db, prefix, plen, n);
 }
 
 int

@@ -1026,6 +1026,110 @@ count_grant(void *arg, const struct broker_grant *g)
 	return 0;
 }
 
+struct raw_reads {
+	const char *cid;
+	int n;
+};
+
+/* Logs n reads of distinct fields, and the first one once more. */
+static int
+log_raw_reads(struct broker_txn *t, void *arg)
+{
+	struct raw_reads *w = arg;
+	unsigned char key[BROKER_AUDIT_LKEY_LEN], val[256];
+	char fields[32];
+	int rc = 0;
+
+	for (int i = 0; i <= w->n && rc == 0; i++) {
+		snprintf(fields, sizeof(fields), "[\"f%d\"]", i < w->n ? i : 0);
+		broker_put64(key, (uint64_t)(1000 + i));
+		broker_put32(key + 8, (uint32_t)i);
+		rc = broker_audit_log_value(val, sizeof(val), w->cid,
+		    "HHHHHHHHHHHHHHHHHHHHHH", "acme", fields, strlen(fields));
+		if (rc == 0)
+			rc = broker_txn_put(t, BROKER_DB_READLOG0, key,
+			    sizeof(key), val, broker_audit_log_size("acme",
+			    strlen(fields)), 1);
+	}
+	return rc;
+}
+
+static void
+test_audit_fold_resumes(void **state)
+{
+	struct fixture *f = *state;
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1], next[32];
+	char cursor[32] = "";
+	struct raw_reads w = { cid, 2100 };
+	struct broker_audit_fold *fo;
+	struct broker_audit *a;
+	struct broker_txn *t;
+	json_t *items, *r;
+	size_t i;
+	json_int_t reads = 0, twice = 0;
+
+	new_session(f, "resume", 100, cid, tok);
+	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
+	/* One step files the first groups and notes it; then a "crash". */
+	assert_int_equal(broker_audit_fold_new(BROKER_DB_READLOG0, &fo), 0);
+	assert_int_equal(broker_write(f->store, broker_audit_fold_step, fo), 0);
+	assert_int_equal(broker_audit_fold_advance(fo), 0);
+	broker_audit_fold_free(fo);
+	/* The next start resumes after the mark: each read counted once. */
+	assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
+	broker_audit_close(a);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	do {
+		assert_int_equal(broker_audit_list(t, cid,
+		    cursor[0] ? cursor : NULL, 500, &items, next,
+		    sizeof(next)), 0);
+		json_array_foreach(items, i, r) {
+			json_int_t n = json_integer_value(json_object_get(r,
+			    "count"));
+
+			if (strcmp(json_string_value(json_object_get(r,
+				"kind")), "profile.read") != 0)
+				continue;
+			reads += n ? n : 1;
+			twice += n == 2;
+		}
+		json_decref(items);
+		memcpy(cursor, next, sizeof(cursor));
+	} while (cursor[0] != '\0');
+	broker_read_end(t);
+	assert_int_equal(reads, 2101);
+	assert_int_equal(twice, 1);
+}
+
+/* Makes the store look like one made before the logs of reads existed. */
+static int
+drop_added(struct broker_txn *t, void *arg)
+{
+	(void)arg;
+	if (mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG0], 1) != 0 ||
+	    mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG1], 1) != 0)
+		return BROKER_E_STORAGE;
+	return 0;
+}
+
+static void
+test_added_databases(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_txn *t;
+	MDB_stat ms;
+
+	assert_int_equal(broker_write(f->store, drop_added, NULL), 0);
+	broker_store_close(f->store);
+	/* Opening an older store creates what it lacks. */
+	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(mdb_stat(t->txn, f->store->dbi[BROKER_DB_READLOG1],
+	    &ms), 0);
+	assert_int_equal(ms.ms_entries, 0);
+	broker_read_end(t);
+}
+
 /* Raw records in the first format (version 1, JSON), as older stores
  * hold them. */
 static int
@@ -1299,7 +1403,6 @@ test_audit_trail(void **state)
 	struct broker_audit_fields *fl;
 	struct broker_txn *t;
 	json_t *items;
-	uint64_t flushed, waits, purged;
 	size_t total = 0, n;
 
 	new_session(f, "kate", 100, cid, tok);
@@ -1369,21 +1472,18 @@ test_audit_trail(void **state)
 	assert_int_equal(json_array_size(items), 0);
 	json_decref(items);
 	broker_read_end(t);
-	(void)flushed;
-	(void)waits;
-	(void)purged;
 }
 
 /* Puts one raw entry in the log of reads (a damaged one, for the test). */
 static int
 put_raw_log(struct broker_txn *t, void *arg)
 {
-	unsigned char key[BROKER_AUDIT_LKEY_LEN] = { 'l' };
+	unsigned char key[BROKER_AUDIT_LKEY_LEN] = { 0 };
 
 	(void)arg;
-	broker_put64(key + 1, 1);
-	return broker_txn_put(t, BROKER_DB_AUDIT, key, sizeof(key), "junk", 4,
-	    1);
+	broker_put64(key, 1);
+	return broker_txn_put(t, BROKER_DB_READLOG1, key, sizeof(key), "junk",
+	    4, 1);
 }
 
 static void
@@ -1458,16 +1558,11 @@ test_audit_fold(void **state)
 	    sizeof(next)), 0);
 	assert_int_equal(json_array_size(items), 0);
 	json_decref(items);
-	{
-		unsigned char l = 'l';
-		MDB_cursor *cur;
-		MDB_val k = { 1, &l }, val;
+	for (int log = BROKER_DB_READLOG0; log <= BROKER_DB_READLOG1; log++) {
+		MDB_stat ms;
 
-		assert_int_equal(mdb_cursor_open(t->txn,
-		    f->store->dbi[BROKER_DB_AUDIT], &cur), 0);
-		if (mdb_cursor_get(cur, &k, &val, MDB_SET_RANGE) == 0)
-			assert_true(((unsigned char *)k.mv_data)[0] != 'l');
-		mdb_cursor_close(cur);
+		assert_int_equal(mdb_stat(t->txn, f->store->dbi[log], &ms), 0);
+		assert_int_equal(ms.ms_entries, 0);
 	}
 	broker_read_end(t);
 }
@@ -1558,8 +1653,10 @@ main(void)
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),
 		cmocka_unit_test(test_record_formats),
+		cmocka_unit_test(test_added_databases),
 		cmocka_unit_test(test_audit_trail),
 		cmocka_unit_test(test_audit_fold),
+		cmocka_unit_test(test_audit_fold_resumes),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};
 

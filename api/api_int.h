@@ -213,17 +213,19 @@ struct api_cached {
 	_Atomic int refs;
 	uint8_t key[API_CACHE_KEY];
 	void (*destroy)(struct api_cached *e);
+	struct api_cached *hnext, *prev, *next; /* the cache's links */
 };
 
 struct api_cache;
-int api_cache_new(size_t slots, struct api_cache **out);
+int api_cache_new(size_t entries, struct api_cache **out);
 void api_cache_free(struct api_cache *c);
 
 /* The entry stored under key, with a reference for the caller, or NULL. */
 struct api_cached *api_cache_get(struct api_cache *c,
     const uint8_t key[API_CACHE_KEY]);
 
-/* Stores e (refs already counting the caller's) in its slot. */
+/* Stores e (refs already counting the caller's), evicting the least
+ * recently used entry of its shard when that is full. */
 void api_cache_insert(struct api_cache *c, struct api_cached *e);
 
 /* Drops a reference; the last one destroys the entry.  NULL ok. */
@@ -243,7 +245,6 @@ struct api_tok {
 	char sub[64];
 	char kid[64];
 	char cnf[CERTS_THUMB_LEN + 1]; /* x5t#S256 it is bound to, or "" */
-	struct policy_scopes *scopes;
 	char *scope_text; /* scopes, normalised text */
 };
 

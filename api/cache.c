@@ -2,16 +2,16 @@
  * cache.c - the bounded caches of the fetch path (verified tokens,
  * computed projections), keyed by a 32-byte digest.
  *
- * Set-associative: a key maps to one set of WAYS entries and the least
- * recently used entry of a full set makes room.  A direct-mapped table
- * loses an entry whenever two live keys share a slot, which with 10,000
- * live tokens in 65,536 slots is one lookup in seven; with eight ways the
- * same table keeps every one of them.
+ * Least recently used, per shard: a key's first bytes pick one of SHARDS
+ * shards, each a hash table with its own lock, its own LRU list and a
+ * cap of entries/SHARDS.  No lock is shared by all threads, and unlike a
+ * set-associative table, any working set that fits (give or take the
+ * spread between shards) stays whole: 10,000 live tokens in a cache of
+ * 12,288 entries all hit.
  *
- * Locks are sharded by set (no lock shared by all threads), memory is
- * bounded by the entry count, and entries are reference counted so that
- * evicting one never frees it under a request still using it.  What an
- * entry means, and whether it may be used, is the caller's business.
+ * Entries are reference counted so that evicting one never frees it
+ * under a request still using it.  What an entry means, and whether it
+ * may be used, is the caller's business.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -20,43 +20,67 @@
 #include "api/api_int.h"
 
 #define SHARDS 64
-#define WAYS ((size_t)8)
 
 struct shard {
 	pthread_mutex_t lock;
-	uint64_t clock; /* ticks at every lookup and insert in the shard */
-	/* Padding: two threads' shards seldom share a cache line. */
-	char pad[64 - (sizeof(pthread_mutex_t) + sizeof(uint64_t)) % 64];
-};
-
-struct way {
-	struct api_cached *e;
-	uint64_t used; /* the shard's clock at the last hit or insert */
+	struct api_cached **bucket; /* chains through hnext */
+	size_t mask;		    /* buckets - 1, a power of two less one */
+	size_t n, max;
+	struct api_cached lru;	    /* list head: lru.next the most recent */
 };
 
 struct api_cache {
 	struct shard shard[SHARDS];
-	struct way *way; /* nsets * WAYS */
-	size_t nsets;
 };
+
+static void
+lru_unlink(struct api_cached *e)
+{
+	e->prev->next = e->next;
+	e->next->prev = e->prev;
+}
+
+static void
+lru_front(struct shard *s, struct api_cached *e)
+{
+	e->next = s->lru.next;
+	e->prev = &s->lru;
+	s->lru.next->prev = e;
+	s->lru.next = e;
+}
 
 int
 api_cache_new(size_t entries, struct api_cache **out)
 {
 	struct api_cache *c;
+	size_t per, nb = 1;
 
 	*out = NULL;
-	if (entries < SHARDS * WAYS)
-		entries = SHARDS * WAYS;
+	per = (entries + SHARDS - 1) / SHARDS;
+	if (per == 0)
+		per = 1;
+	while (nb < per)
+		nb <<= 1;
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return API_E_NOMEM;
-	c->nsets = entries / WAYS;
-	if ((c->way = calloc(c->nsets * WAYS, sizeof(*c->way))) == NULL) {
-		free(c);
-		return API_E_NOMEM;
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &c->shard[i];
+
+		/* Pointers: sizeof(struct api_cached *) is meant. */
+		s->bucket = calloc(nb, sizeof(struct api_cached *));
+		if (s->bucket == NULL) {
+			while (--i >= 0) {
+				free(c->shard[i].bucket);
+				pthread_mutex_destroy(&c->shard[i].lock);
+			}
+			free(c);
+			return API_E_NOMEM;
+		}
+		s->mask = nb - 1;
+		s->max = per;
+		s->lru.next = s->lru.prev = &s->lru;
+		pthread_mutex_init(&s->lock, NULL);
 	}
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&c->shard[i].lock, NULL);
 	*out = c;
 	return 0;
 }
@@ -73,74 +97,92 @@ api_cache_free(struct api_cache *c)
 {
 	if (c == NULL)
 		return;
-	for (size_t i = 0; i < c->nsets * WAYS; i++)
-		api_cached_release(c->way[i].e);
-	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_destroy(&c->shard[i].lock);
-	free(c->way);
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &c->shard[i];
+		struct api_cached *e = s->lru.next, *next;
+
+		for (; e != &s->lru; e = next) {
+			next = e->next;
+			api_cached_release(e);
+		}
+		free(s->bucket);
+		pthread_mutex_destroy(&s->lock);
+	}
 	free(c);
 }
 
-/* The key's set (its first WAYS entries) and shard. */
-static struct way *
-set_of(const struct api_cache *c, const uint8_t key[API_CACHE_KEY],
-    struct shard **sh)
+/* The key is a digest: any eight of its bytes are uniform. */
+static struct shard *
+shard_of(struct api_cache *c, const uint8_t key[API_CACHE_KEY])
 {
 	uint64_t v;
-	size_t s;
 
-	/* The key is a digest: any eight of its bytes are uniform. */
 	memcpy(&v, key, sizeof(v));
-	s = (size_t)(v % c->nsets);
-	*sh = (struct shard *)(uintptr_t)&c->shard[s % SHARDS];
-	return &c->way[s * WAYS];
+	return &c->shard[v % SHARDS];
+}
+
+static struct api_cached **
+chain_of(const struct shard *s, const uint8_t key[API_CACHE_KEY])
+{
+	uint64_t v;
+
+	memcpy(&v, key + 8, sizeof(v));
+	return &s->bucket[v & s->mask];
+}
+
+/* The link that points at key's entry, or at the chain's NULL end. */
+static struct api_cached **
+find(const struct shard *s, const uint8_t key[API_CACHE_KEY])
+{
+	struct api_cached **p = chain_of(s, key);
+
+	while (*p != NULL && memcmp((*p)->key, key, API_CACHE_KEY) != 0)
+		p = &(*p)->hnext;
+	return p;
 }
 
 struct api_cached *
 api_cache_get(struct api_cache *c, const uint8_t key[API_CACHE_KEY])
 {
-	struct shard *sh;
-	struct way *set = set_of(c, key, &sh);
-	struct api_cached *e = NULL;
+	struct shard *s = shard_of(c, key);
+	struct api_cached *e;
 
-	pthread_mutex_lock(&sh->lock);
-	for (size_t i = 0; i < WAYS; i++)
-		if (set[i].e != NULL &&
-		    memcmp(set[i].e->key, key, API_CACHE_KEY) == 0) {
-			e = set[i].e;
-			set[i].used = ++sh->clock;
-			atomic_fetch_add(&e->refs, 1);
-			break;
-		}
-	pthread_mutex_unlock(&sh->lock);
+	pthread_mutex_lock(&s->lock);
+	if ((e = *find(s, key)) != NULL) {
+		lru_unlink(e);
+		lru_front(s, e);
+		atomic_fetch_add(&e->refs, 1);
+	}
+	pthread_mutex_unlock(&s->lock);
 	return e;
 }
 
 void
 api_cache_insert(struct api_cache *c, struct api_cached *e)
 {
-	struct shard *sh;
-	struct way *set = set_of(c, e->key, &sh);
-	struct api_cached *old;
-	size_t victim = 0;
+	struct shard *s = shard_of(c, e->key);
+	struct api_cached **p, *old = NULL, *evicted = NULL;
 
 	atomic_fetch_add(&e->refs, 1); /* the cache's own reference */
-	pthread_mutex_lock(&sh->lock);
-	/* The same key (two threads computed it at once), else an empty
-	 * way, else the least recently used. */
-	for (size_t i = 0; i < WAYS; i++) {
-		if (set[i].e != NULL &&
-		    memcmp(set[i].e->key, e->key, API_CACHE_KEY) == 0) {
-			victim = i;
-			break;
-		}
-		if (set[victim].e != NULL &&
-		    (set[i].e == NULL || set[i].used < set[victim].used))
-			victim = i;
+	pthread_mutex_lock(&s->lock);
+	/* The same key (two threads computed it at once) is replaced. */
+	p = find(s, e->key);
+	if ((old = *p) != NULL) {
+		*p = old->hnext;
+		lru_unlink(old);
+		s->n--;
 	}
-	old = set[victim].e;
-	set[victim].e = e;
-	set[victim].used = ++sh->clock;
-	pthread_mutex_unlock(&sh->lock);
+	p = chain_of(s, e->key);
+	e->hnext = *p;
+	*p = e;
+	lru_front(s, e);
+	if (++s->n > s->max) {
+		evicted = s->lru.prev;
+		*find(s, evicted->key) = evicted->hnext;
+		lru_unlink(evicted);
+		s->n--;
+	}
+	pthread_mutex_unlock(&s->lock);
 	api_cached_release(old);
+	api_cached_release(evicted);
 }

@@ -390,7 +390,7 @@ api_h_introspect(struct api_request *r)
 		if (own_access_token(r, tok, len, &tk) != 0)
 			return inactive(r);
 		rc = access_live(r, tk, &g);
-		text = rc == 0 ? policy_scopes_format(tk->scopes) : NULL;
+		text = rc == 0 ? strdup(tk->scope_text) : NULL;
 		if (rc == 0 && text == NULL)
 			rc = API_E_NOMEM;
 		if (rc == 0)

@@ -54,14 +54,49 @@ key_of(const char *etag, const char *gscopes, const char *tscopes,
 	return rc;
 }
 
+/*
+ * The answer's body and fields text: on the stored text directly, or,
+ * when that text is not in the canonical form, through a tree.
+ */
+static int
+project(const char *json, size_t len, const struct policy_scopes *both,
+    char **body, size_t *blen, char **ftext, size_t *flen)
+{
+	json_t *doc, *view = NULL, *fields = NULL;
+	int rc;
+
+	rc = policy_project_text(json, len, both, body, blen, ftext, flen);
+	if (rc != POLICY_E_INVAL)
+		return rc == 0 ? 0 : API_E_NOMEM;
+	if ((doc = json_loadb(json, len, 0, NULL)) == NULL)
+		return API_E_INTERNAL;
+	rc = API_E_NOMEM;
+	if ((view = policy_project(doc, both, &fields)) != NULL &&
+	    (*body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
+		 JSON_REAL_PRECISION(15))) != NULL &&
+	    (*ftext = json_dumps(fields, JSON_COMPACT)) != NULL) {
+		*blen = strlen(*body);
+		*flen = strlen(*ftext);
+		rc = 0;
+	}
+	if (rc != 0) {
+		free(*body);
+		*body = NULL;
+	}
+	json_decref(fields);
+	json_decref(view);
+	json_decref(doc);
+	return rc;
+}
+
 /* Computes a projection from the stored profile text. */
 static int
 compute(const char *json, size_t len, const char *gscopes,
-    const struct policy_scopes *tscopes, struct api_proj **out)
+    const char *tscopes, struct api_proj **out)
 {
-	struct policy_scopes *g = NULL, *both = NULL;
-	json_t *doc = NULL, *view = NULL, *fields = NULL;
+	struct policy_scopes *g = NULL, *t = NULL, *both = NULL;
 	char *ftext = NULL, *body = NULL;
+	size_t flen = 0;
 	struct api_proj *p;
 	uint8_t d[CERTS_SHA256_LEN];
 	int rc = API_E_NOMEM;
@@ -72,21 +107,18 @@ compute(const char *json, size_t len, const char *gscopes,
 	atomic_init(&p->base.refs, 1);
 	p->base.destroy = proj_destroy;
 	if (policy_scopes_parse(gscopes, strlen(gscopes), &g, NULL, 0) != 0 ||
-	    (doc = json_loadb(json, len, 0, NULL)) == NULL) {
+	    policy_scopes_parse(tscopes, strlen(tscopes), &t, NULL, 0) != 0) {
 		rc = API_E_INTERNAL;
 		goto out;
 	}
-	if (policy_scopes_intersect(g, tscopes, &both) != 0 ||
-	    (view = policy_project(doc, both, &fields)) == NULL ||
-	    (ftext = json_dumps(fields, JSON_COMPACT)) == NULL ||
-	    (p->fields = broker_audit_fields_new(ftext,
-		 strlen(ftext))) == NULL)
+	if (policy_scopes_intersect(g, t, &both) != 0)
 		goto out;
-	body = json_dumps(view, JSON_COMPACT | JSON_SORT_KEYS |
-	    JSON_REAL_PRECISION(15));
-	if (body == NULL)
+	if ((rc = project(json, len, both, &body, &p->len, &ftext,
+		 &flen)) != 0)
 		goto out;
-	p->len = strlen(body);
+	rc = API_E_NOMEM;
+	if ((p->fields = broker_audit_fields_new(ftext, flen)) == NULL)
+		goto out;
 	if (certs_sha256(body, p->len, d) != 0 ||
 	    certs_b64url_encode(d, 16, p->etag, sizeof(p->etag)) != 0) {
 		rc = API_E_INTERNAL;
@@ -103,10 +135,8 @@ out:
 	api_proj_put(p);
 	free(body);
 	free(ftext);
-	json_decref(fields);
-	json_decref(view);
-	json_decref(doc);
 	policy_scopes_free(both);
+	policy_scopes_free(t);
 	policy_scopes_free(g);
 	return rc;
 }
@@ -126,7 +156,8 @@ api_projection(struct api_request *r, const char *profile_etag,
 	p = (struct api_proj *)api_cache_get(r->srv->projections, h);
 	api_metrics_projcache(p != NULL);
 	if (p == NULL) {
-		if ((rc = compute(json, len, gscopes, tok->scopes, &p)) != 0)
+		if ((rc = compute(json, len, gscopes, tok->scope_text,
+			 &p)) != 0)
 			return rc;
 		memcpy(p->base.key, h, sizeof(h));
 		api_cache_insert(r->srv->projections, &p->base);

@@ -20,7 +20,6 @@ tok_destroy(struct api_cached *e)
 {
 	struct api_tok *t = (struct api_tok *)e;
 
-	policy_scopes_free(t->scopes);
 	free(t->scope_text);
 	free(t);
 }
@@ -70,6 +69,7 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 		API_CLOCK_LEEWAY };
 	struct lookup l = { ring, "" };
 	const char *scope;
+	struct policy_scopes *scopes = NULL;
 	json_t *claims = NULL;
 	struct api_tok *t;
 	int rc;
@@ -93,7 +93,7 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 	    claim_str(claims, "jti", t->jti, sizeof(t->jti)) ||
 	    claim_str(claims, "sub", t->sub, sizeof(t->sub)) ||
 	    scope == NULL ||
-	    policy_scopes_parse(scope, strlen(scope), &t->scopes, NULL, 0)) {
+	    policy_scopes_parse(scope, strlen(scope), &scopes, NULL, 0)) {
 		snprintf(detail, detailcap, "token lacks required claims");
 		json_decref(claims);
 		api_tok_put(t);
@@ -112,7 +112,10 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 		}
 		memcpy(t->cnf, x, CERTS_THUMB_LEN + 1);
 	}
-	if ((t->scope_text = policy_scopes_format(t->scopes)) == NULL) {
+	/* Only the normalised text is kept: a cached entry stays small. */
+	t->scope_text = policy_scopes_format(scopes);
+	policy_scopes_free(scopes);
+	if (t->scope_text == NULL) {
 		json_decref(claims);
 		api_tok_put(t);
 		return API_E_NOMEM;

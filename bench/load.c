@@ -10,6 +10,7 @@
  * writes them one per line:
  *
  *   WARM file: one token for each of the first WARM customers;
+ *   WARM file + ".grants": those customers' grant ids (for issuance);
  *   COLD file: COLD distinct tokens (customer i mod N, fresh jti each).
  *
  * Every customer shares one password hash computed once at the test-only
@@ -308,6 +309,24 @@ mint_file(const char *path, size_t count, size_t n_custs)
 		die("fclose", -1);
 }
 
+/* The grant ids of the first count customers, to path + ".grants". */
+static void
+grants_file(const char *path, size_t count)
+{
+	char name[BROKER_PATH_MAX];
+	FILE *f;
+
+	snprintf(name, sizeof(name), "%s.grants", path);
+	if ((f = fopen(name, "w")) == NULL) {
+		fprintf(stderr, "load: %s: %s\n", name, strerror(errno));
+		exit(1);
+	}
+	for (size_t i = 0; i < count; i++)
+		fprintf(f, "%s\n", custs[i].grant);
+	if (fclose(f) != 0)
+		die("fclose", -1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -401,6 +420,7 @@ main(int argc, char **argv)
 	certs_free_secret(pkey, pklen);
 	t2 = mono();
 	mint_file(argv[5], warm, warm ? warm : 1);
+	grants_file(argv[5], warm);
 	mint_file(argv[7], cold, n);
 	t3 = mono();
 	printf("tokens: %zu warm + %zu cold minted in %.2f s\n", warm, cold,

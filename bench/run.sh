@@ -153,12 +153,28 @@ until curl -sSf -o /dev/null --cacert "$data/certs/ca.pem" \
 done
 
 # ---- runs --------------------------------------------------------------------
-# run NAME URL [wrk args...]: appends "NAME rps p50 p99 requests non2xx wraps"
+# The broker's CPU time so far, in clock ticks (utime + stime).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
+hz=$(getconf CLK_TCK)
+
+# Peak private memory: RssAnon excludes the LMDB map (a shared file
+# mapping), sampled every 200 ms for the whole run.
+( while kill -0 "$bpid" 2>/dev/null; do
+	awk '/^RssAnon/ {print $2}' "/proc/$bpid/status" 2>/dev/null
+	sleep 0.2
+  done ) >"$work/rss.txt" &
+rpid=$!
+
+# run NAME THREADS CONNS URL [wrk args...]: appends
+# "NAME rps p50 p99 requests non2xx wraps broker_cores"
 run() {
-	name=$1; url=$2; shift 2
-	BENCH_THREADS=$threads wrk -t"$threads" -c"$conns" -d"$dur" --latency "$url" "$@" \
+	name=$1; t=$2; cn=$3; url=$4; shift 4
+	c0=$(cpu_ticks)
+	BENCH_THREADS=$t wrk -t"$t" -c"$cn" -d"$dur" --latency "$url" "$@" \
 	    >"$work/wrk.$name" 2>&1 || { cat "$work/wrk.$name" >&2; exit 1; }
-	awk -v name="$name" '
+	c1=$(cpu_ticks)
+	cores=$(echo "$c0 $c1 $hz $secs" | awk '{printf "%.3f", ($2 - $1) / $3 / $4}')
+	awk -v name="$name" -v cores="$cores" '
 	function us(v) {
 		if (v ~ /us$/) return v + 0;
 		if (v ~ /ms$/) return v * 1000;
@@ -171,77 +187,50 @@ run() {
 	/requests in/ {reqs = $1}
 	/Non-2xx/ {bad = $NF}
 	/fetch.lua: mode/ {wraps = $NF}
-	END {printf "%s %s %s %s %s %s %s\n", name, rps, p50, p99, reqs, bad + 0, wraps + 0}
+	END {printf "%s %s %s %s %s %s %s %s\n", name, rps, p50, p99, reqs, bad + 0, wraps + 0, cores}
 	' "$work/wrk.$name" >>"$work/results.txt"
 }
 : >"$work/results.txt"
 echo "running: nginx static, broker warm, broker cold ($dur each, -t$threads -c$conns)"
-run nginx "https://127.0.0.1:$nport/profile"
-run warm "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/warm.tokens" warm
-run cold "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/cold.tokens" cold
+run nginx "$threads" "$conns" "https://127.0.0.1:$nport/profile"
+run warm "$threads" "$conns" "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/warm.tokens" warm
+run cold "$threads" "$conns" "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/cold.tokens" cold
+
+echo "running: token issuance, profile writes with 1 and 32 writers"
+secret=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["client_secret"])' "$work/company.json")
+basic=$(printf 'bench:%s' "$secret" | base64 -w0)
+run issue "$threads" "$conns" "https://127.0.0.1:$bport/oauth/token" -s bench/token.lua -- "$work/warm.tokens.grants" "$basic"
+# Sessions of 32 customers (the shared test-cost hash makes log-in cheap).
+$PY - "$bport" "$data/certs/ca.pem" 32 >"$work/sessions" <<'PY'
+import http.client, json, ssl, sys
+port, ca, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+ctx = ssl.create_default_context(cafile=ca)
+conn = http.client.HTTPSConnection("localhost", port, context=ctx)
+for i in range(n):
+    body = json.dumps({"login": "user%d" % i, "password": "correct horse battery staple"})
+    conn.request("POST", "/v1/sessions", body, {"Content-Type": "application/json", "Host": "localhost:%d" % port})
+    r = conn.getresponse(); data = r.read()
+    if r.status != 201:
+        sys.exit("bench: log-in user%d: %d %s" % (i, r.status, data[:200]))
+    print(json.loads(data)["session"])
+PY
+run write1 1 1 "https://127.0.0.1:$bport/v1/me/profile" -s bench/write.lua -- "$work/sessions"
+run write32 "$threads" 32 "https://127.0.0.1:$bport/v1/me/profile" -s bench/write.lua -- "$work/sessions"
+kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true
+rss_peak=$(sort -n "$work/rss.txt" | tail -n 1)
+
+# What Ed25519 verification alone allows: openssl's single-core rate.
+verify_per_core=$(openssl speed -seconds 2 ed25519 2>/dev/null |
+    awk '/Ed25519/ {print $NF}' | tail -n 1)
 
 # ---- report --------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp-$n.json"
 BENCH_N=$n BENCH_DUR=$dur BENCH_T=$threads BENCH_C=$conns BENCH_BYTES=$body_bytes \
 BENCH_LOAD_S=$load_s BENCH_COLD=$cold BENCH_WARM=$warm BENCH_OUT=$out BENCH_STAMP=$stamp \
+BENCH_RSS_KB=${rss_peak:-0} BENCH_VERIFY=${verify_per_core:-0} BENCH_FLAGS="${BENCH_BROKER_FLAGS:-}" \
 BENCH_NGINX_V="$("$NGINX" -v 2>&1 | sed 's/.*: //')" \
 BENCH_WRK_V="$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')" \
 BENCH_GIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \
 BENCH_LIBS="$(for p in $PKGS; do printf '%s=%s ' "$p" "$(pkg-config --modversion "$p")"; done)" \
-$PY - "$work/results.txt" "$work/load.out" <<'PY'
-import json, os, platform, sys
-E = os.environ
-rows = {}
-for line in open(sys.argv[1]):
-    name, rps, p50, p99, reqs, bad, wraps = line.split()
-    rows[name] = {"requests_per_s": float(rps), "p50_us": float(p50), "p99_us": float(p99),
-                  "requests": int(reqs), "non_2xx": int(bad), "token_wraps": int(wraps)}
-model = "unknown"
-for l in open("/proc/cpuinfo"):
-    if l.startswith("model name"):
-        model = l.split(":", 1)[1].strip(); break
-ng = rows["nginx"]
-ratios = {}
-for w in ("warm", "cold"):
-    r = rows[w]
-    ratios[w] = {"rps": round(r["requests_per_s"] / ng["requests_per_s"], 3),
-                 "p50": round(r["p50_us"] / ng["p50_us"], 3),
-                 "p99": round(r["p99_us"] / ng["p99_us"], 3)}
-cold_note = None
-if rows["cold"]["token_wraps"] or rows["cold"]["requests"] > int(E["BENCH_COLD"]):
-    cold_note = "cold tokens exhausted: tokens were reused, raise BENCH_COLD_TOKENS"
-doc = {
-    "date": E["BENCH_STAMP"],
-    "customers": int(E["BENCH_N"]),
-    "load_seconds": float(E["BENCH_LOAD_S"]),
-    "load_output": open(sys.argv[2]).read().strip().splitlines(),
-    "response_bytes": int(E["BENCH_BYTES"]),
-    "wrk": {"duration": E["BENCH_DUR"], "threads": int(E["BENCH_T"]),
-            "connections": int(E["BENCH_C"]), "keep_alive": True, "tls": "same cert, TLSv1.2+1.3"},
-    "tokens": {"warm": int(E["BENCH_WARM"]), "cold": int(E["BENCH_COLD"])},
-    "results": {"nginx_static": ng, "broker_warm": rows["warm"], "broker_cold": rows["cold"]},
-    "ratio_broker_over_nginx": ratios,
-    "cold_note": cold_note,
-    "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": model},
-    "versions": {"broker_commit": E["BENCH_GIT"], "nginx": E["BENCH_NGINX_V"], "wrk": E["BENCH_WRK_V"],
-                 "libs": dict(kv.split("=", 1) for kv in E["BENCH_LIBS"].split())},
-}
-with open(E["BENCH_OUT"], "w") as f:
-    json.dump(doc, f, indent=2); f.write("\n")
-def ms(us): return "%.2f ms" % (us / 1000)
-print()
-print("GET /v1/profile, %d customers, %d-byte body, %s per run, wrk -t%s -c%s, %s, %d CPUs"
-      % (doc["customers"], doc["response_bytes"], E["BENCH_DUR"], E["BENCH_T"], E["BENCH_C"], model, os.cpu_count()))
-print("%-22s %12s %10s %10s %8s %8s %8s" % ("", "req/s", "p50", "p99", "x rps", "x p50", "x p99"))
-print("%-22s %12.0f %10s %10s %8s %8s %8s" % ("nginx static (TLS)", ng["requests_per_s"], ms(ng["p50_us"]), ms(ng["p99_us"]), "1.00", "1.00", "1.00"))
-for w, label in (("warm", "broker warm (10k tok)"), ("cold", "broker cold (new tok)")):
-    r = rows[w]; q = ratios[w]
-    print("%-22s %12.0f %10s %10s %8.2f %8.2f %8.2f" % (label, r["requests_per_s"], ms(r["p50_us"]), ms(r["p99_us"]), q["rps"], q["p50"], q["p99"]))
-for name, r in rows.items():
-    if r["non_2xx"]:
-        print("WARNING: %s: %d non-2xx responses" % (name, r["non_2xx"]))
-if cold_note:
-    print("WARNING: " + cold_note)
-print("ratios are broker/nginx; written to " + E["BENCH_OUT"])
-PY
+$PY bench/report.py "$work/results.txt" "$work/load.out"

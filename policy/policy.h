@@ -223,4 +223,16 @@ int policy_scopes_intersect(const struct policy_scopes *a,
 json_t *policy_project(const json_t *profile, const struct policy_scopes *s,
     json_t **fields);
 
+/*
+ * The same projection computed on a profile's stored text (compact, keys
+ * sorted, as json_dumps writes it) without building a tree: *out gets
+ * exactly what serialising policy_project's result with those flags
+ * gives, and *fields the JSON array text of the matched paths (both
+ * NUL-terminated; free() them).  POLICY_E_INVAL when the text is not in
+ * that form (use policy_project then), POLICY_E_NOMEM.
+ */
+int policy_project_text(const char *json, size_t len,
+    const struct policy_scopes *s, char **out, size_t *outlen,
+    char **fields, size_t *fields_len);
+
 #endif /* CCX_POLICY_H */

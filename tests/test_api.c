@@ -923,6 +923,91 @@ test_pattern_match(void **state)
 	assert_balanced(accepted, rejected);
 }
 
+/* ---- the fetch path's bounded caches (cache.c) ------------------------ */
+
+static _Atomic int destroyed;
+
+static void
+count_destroy(struct api_cached *e)
+{
+	atomic_fetch_add(&destroyed, 1);
+	free(e);
+}
+
+static struct api_cached *
+entry(unsigned n)
+{
+	struct api_cached *e = calloc(1, sizeof(*e));
+
+	assert_non_null(e);
+	atomic_init(&e->refs, 1);
+	e->destroy = count_destroy;
+	/* Spread like a digest: the shard and chain bytes vary with n. */
+	for (size_t i = 0; i < API_CACHE_KEY; i++)
+		e->key[i] = (uint8_t)((n * 2654435761u) >> ((i % 4) * 8)) ^
+		    (uint8_t)i;
+	memcpy(e->key + 24, &n, sizeof(n));
+	return e;
+}
+
+static void
+test_cache_lru(void **state)
+{
+	struct api_cache *c;
+	struct api_cached *e, *held;
+	uint8_t k[API_CACHE_KEY];
+	int hits = 0;
+
+	(void)state;
+	atomic_store(&destroyed, 0);
+	assert_int_equal(api_cache_new(12288, &c), 0);
+	/* A working set that fits stays whole, round after round. */
+	for (unsigned n = 0; n < 10000; n++) {
+		e = entry(n);
+		api_cache_insert(c, e);
+		api_cached_release(e);
+	}
+	for (int round = 0; round < 3; round++)
+		for (unsigned n = 0; n < 10000; n++) {
+			e = entry(n);
+			memcpy(k, e->key, sizeof(k));
+			count_destroy(e);
+			if ((e = api_cache_get(c, k)) != NULL) {
+				hits++;
+				api_cached_release(e);
+			}
+		}
+	atomic_store(&destroyed, 0);
+	assert_int_equal(hits, 30000);
+	/* An entry in use survives eviction; the cache never grows. */
+	e = entry(0);
+	memcpy(k, e->key, sizeof(k));
+	count_destroy(e);
+	held = api_cache_get(c, k);
+	assert_non_null(held);
+	atomic_store(&destroyed, 0);
+	for (unsigned n = 10000; n < 60000; n++) {
+		e = entry(n);
+		api_cache_insert(c, e);
+		api_cached_release(e);
+	}
+	assert_null(api_cache_get(c, k)); /* evicted */
+	assert_true(atomic_load(&destroyed) >= 60000 - 12288 - 64);
+	assert_int_equal(memcmp(held->key, k, sizeof(k)), 0);
+	api_cached_release(held);
+	/* The same key twice: the newer entry replaces the older. */
+	e = entry(7);
+	api_cache_insert(c, e);
+	held = entry(7);
+	api_cache_insert(c, held);
+	memcpy(k, e->key, sizeof(k));
+	assert_ptr_equal(api_cache_get(c, k), held);
+	api_cached_release(held);
+	api_cached_release(held);
+	api_cached_release(e);
+	api_cache_free(c);
+}
+
 int
 main(void)
 {
@@ -947,6 +1032,7 @@ main(void)
 		cmocka_unit_test(test_route_allow_cap),
 		cmocka_unit_test(test_route_table_integrity),
 		cmocka_unit_test(test_pattern_match),
+		cmocka_unit_test(test_cache_lru),
 		/* Last: when it fails, it may do so by corrupting the heap. */
 		cmocka_unit_test_setup_teardown(test_body_unbounded_limit,
 		    body_setup, body_teardown),

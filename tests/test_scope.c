@@ -1234,6 +1234,139 @@ group_teardown(void **state)
 	return 0;
 }
 
+/* ---- the projection on stored text (project_text.c) ------------------- */
+
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15))
+
+static const char *const rkeys[] = { "a", "b", "bb", "b_c", "c", "ca",
+	"email", "z9" };
+#define NRKEYS (sizeof(rkeys) / sizeof(rkeys[0]))
+
+static unsigned rstate = 12345;
+
+static unsigned
+rnd(unsigned n)
+{
+	rstate = rstate * 1103515245u + 12345u;
+	return (rstate >> 16) % n;
+}
+
+/* A random value: scalars of every kind, arrays, nested objects. */
+static json_t *
+rvalue(int depth)
+{
+	static const char *const strs[] = { "x", "", "caf\xc3\xa9",
+		"quote \" and \\", "tab\tnl\n", "/slash/", "\xe2\x82\xac" "1" };
+	json_t *v, *o;
+
+	switch (rnd(depth < 4 ? 9 : 6)) {
+	case 0: return json_integer((json_int_t)rnd(100000) - 50000);
+	case 1: return json_real((double)rnd(1000000) / 7.0);
+	case 2: return json_real(1e21 * (rnd(3) + 1));
+	case 3: return json_boolean(rnd(2));
+	case 4: return json_string(strs[rnd(sizeof(strs) / sizeof(strs[0]))]);
+	case 5:
+		v = json_array();
+		for (unsigned k = rnd(4); k > 0; k--)
+			json_array_append_new(v, json_integer(rnd(10)));
+		return v;
+	default:
+		o = json_object();
+		for (unsigned k = rnd(6); k > 0; k--)
+			json_object_set_new(o, rkeys[rnd(k < 3 ? 4 : NRKEYS)],
+			    rvalue(depth + 1));
+		return o;
+	}
+}
+
+static void
+test_project_text_matches_tree(void **state)
+{
+	int some = 0, nested = 0;
+
+	(void)state;
+	for (int iter = 0; iter < 3000; iter++) {
+		json_t *doc = json_object(), *view, *fl, *back;
+		struct policy_scopes *sc = policy_scopes_new();
+		char *text, *want, *wantf, *got, *gotf;
+		size_t gl, gfl;
+
+		for (unsigned k = rnd(7); k > 0; k--)
+			json_object_set_new(doc, rkeys[rnd(k < 3 ? 4 : NRKEYS)],
+			    rvalue(1));
+		for (unsigned k = 1 + rnd(5); k > 0; k--) {
+			char scope[128] = "read:";
+
+			for (unsigned d = 1 + rnd(3); d > 0; d--) {
+				/* Mostly keys the documents use most. */
+				strcat(scope, rkeys[rnd(4)]);
+				if (d > 1)
+					strcat(scope, ".");
+			}
+			assert_int_equal(policy_scopes_add(sc, scope,
+			    strlen(scope), NULL, 0), 0);
+		}
+		assert_non_null(text = json_dumps(doc, DUMP_FLAGS));
+		/* The stored text is itself a dump of a parsed document. */
+		assert_non_null(back = json_loads(text, 0, NULL));
+		view = policy_project(back, sc, &fl);
+		assert_non_null(view);
+		assert_non_null(want = json_dumps(view, DUMP_FLAGS));
+		assert_non_null(wantf = json_dumps(fl, JSON_COMPACT));
+		assert_int_equal(policy_project_text(text, strlen(text), sc,
+		    &got, &gl, &gotf, &gfl), 0);
+		assert_string_equal(got, want);
+		assert_int_equal(gl, strlen(want));
+		assert_string_equal(gotf, wantf);
+		assert_int_equal(gfl, strlen(wantf));
+		some += strcmp(got, "{}") != 0;
+		nested += strchr(gotf, '.') != NULL;
+		free(got);
+		free(gotf);
+		free(want);
+		free(wantf);
+		free(text);
+		json_decref(fl);
+		json_decref(view);
+		json_decref(back);
+		json_decref(doc);
+		policy_scopes_free(sc);
+	}
+	/* The draw exercised both whole sections and deeper paths. */
+	assert_true(some > 1000);
+	assert_true(nested > 100);
+}
+
+static void
+test_project_text_refuses_other_forms(void **state)
+{
+	static const char *const bad[] = { "", "[]", "{", "{\"a\":1",
+		"{\"a\":1}x", "{\"a\" :1}", "{ \"a\":1}", "{\"\\u0061\":1}",
+		"{\"a\":}", "{\"a\":1,}", "{\"a\":{\"b\":[1,}}", "{\"a\":\"x}",
+		"{\"a\":\"\x01\"}" };
+	struct policy_scopes *sc = NULL;
+	char *out, *fields;
+	size_t ol, fl;
+
+	(void)state;
+	assert_int_equal(policy_scopes_parse("read:a read:b.c", 15, &sc, NULL,
+	    0), 0);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(policy_project_text(bad[i], strlen(bad[i]),
+		    sc, &out, &ol, &fields, &fl), POLICY_E_INVAL);
+		assert_null(out);
+		assert_null(fields);
+	}
+	/* Nothing granted exists: an empty object, no fields. */
+	assert_int_equal(policy_project_text("{\"b\":{\"d\":1},\"c\":2}", 19,
+	    sc, &out, &ol, &fields, &fl), 0);
+	assert_string_equal(out, "{}");
+	assert_string_equal(fields, "[]");
+	free(out);
+	free(fields);
+	policy_scopes_free(sc);
+}
+
 int
 main(void)
 {
@@ -1250,6 +1383,8 @@ main(void)
 		cmocka_unit_test(test_project_table),
 		cmocka_unit_test(test_project_independent),
 		cmocka_unit_test(test_project_odd_roots),
+		cmocka_unit_test(test_project_text_matches_tree),
+		cmocka_unit_test(test_project_text_refuses_other_forms),
 		cmocka_unit_test(test_args),
 		cmocka_unit_test(test_nomem),
 	};

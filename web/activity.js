@@ -19,6 +19,13 @@ const scopeWords = (item) => {
   return list.length ? joinWords(list.map(describeScopeInline)) : 'parts of your profile';
 };
 
+// A record of several close reads carries their number in `count` (the time
+// shown stays `ts`, the last of them).
+const readTimes = (item) => {
+  const n = Number(item.count);
+  return Number.isInteger(n) && n > 1 ? ` ${n} times` : '';
+};
+
 // One sentence per event (without the time, which follows it).
 export function sentence(item) {
   const who = companyName(item.company || '');
@@ -27,7 +34,7 @@ export function sentence(item) {
       return 'You signed in';
     case 'profile.read': {
       const fields = Array.isArray(item.fields) ? item.fields : [];
-      return `${who} read ${fields.length ? joinWords(fields.map(describeField)) : 'your profile'}`;
+      return `${who} read ${fields.length ? joinWords(fields.map(describeField)) : 'your profile'}${readTimes(item)}`;
     }
     case 'grant.created':
       return `You gave ${who} access to ${scopeWords(item)}${item.purpose ? ` for ${purposeLabel(item.purpose).toLowerCase()}` : ''}`;

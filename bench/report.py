@@ -1,0 +1,140 @@
+"""report.py - the table and JSON file of a `make bench` run.
+
+Reads the runs file written by bench/run.sh (one line per wrk run: name,
+req/s, p50 us, p99 us, requests, non-2xx, token wraps, broker CPU cores)
+and the loader's output; the rest comes from BENCH_* environment
+variables.  Prints the table and writes BENCH_OUT.
+"""
+import glob
+import json
+import os
+import platform
+import sys
+
+E = os.environ
+
+
+def main(runs_path, load_path):
+    rows = {}
+    for line in open(runs_path):
+        name, rps, p50, p99, reqs, bad, wraps, cores = line.split()
+        rows[name] = {"requests_per_s": float(rps), "p50_us": float(p50),
+                      "p99_us": float(p99), "requests": int(reqs),
+                      "non_2xx": int(bad), "token_wraps": int(wraps),
+                      "broker_cpu_cores": float(cores)}
+    model = "unknown"
+    for line in open("/proc/cpuinfo"):
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    ng = rows["nginx"]
+    ratios = {}
+    for w in ("warm", "cold"):
+        r = rows[w]
+        ratios[w] = {"rps": round(r["requests_per_s"] / ng["requests_per_s"], 3),
+                     "p50": round(r["p50_us"] / ng["p50_us"], 3),
+                     "p99": round(r["p99_us"] / ng["p99_us"], 3)}
+    notes = []
+    if rows["cold"]["token_wraps"] or rows["cold"]["requests"] > int(E["BENCH_COLD"]):
+        notes.append("cold tokens exhausted: tokens were reused, raise BENCH_COLD_TOKENS")
+    for name, r in rows.items():
+        if r["non_2xx"]:
+            notes.append("%s: %d non-2xx responses" % (name, r["non_2xx"]))
+
+    # Cold: what Ed25519 verification alone allows on the CPU the broker
+    # used in that run (openssl speed's single-core rate times the cores).
+    verify = float(E.get("BENCH_VERIFY") or 0)
+    cores = rows["cold"]["broker_cpu_cores"]
+    ceiling = verify * cores
+    cold_vs_verify = round(rows["cold"]["requests_per_s"] / ceiling, 3) if ceiling else None
+
+    w1, w32 = rows["write1"], rows["write32"]
+    write_ratio = round(w32["requests_per_s"] / w1["requests_per_s"], 2) if w1["requests_per_s"] else None
+    rss_kib = int(E.get("BENCH_RSS_KB") or 0)
+
+    # p99 against the latest earlier run at another size, if any.
+    n = int(E["BENCH_N"])
+    other = None
+    for path in sorted(glob.glob("bench/results/*.json"), reverse=True):
+        try:
+            d = json.load(open(path))
+        except (OSError, ValueError):
+            continue
+        if d.get("customers") not in (None, n) and "broker_warm" in d.get("results", {}):
+            other = {"file": path, "customers": d["customers"],
+                     "warm_p99_us": d["results"]["broker_warm"]["p99_us"]}
+            other["this_over_that"] = round(rows["warm"]["p99_us"] / other["warm_p99_us"], 3)
+            break
+
+    doc = {
+        "date": E["BENCH_STAMP"],
+        "customers": n,
+        "load_seconds": float(E["BENCH_LOAD_S"]),
+        "load_output": open(load_path).read().strip().splitlines(),
+        "response_bytes": int(E["BENCH_BYTES"]),
+        "broker_flags": E.get("BENCH_FLAGS", ""),
+        "wrk": {"duration": E["BENCH_DUR"], "threads": int(E["BENCH_T"]),
+                "connections": int(E["BENCH_C"]), "keep_alive": True,
+                "tls": "same cert, TLSv1.2+1.3"},
+        "tokens": {"warm": int(E["BENCH_WARM"]), "cold": int(E["BENCH_COLD"])},
+        "results": {"nginx_static": ng, "broker_warm": rows["warm"],
+                    "broker_cold": rows["cold"], "token_issuance": rows["issue"],
+                    "profile_writes_1": w1, "profile_writes_32": w32},
+        "ratio_broker_over_nginx": ratios,
+        "cold_vs_verify": {"ed25519_verify_per_core": verify, "broker_cpu_cores": cores,
+                           "verify_ceiling_per_s": round(ceiling), "ratio": cold_vs_verify},
+        "writes_32_over_1": write_ratio,
+        "peak_rss_anon_kib": rss_kib,
+        "warm_p99_vs_other_size": other,
+        "notes": notes,
+        "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": model},
+        "versions": {"broker_commit": E["BENCH_GIT"], "nginx": E["BENCH_NGINX_V"],
+                     "wrk": E["BENCH_WRK_V"],
+                     "libs": dict(kv.split("=", 1) for kv in E["BENCH_LIBS"].split())},
+    }
+    with open(E["BENCH_OUT"], "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+
+    def ms(us):
+        return "%.2f ms" % (us / 1000)
+
+    print()
+    print("%d customers, %d-byte body, %s per run, wrk -t%s -c%s, %s, %d CPUs"
+          % (n, doc["response_bytes"], E["BENCH_DUR"], E["BENCH_T"], E["BENCH_C"],
+             model, os.cpu_count()))
+    head = "%-30s %10s %10s %10s %7s %7s %7s %6s"
+    line = "%-30s %10.0f %10s %10s %7s %7s %7s %6.2f"
+    print(head % ("", "req/s", "p50", "p99", "x rps", "x p50", "x p99", "cores"))
+    print(line % ("GET nginx static (TLS)", ng["requests_per_s"], ms(ng["p50_us"]),
+                  ms(ng["p99_us"]), "1.00", "1.00", "1.00", ng["broker_cpu_cores"]))
+    for w, label in (("warm", "GET broker warm (10k tokens)"),
+                     ("cold", "GET broker cold (new tokens)")):
+        r, q = rows[w], ratios[w]
+        print(line % (label, r["requests_per_s"], ms(r["p50_us"]), ms(r["p99_us"]),
+                      "%.2f" % q["rps"], "%.2f" % q["p50"], "%.2f" % q["p99"],
+                      r["broker_cpu_cores"]))
+    for key, label in (("issue", "POST /oauth/token (issuance)"),
+                       ("write1", "PATCH profile, 1 writer"),
+                       ("write32", "PATCH profile, 32 writers")):
+        r = rows[key]
+        print(line % (label, r["requests_per_s"], ms(r["p50_us"]), ms(r["p99_us"]),
+                      "", "", "", r["broker_cpu_cores"]))
+    print()
+    print("ratios x are broker/nginx; cores: CPU the broker used (nginx row: the broker idle)")
+    if ceiling:
+        print("cold vs Ed25519 verify alone: %.0f verify/s per core x %.2f cores = %.0f/s;"
+              " cold/that = %.2f" % (verify, cores, ceiling, cold_vs_verify))
+    if write_ratio is not None:
+        print("durable writes, 32 writers / 1 writer: %.2fx" % write_ratio)
+    print("peak private RSS (RssAnon, LMDB map excluded): %.1f MiB" % (rss_kib / 1024))
+    if other:
+        print("warm p99 vs %d customers (%s): %.2fx" % (other["customers"], other["file"],
+                                                       other["this_over_that"]))
+    for note in notes:
+        print("WARNING: " + note)
+    print("written to " + E["BENCH_OUT"])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

@@ -1,0 +1,167 @@
+"""Liveness is checked on every fetch, even for a token already verified
+and cached.
+
+Each test fetches GET /v1/profile twice with a token, the second time
+asserting through /metrics that the token cache answered
+(ccx_cache_lookups_total{cache="token",result="hit"} goes up by one and
+the miss counter stays the same). It then changes something the cache
+does not vouch for: the company is disabled and enabled again, the token's
+jti is revoked at the revocation endpoint (RFC 7009), or a
+certificate-bound token (RFC 8705) is presented without its certificate
+or with another company's. The very next fetch must be refused with 401
+invalid_token (RFC 6750 3.1), and that fetch must itself be a cache hit,
+so the refusal comes from the per-request checks and not from a fresh
+verification.
+
+Two cases are covered elsewhere the same way (a token fetched twice before
+the change): revoking the grant, in
+test_oauth_fetch.FetchTests.test_grant_revocation_takes_effect_on_the_next_fetch,
+and forced key retirement, in
+test_keys.KeyRotationTests.test_forced_retire_kills_its_tokens_even_cached.
+"""
+
+import json
+import re
+import urllib.parse
+
+import test_mtls
+from harness import Headers
+from test_oauth_common import (BASE_FLAGS, GRANT_TYPE, PROFILE, OAuthTestCase,
+                               fetch, jwt_parts)
+
+HIT = 'ccx_cache_lookups_total{cache="token",result="hit"}'
+MISS = 'ccx_cache_lookups_total{cache="token",result="miss"}'
+
+
+class CachedTokenLivenessTests(OAuthTestCase):
+    broker_flags = BASE_FLAGS + ["--mtls-listen", "127.0.0.1:0"]
+
+    # The mutual-TLS client of test_mtls: it needs self.b, self.mport and
+    # self.companies (company id -> `ccx-admin company cert` output).
+    ctx = test_mtls.MtlsTests.ctx
+    mtls = test_mtls.MtlsTests.mtls
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        m = re.search(r"mutual TLS on https://127\.0\.0\.1:(\d+)/",
+                      cls.b.stderr())
+        assert m, cls.b.stderr()
+        cls.mport = int(m.group(1))
+        cls.acme = cls.w.company("cacheco")
+        cls.other = cls.w.company("cacheother")
+        cls.companies = {
+            co.id: json.loads(cls.b.admin("company", "cert", co.id).stdout)
+            for co in (cls.acme, cls.other)}
+        cls.alice = cls.w.customer("cachecust", profile=PROFILE)
+
+    # ---- helpers -----------------------------------------------------------
+
+    def lookups(self):
+        """(token-cache hits, token-cache misses) from /metrics."""
+        m = self.b.metrics()
+        return m[HIT], m[MISS]
+
+    def assertCacheHit(self, call):
+        """Runs call(), one token check, and asserts the token cache
+        answered it: one more hit, no miss.  Returns call()'s response."""
+        before = self.lookups()
+        resp = call()
+        after = self.lookups()
+        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 0),
+                         "token-cache (hits, misses) went from %r to %r: "
+                         "this fetch was not a cache hit" % (before, after))
+        return resp
+
+    def cache(self, call):
+        """Fetches twice with 200, the second from the token cache.
+        Returns the ETag of the answer."""
+        st, _, data = call()
+        self.assertEqual(st, 200, data)
+        st, h, data = self.assertCacheHit(call)
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data), {"language": "en-GB"})
+        self.assertTrue(h.get("ETag"), h)
+        return h.get("ETag")
+
+    def bound_fetch(self, token, company):
+        """GET /v1/profile on the mutual-TLS listener, with company's
+        certificate (None: none)."""
+        st, h, data = self.mtls("GET", "/v1/profile",
+                                {"Authorization": "Bearer " + token},
+                                company=company)
+        return st, Headers(h.items()), data
+
+    # ---- tests -------------------------------------------------------------
+
+    def test_company_disable_and_enable_with_a_cached_token(self):
+        co = self.w.company("cacheflaky")
+        kept = self.alice.grant(co, ["read:language"])
+        dropped = self.alice.grant(co, ["read:language"])
+        at = co.tokens(kept["id"])["access_token"]
+        at2 = co.tokens(dropped["id"])["access_token"]
+        etag = self.cache(lambda: fetch(self.b, at))
+        self.cache(lambda: fetch(self.b, at2))
+        self.b.admin("company", "disable", co.id)
+        try:
+            # Not even a 304 for the answer the company already holds.
+            self.assertBearerError(self.assertCacheHit(
+                lambda: fetch(self.b, at, {"If-None-Match": etag})))
+            self.assertBearerError(self.assertCacheHit(
+                lambda: fetch(self.b, at)))
+            self.assertBearerError(self.assertCacheHit(
+                lambda: fetch(self.b, at2)))
+            # Meanwhile the customer revokes one of the two grants.
+            self.alice.revoke_grant(dropped["id"])
+        finally:
+            self.b.admin("company", "enable", co.id)
+        # Enabled again: the same cached token of the live grant works ...
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data), {"language": "en-GB"})
+        # ... and the one of the grant revoked meanwhile stays refused.
+        self.assertBearerError(self.assertCacheHit(lambda: fetch(self.b, at2)))
+
+    def test_jti_revocation_with_a_cached_token(self):
+        g = self.alice.grant(self.acme, ["read:language"])
+        at = self.acme.tokens(g["id"])["access_token"]
+        sibling = self.acme.tokens(g["id"])["access_token"]
+        self.assertNotEqual(jwt_parts(at)[1]["jti"],
+                            jwt_parts(sibling)[1]["jti"])
+        etag = self.cache(lambda: fetch(self.b, at))
+        self.cache(lambda: fetch(self.b, sibling))
+        st, _, data = self.acme.revoke(at)
+        self.assertEqual(st, 200, data)
+        self.assertBearerError(self.assertCacheHit(
+            lambda: fetch(self.b, at, {"If-None-Match": etag})))
+        self.assertBearerError(self.assertCacheHit(lambda: fetch(self.b, at)))
+        # Only that jti: the other cached token of the same grant lives on.
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, sibling))
+        self.assertEqual(st, 200, data)
+
+    def test_certificate_binding_with_a_cached_token(self):
+        g = self.alice.grant(self.acme, ["read:language"])
+        form = urllib.parse.urlencode({"grant_type": GRANT_TYPE,
+                                       "grant_id": g["id"],
+                                       "client_id": self.acme.id}).encode()
+        st, _, data = self.mtls("POST", "/oauth/token", test_mtls.FORM, form,
+                                company=self.acme.id)
+        self.assertEqual(st, 200, data)
+        at = json.loads(data)["access_token"]
+        thumb = self.companies[self.acme.id]["x5t#S256"]
+        self.assertEqual(jwt_parts(at)[1]["cnf"], {"x5t#S256": thumb})
+        self.cache(lambda: self.bound_fetch(at, self.acme.id))
+        for name, call in (
+                ("main listener, no certificate",
+                 lambda: fetch(self.b, at)),
+                ("mutual-TLS listener, no certificate",
+                 lambda: self.bound_fetch(at, None)),
+                ("mutual-TLS listener, another company's certificate",
+                 lambda: self.bound_fetch(at, self.other.id))):
+            with self.subTest(name):
+                self.assertBearerError(self.assertCacheHit(call))
+        # With its own certificate the cached token still works.
+        st, _, data = self.assertCacheHit(
+            lambda: self.bound_fetch(at, self.acme.id))
+        self.assertEqual(st, 200, data)
+        self.assertEqual(json.loads(data), {"language": "en-GB"})

@@ -224,8 +224,11 @@ void api_cache_free(struct api_cache *c);
 struct api_cached *api_cache_get(struct api_cache *c,
     const uint8_t key[API_CACHE_KEY]);
 
-/* Stores e (refs already counting the caller's), evicting the least
- * recently used entry of its shard when that is full. */
+/*
+ * Stores e (refs already counting the caller's), evicting the least
+ * recently used entry of its shard when that is full - if its key was
+ * offered once before recently; a first offer is only remembered.
+ */
 void api_cache_insert(struct api_cache *c, struct api_cached *e);
 
 /* Drops a reference; the last one destroys the entry.  NULL ok. */

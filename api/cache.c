@@ -9,6 +9,12 @@
  * spread between shards) stays whole: 10,000 live tokens in a cache of
  * 12,288 entries all hit.
  *
+ * A key is admitted on its second insert within a while, not its first:
+ * each shard remembers the fingerprints of recent first inserts in a
+ * small direct-mapped doorkeeper.  Tokens and answers seen once (a cold
+ * workload: every request a new token) then neither fill the cache's
+ * memory nor push out the ones in steady use.
+ *
  * Entries are reference counted so that evicting one never frees it
  * under a request still using it.  What an entry means, and whether it
  * may be used, is the caller's business.
@@ -20,6 +26,8 @@
 #include "api/api_int.h"
 
 #define SHARDS 64
+#define DOOR 1024 /* doorkeeper fingerprints per shard */
+#define DOOR_WAYS 4
 
 struct shard {
 	pthread_mutex_t lock;
@@ -27,6 +35,7 @@ struct shard {
 	size_t mask;		    /* buckets - 1, a power of two less one */
 	size_t n, max;
 	struct api_cached lru;	    /* list head: lru.next the most recent */
+	uint32_t door[DOOR];	    /* fingerprints of keys seen once */
 };
 
 struct api_cache {
@@ -157,16 +166,49 @@ api_cache_get(struct api_cache *c, const uint8_t key[API_CACHE_KEY])
 	return e;
 }
 
+/*
+ * Admits a key seen recently; otherwise only notes it.  Under the lock.
+ * The doorkeeper is 4-way associative: with one slot per key, two keys
+ * that share a slot and are offered in turn would forget each other
+ * forever.
+ */
+static int
+admit(struct shard *s, const uint8_t key[API_CACHE_KEY])
+{
+	uint32_t fp, h, *way;
+	int empty = -1;
+
+	memcpy(&fp, key + 16, sizeof(fp));
+	memcpy(&h, key + 20, sizeof(h));
+	fp |= 1; /* never 0, the empty slot */
+	way = &s->door[(h % (DOOR / DOOR_WAYS)) * DOOR_WAYS];
+	for (int i = 0; i < DOOR_WAYS; i++) {
+		if (way[i] == fp) {
+			way[i] = 0;
+			return 1;
+		}
+		if (way[i] == 0)
+			empty = i;
+	}
+	way[empty >= 0 ? empty : (int)((fp >> 8) % DOOR_WAYS)] = fp;
+	return 0;
+}
+
 void
 api_cache_insert(struct api_cache *c, struct api_cached *e)
 {
 	struct shard *s = shard_of(c, e->key);
 	struct api_cached **p, *old = NULL, *evicted = NULL;
 
-	atomic_fetch_add(&e->refs, 1); /* the cache's own reference */
 	pthread_mutex_lock(&s->lock);
-	/* The same key (two threads computed it at once) is replaced. */
+	/* The same key (two threads computed it at once) is replaced;
+	 * a new key must pass the doorkeeper. */
 	p = find(s, e->key);
+	if (*p == NULL && !admit(s, e->key)) {
+		pthread_mutex_unlock(&s->lock);
+		return;
+	}
+	atomic_fetch_add(&e->refs, 1); /* the cache's own reference */
 	if ((old = *p) != NULL) {
 		*p = old->hnext;
 		lru_unlink(old);

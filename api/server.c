@@ -63,8 +63,8 @@ api_config_defaults(struct api_config *c)
 	c->token_lifetime = 3600;
 	c->code_lifetime = 60;
 	c->jwks_max_age = 300;
-	c->token_cache = 16384;
-	c->projection_cache = 12288;
+	c->token_cache = 12288;
+	c->projection_cache = 11264;
 	c->audit_flush_ms = 200;
 	c->audit_fold_ms = 1000;
 	c->audit_retention = 400;

@@ -17,11 +17,26 @@ E = os.environ
 def main(runs_path, load_path):
     rows = {}
     for line in open(runs_path):
-        name, rps, p50, p99, reqs, bad, wraps, cores = line.split()
+        name, rps, p50, p99, reqs, bad, wraps = line.split()
         rows[name] = {"requests_per_s": float(rps), "p50_us": float(p50),
                       "p99_us": float(p99), "requests": int(reqs),
                       "non_2xx": int(bad), "token_wraps": int(wraps),
-                      "broker_cpu_cores": float(cores)}
+                      "broker_cpu_cores": 0.0}
+    samples = {}
+    for line in open(E["BENCH_SAMPLES"]):
+        f = line.split()
+        if len(f) == 4:
+            samples.setdefault(f[0], []).append((float(f[1]), int(f[2]), int(f[3])))
+    hz = float(E.get("BENCH_HZ") or 100)
+    rss_phases = {}
+    for phase, ss in samples.items():
+        rss_phases[phase] = max(x[2] for x in ss)
+        if phase in rows and len(ss) >= 5:
+            # The middle half of the run: steady, without wrk's set-up.
+            mid = ss[len(ss) // 4: len(ss) - len(ss) // 4]
+            dt = mid[-1][0] - mid[0][0]
+            if dt > 0:
+                rows[phase]["broker_cpu_cores"] = round((mid[-1][1] - mid[0][1]) / hz / dt, 3)
     model = "unknown"
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -50,7 +65,7 @@ def main(runs_path, load_path):
 
     w1, w32 = rows["write1"], rows["write32"]
     write_ratio = round(w32["requests_per_s"] / w1["requests_per_s"], 2) if w1["requests_per_s"] else None
-    rss_kib = int(E.get("BENCH_RSS_KB") or 0)
+    rss_kib = max(rss_phases.values()) if rss_phases else 0
 
     # p99 against the latest earlier run at another size, if any.
     n = int(E["BENCH_N"])
@@ -85,6 +100,7 @@ def main(runs_path, load_path):
                            "verify_ceiling_per_s": round(ceiling), "ratio": cold_vs_verify},
         "writes_32_over_1": write_ratio,
         "peak_rss_anon_kib": rss_kib,
+        "peak_rss_anon_kib_by_run": rss_phases,
         "warm_p99_vs_other_size": other,
         "notes": notes,
         "machine": {"nproc": os.cpu_count(), "kernel": platform.release(), "cpu": model},
@@ -127,7 +143,9 @@ def main(runs_path, load_path):
               " cold/that = %.2f" % (verify, cores, ceiling, cold_vs_verify))
     if write_ratio is not None:
         print("durable writes, 32 writers / 1 writer: %.2fx" % write_ratio)
-    print("peak private RSS (RssAnon, LMDB map excluded): %.1f MiB" % (rss_kib / 1024))
+    print("peak private RSS (RssAnon, LMDB map excluded): %.1f MiB (%s)" % (
+        rss_kib / 1024, ", ".join("%s %.1f" % (k, v / 1024) for k, v in
+                                  sorted(rss_phases.items(), key=lambda kv: kv[1]))))
     if other:
         print("warm p99 vs %d customers (%s): %.2fx" % (other["customers"], other["file"],
                                                        other["this_over_that"]))

@@ -157,24 +157,29 @@ done
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
 hz=$(getconf CLK_TCK)
 
-# Peak private memory: RssAnon excludes the LMDB map (a shared file
-# mapping), sampled every 200 ms for the whole run.
+# Sampled every 200 ms for the whole run, each sample tagged with the
+# phase (the run under way): time, the broker's CPU ticks, and its private
+# memory (RssAnon, which leaves out the LMDB map, a shared file mapping).
+# The report takes a run's CPU use from the middle of its samples, away
+# from wrk's start-up (reading up to 400,000 tokens) and wind-down.
+echo start >"$work/phase"
 ( while kill -0 "$bpid" 2>/dev/null; do
-	awk '/^RssAnon/ {print $2}' "/proc/$bpid/status" 2>/dev/null
+	printf '%s %s %s %s\n' "$(cat "$work/phase")" "$(date +%s.%N)" \
+	    "$(cpu_ticks 2>/dev/null)" \
+	    "$(awk '/^RssAnon/ {print $2}' "/proc/$bpid/status" 2>/dev/null)"
 	sleep 0.2
-  done ) >"$work/rss.txt" &
+  done ) >"$work/samples.txt" &
 rpid=$!
 
 # run NAME THREADS CONNS URL [wrk args...]: appends
-# "NAME rps p50 p99 requests non2xx wraps broker_cores"
+# "NAME rps p50 p99 requests non2xx wraps".
 run() {
 	name=$1; t=$2; cn=$3; url=$4; shift 4
-	c0=$(cpu_ticks)
+	echo "$name" >"$work/phase"
 	BENCH_THREADS=$t wrk -t"$t" -c"$cn" -d"$dur" --latency "$url" "$@" \
 	    >"$work/wrk.$name" 2>&1 || { cat "$work/wrk.$name" >&2; exit 1; }
-	c1=$(cpu_ticks)
-	cores=$(echo "$c0 $c1 $hz $secs" | awk '{printf "%.3f", ($2 - $1) / $3 / $4}')
-	awk -v name="$name" -v cores="$cores" '
+	echo "after-$name" >"$work/phase"
+	awk -v name="$name" '
 	function us(v) {
 		if (v ~ /us$/) return v + 0;
 		if (v ~ /ms$/) return v * 1000;
@@ -187,7 +192,7 @@ run() {
 	/requests in/ {reqs = $1}
 	/Non-2xx/ {bad = $NF}
 	/fetch.lua: mode/ {wraps = $NF}
-	END {printf "%s %s %s %s %s %s %s %s\n", name, rps, p50, p99, reqs, bad + 0, wraps + 0, cores}
+	END {printf "%s %s %s %s %s %s %s\n", name, rps, p50, p99, reqs, bad + 0, wraps + 0}
 	' "$work/wrk.$name" >>"$work/results.txt"
 }
 : >"$work/results.txt"
@@ -217,7 +222,7 @@ PY
 run write1 1 1 "https://127.0.0.1:$bport/v1/me/profile" -s bench/write.lua -- "$work/sessions"
 run write32 "$threads" 32 "https://127.0.0.1:$bport/v1/me/profile" -s bench/write.lua -- "$work/sessions"
 kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true
-rss_peak=$(sort -n "$work/rss.txt" | tail -n 1)
+
 
 # What Ed25519 verification alone allows: openssl's single-core rate.
 verify_per_core=$(openssl speed -seconds 2 ed25519 2>/dev/null |
@@ -228,7 +233,7 @@ stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp-$n.json"
 BENCH_N=$n BENCH_DUR=$dur BENCH_T=$threads BENCH_C=$conns BENCH_BYTES=$body_bytes \
 BENCH_LOAD_S=$load_s BENCH_COLD=$cold BENCH_WARM=$warm BENCH_OUT=$out BENCH_STAMP=$stamp \
-BENCH_RSS_KB=${rss_peak:-0} BENCH_VERIFY=${verify_per_core:-0} BENCH_FLAGS="${BENCH_BROKER_FLAGS:-}" \
+BENCH_SAMPLES="$work/samples.txt" BENCH_HZ=$hz BENCH_VERIFY=${verify_per_core:-0} BENCH_FLAGS="${BENCH_BROKER_FLAGS:-}" \
 BENCH_NGINX_V="$("$NGINX" -v 2>&1 | sed 's/.*: //')" \
 BENCH_WRK_V="$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')" \
 BENCH_GIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \

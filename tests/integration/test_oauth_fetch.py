@@ -171,7 +171,8 @@ class FetchTests(OAuthTestCase):
     def test_grant_revocation_takes_effect_on_the_next_fetch(self):
         g, cached = self.token_for(["read:contact.email"])
         fresh = self.acme.tokens(g["id"])
-        # Fetched twice: verified once and then served from the cache.
+        # Fetched twice: cached from its second use (the first is only
+        # remembered), so the checks below meet a cached token.
         for _ in range(2):
             st, h, _ = fetch(self.b, cached["access_token"])
             self.assertEqual(st, 200)

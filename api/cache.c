@@ -181,7 +181,7 @@ admit(struct shard *s, const uint8_t key[API_CACHE_KEY])
 	memcpy(&fp, key + 16, sizeof(fp));
 	memcpy(&h, key + 20, sizeof(h));
 	fp |= 1; /* never 0, the empty slot */
-	way = &s->door[(h % (DOOR / DOOR_WAYS)) * DOOR_WAYS];
+	way = &s->door[(size_t)(h % (DOOR / DOOR_WAYS)) * DOOR_WAYS];
 	for (int i = 0; i < DOOR_WAYS; i++) {
 		if (way[i] == fp) {
 			way[i] = 0;

@@ -28,7 +28,7 @@
 #include "broker/broker_int.h"
 
 
-#define STEP_GROUPS 256 /* records filed per transaction */
+#define STEP_GROUPS 128 /* records filed per transaction */
 #define IDS ((size_t)2 * BROKER_ID_LEN) /* customer and grant ids */
 #define HEAD (IDS + 1)			  /* and the company's length */
 

@@ -9,6 +9,7 @@
  * intermediate digests or random bytes in memory it releases.
  */
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 #include <openssl/crypto.h>
@@ -107,6 +108,28 @@ certs_free_secret(void *buf, size_t len)
 	free(buf);
 }
 
+/*
+ * SHA-256 fetched once: EVP_sha256() makes every digest look its
+ * implementation up again in OpenSSL's method store, under a lock every
+ * thread shares, and the fetch path hashes twice per request.  Kept for
+ * the life of the process.
+ */
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+
+static void
+sha256_fetch(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+static const EVP_MD *
+sha256(void)
+{
+	pthread_once(&sha256_once, sha256_fetch);
+	return sha256_md != NULL ? sha256_md : EVP_sha256();
+}
+
 int
 certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN])
 {
@@ -125,7 +148,7 @@ certs_sha256(const void *data, size_t len, uint8_t out[CERTS_SHA256_LEN])
 
 	/* SHA-256 writes exactly CERTS_SHA256_LEN bytes, so out is big
 	 * enough; a failure wipes whatever it wrote. */
-	if (EVP_Digest(data, len, out, &mdlen, EVP_sha256(), NULL) != 1)
+	if (EVP_Digest(data, len, out, &mdlen, sha256(), NULL) != 1)
 		goto out;
 	if (mdlen != CERTS_SHA256_LEN)
 		goto out;
@@ -182,7 +205,7 @@ certs_sha256_begin(struct certs_sha256_ctx **out)
 	*out = NULL;
 	if (c == NULL)
 		return CERTS_E_NOMEM;
-	if (EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1) {
+	if (EVP_DigestInit_ex(c, sha256(), NULL) != 1) {
 		EVP_MD_CTX_free(c);
 		return CERTS_E_CRYPTO;
 	}

@@ -13,6 +13,7 @@
  * prefix scan) and "t" time seq -> the "a" key (the retention purge walks
  * time order).  Nothing here decides who may read a trail.
  */
+#include <malloc.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -664,6 +665,8 @@ flusher_main(void *arg)
 		    (int64_t)a->o.fold_ms * 1000) {
 			a->last_fold = now_usec();
 			fold(a);
+			/* Give back what the fold and the fetches freed. */
+			malloc_trim(0);
 		}
 		maybe_purge(a);
 	}

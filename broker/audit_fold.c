@@ -383,8 +383,10 @@ broker_audit_fold_step(struct broker_txn *t, void *arg)
 
 		rc = broker_txn_put(t, f->log, mark_key, sizeof(mark_key),
 		    last->bytes, last->len, 1);
-	} else {
+	} else if (f->st.entries > 0 || f->mark != NULL) {
 		rc = broker_txn_drop_all(t, f->log);
+	} else {
+		rc = 0; /* an empty log: nothing to write, no commit to sync */
 	}
 	f->pending = end;
 	return rc;

@@ -27,7 +27,6 @@
 
 #include "broker/broker_int.h"
 
-
 #define STEP_GROUPS 128 /* records filed per transaction */
 #define IDS ((size_t)2 * BROKER_ID_LEN) /* customer and grant ids */
 #define HEAD (IDS + 1)			  /* and the company's length */
@@ -36,7 +35,6 @@
 struct read {
 	const unsigned char *cid, *grant, *company, *fields;
 	size_t company_len, fields_len;
-	int64_t ts;
 };
 
 size_t
@@ -68,6 +66,16 @@ broker_audit_log_value(unsigned char *out, size_t cap, const char *cid,
 	return 0;
 }
 
+/* Printable ASCII without quote or backslash: safe inside a JSON string. */
+static int
+plain(const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] == '"' || p[i] == '\\' || p[i] < 0x21 || p[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
 /* Splits a log value; stored bytes are untrusted. */
 static int
 parse(const unsigned char *v, size_t len, struct read *r)
@@ -85,17 +93,13 @@ parse(const unsigned char *v, size_t len, struct read *r)
 	r->fields = r->company + r->company_len;
 	r->fields_len = len - head - r->company_len;
 	/* The record text embeds these bytes unescaped. */
-	for (size_t i = 0; i < IDS; i++)
-		if (v[i] == '"' || v[i] == '\\' || v[i] < 0x21 || v[i] > 0x7e)
-			return BROKER_E_CORRUPT;
-	for (size_t i = 0; i < r->company_len; i++)
-		if (r->company[i] == '"' || r->company[i] == '\\' ||
-		    r->company[i] < 0x21 || r->company[i] > 0x7e)
-			return BROKER_E_CORRUPT;
-	if (r->fields[0] != '[' || r->fields[r->fields_len - 1] != ']')
+	if (!plain(v, IDS) || !plain(r->company, r->company_len) ||
+	    r->fields[0] != '[' || r->fields[r->fields_len - 1] != ']')
 		return BROKER_E_CORRUPT;
 	return 0;
 }
+
+
 
 /* Reads that fold into one record; owns a copy of its bytes. */
 struct group {
@@ -269,6 +273,18 @@ build(struct broker_txn *t, struct broker_audit_fold *f)
 	return 0;
 }
 
+/* The fields text is embedded as it stands: it must be a JSON array. */
+static int
+is_array(const struct read *r)
+{
+	json_t *a = json_loadb((const char *)r->fields, r->fields_len, 0,
+	    NULL);
+	int ok = json_is_array(a);
+
+	json_decref(a);
+	return ok;
+}
+
 /* The record text of a group, as put_record would store it. */
 static int
 text_of(struct broker_audit_fold *f, const struct group *g, size_t *len)
@@ -277,7 +293,7 @@ text_of(struct broker_audit_fold *f, const struct group *g, size_t *len)
 	size_t need;
 	int n;
 
-	if (parse(g->bytes, g->len, &r) != 0)
+	if (parse(g->bytes, g->len, &r) != 0 || !is_array(&r))
 		return BROKER_E_CORRUPT;
 	need = r.fields_len + r.company_len + IDS + 200;
 	if (need > f->textcap) {
@@ -327,6 +343,10 @@ file_group(struct broker_txn *t, struct broker_audit_fold *f,
 		return 0;
 	if (rc == 0)
 		rc = text_of(f, g, &len);
+	if (rc == BROKER_E_CORRUPT) {
+		f->st.corrupt++; /* dropped, like a damaged entry */
+		return 0;
+	}
 	if (rc == 0)
 		rc = broker_audit_put_text(t, cid, g->last, g->last_seq,
 		    f->text, len);

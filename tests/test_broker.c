@@ -1474,16 +1474,27 @@ test_audit_trail(void **state)
 	broker_read_end(t);
 }
 
-/* Puts one raw entry in the log of reads (a damaged one, for the test). */
+/* Puts damaged entries in a log of reads; arg is a customer id. */
 static int
 put_raw_log(struct broker_txn *t, void *arg)
 {
 	unsigned char key[BROKER_AUDIT_LKEY_LEN] = { 0 };
 
-	(void)arg;
+	unsigned char val[128];
+	int rc;
+
 	broker_put64(key, 1);
-	return broker_txn_put(t, BROKER_DB_READLOG1, key, sizeof(key), "junk",
-	    4, 1);
+	rc = broker_txn_put(t, BROKER_DB_READLOG1, key, sizeof(key), "junk", 4,
+	    1);
+	/* Well framed, but its fields are not JSON: dropped when filed. */
+	broker_put64(key, 2);
+	if (rc == 0)
+		rc = broker_audit_log_value(val, sizeof(val), arg,
+		    "JJJJJJJJJJJJJJJJJJJJJJ", "acme", "[\"a\",]", 6);
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_READLOG1, key, sizeof(key), val,
+		    broker_audit_log_size("acme", 6), 1);
+	return rc;
 }
 
 static void
@@ -1502,7 +1513,7 @@ test_audit_fold(void **state)
 	int reads_a = 0, reads_b = 0, reads_g2 = 0;
 
 	new_session(f, "fold", 100, cid, tok);
-	assert_int_equal(broker_write(f->store, put_raw_log, NULL), 0);
+	assert_int_equal(broker_write(f->store, put_raw_log, cid), 0);
 	assert_non_null(fa = broker_audit_fields_new("[\"contact\"]", 11));
 	assert_non_null(fb = broker_audit_fields_new("[\"diet\"]", 8));
 	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);

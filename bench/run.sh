@@ -57,6 +57,7 @@ if [ -n "$missing" ]; then
 fi
 NGINX=$(command -v nginx 2>/dev/null || echo /usr/sbin/nginx)
 PY=/usr/bin/python3
+. bench/nginx.sh
 
 # ---- build -----------------------------------------------------------------
 make -s all
@@ -119,38 +120,8 @@ until c -o "$work/www/profile" -f "$issuer/v1/profile" -H "Authorization: Bearer
 	sleep 0.1
 done
 body_bytes=$(wc -c <"$work/www/profile")
-# nginx's workers may run as another user (www-data when started as root).
-chmod 711 "$work"
-chmod 755 "$work/www"
-chmod 644 "$work/www/profile"
-
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $data/certs/server.pem;
-    ssl_certificate_key $data/certs/server.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root $work/www;
-    location = /profile { default_type application/json; }
-  }
-}
-CONF
-"$NGINX" -c "$work/nginx.conf" -g 'daemon off;' 2>>"$work/nginx.err" &
-npid=$!
-i=0
-until curl -sSf -o /dev/null --cacert "$data/certs/ca.pem" \
-    --resolve "localhost:$nport:127.0.0.1" "https://localhost:$nport/profile" 2>/dev/null; do
-	i=$((i + 1))
-	if [ $i -gt 50 ]; then echo "bench: nginx did not start:" >&2; cat "$work/nginx.err" >&2; exit 1; fi
-	sleep 0.1
-done
+NGINX_CA=$data/certs/ca.pem nginx_start "$work" "$nport" \
+    "$data/certs/server.pem" "$data/certs/server.key" profile
 
 # ---- runs --------------------------------------------------------------------
 # The broker's CPU time so far, in clock ticks (utime + stime).

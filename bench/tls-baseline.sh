@@ -8,6 +8,7 @@
 # Usage: bench/tls-baseline.sh [DURATION] [CONNECTIONS]
 set -eu
 cd "$(dirname "$0")/.."
+. bench/nginx.sh
 dur=${1:-10s}
 conns=${2:-32}
 work=$(mktemp -d)
@@ -69,33 +70,8 @@ nport=$(free_port)
 mkdir -p "$work/www"
 printf '{"status":"ok"}' >"$work/www/healthz"
 c "$b/v1/profile" -H "Authorization: Bearer $at" >"$work/www/profile"
-# nginx's workers run as www-data: they must be able to read the files
-# (a 0700 temporary directory would make every answer a 403).
-chmod 711 "$work"
-chmod 755 "$work/www"
-chmod 644 "$work/www/healthz" "$work/www/profile"
-cat >"$work/nginx.conf" <<CONF
-worker_processes auto;
-pid $work/nginx.pid;
-error_log $work/nginx.err;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  server {
-    listen 127.0.0.1:$nport ssl;
-    ssl_certificate $work/data/certs/server.pem;
-    ssl_certificate_key $work/data/certs/server.key;
-    ssl_protocols TLSv1.2 TLSv1.3;
-    root $work/www;
-    location = /healthz { default_type application/json; }
-    location = /profile { default_type application/json; }
-  }
-}
-CONF
-nginx -c "$work/nginx.conf" -g 'daemon off;' &
-npid=$!
-sleep 1
+NGINX_CA=$work/data/certs/ca.pem nginx_start "$work" "$nport" \
+    "$work/data/certs/server.pem" "$work/data/certs/server.key" healthz
 
 run() {
 	url=$1; shift

@@ -111,13 +111,20 @@ site_ok(const char *s)
  */
 #define COMPANY_V2 2
 
+/* The state byte of a version-2 payload (0 or 1), or -1: plain JSON. */
 static int
-company_load(const void *val, size_t len, json_t **rec)
+state_byte(const void *val, size_t len)
 {
 	const unsigned char *p = val;
 
-	if (len > 0 && p[0] <= 1)
-		return broker_rec_load(p + 1, len - 1, rec);
+	return len > 0 && p[0] <= 1 ? p[0] : -1;
+}
+
+static int
+company_load(const void *val, size_t len, json_t **rec)
+{
+	if (state_byte(val, len) >= 0)
+		return broker_rec_load((const char *)val + 1, len - 1, rec);
 	return broker_rec_load(val, len, rec);
 }
 
@@ -145,6 +152,17 @@ company_put(struct broker_txn *t, const char *id, const json_t *rec,
 	return rc;
 }
 
+/* The stored payload of a company; an id that cannot exist is unknown. */
+static int
+company_raw(struct broker_txn *t, const char *id, const void **val,
+    size_t *len)
+{
+	if (broker_client_id_check(id) != 0)
+		return BROKER_E_NOTFOUND;
+	return broker_txn_get(t, BROKER_DB_COMPANIES, id, strlen(id), val, len,
+	    NULL);
+}
+
 int
 broker_company_get(struct broker_txn *t, const char *id, json_t **out)
 {
@@ -153,10 +171,7 @@ broker_company_get(struct broker_txn *t, const char *id, json_t **out)
 	int rc;
 
 	*out = NULL;
-	if (broker_client_id_check(id) != 0)
-		return BROKER_E_NOTFOUND;
-	if ((rc = broker_txn_get(t, BROKER_DB_COMPANIES, id, strlen(id), &val,
-		 &len, NULL)) != 0)
+	if ((rc = company_raw(t, id, &val, &len)) != 0)
 		return rc;
 	return company_load(val, len, out);
 }
@@ -164,26 +179,21 @@ broker_company_get(struct broker_txn *t, const char *id, json_t **out)
 int
 broker_company_live(struct broker_txn *t, const char *id)
 {
-	const unsigned char *p;
 	const void *val;
 	size_t len;
 	json_t *rec = NULL;
-	int rc;
+	int rc, state;
 
-	if (broker_client_id_check(id) != 0)
-		return BROKER_E_NOTFOUND;
-	if ((rc = broker_txn_get(t, BROKER_DB_COMPANIES, id, strlen(id), &val,
-		 &len, NULL)) != 0)
+	if ((rc = company_raw(t, id, &val, &len)) != 0)
 		return rc;
-	p = val;
-	if (len > 0 && p[0] <= 1)
-		return p[0] == 1 ? BROKER_E_DISABLED : 0;
-	if ((rc = broker_rec_load(val, len, &rec)) != 0)
-		return rc;
-	if (json_is_true(json_object_get(rec, "disabled")))
-		rc = BROKER_E_DISABLED;
-	json_decref(rec);
-	return rc;
+	/* Older records have no state byte: their JSON says. */
+	if ((state = state_byte(val, len)) < 0) {
+		if ((rc = broker_rec_load(val, len, &rec)) != 0)
+			return rc;
+		state = json_is_true(json_object_get(rec, "disabled"));
+		json_decref(rec);
+	}
+	return state == 1 ? BROKER_E_DISABLED : 0;
 }
 
 static int

@@ -186,7 +186,10 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--connection-timeout", "0"), ("--max-body", "0"),
                  ("--max-body", "99999999999999999999999"),
                  ("--shutdown-timeout", "-5"), ("--log-flush-ms", "0"),
-                 ("--map-size", "1048575")]
+                 ("--map-size", "1048575"), ("--token-cache", "63"),
+                 ("--projection-cache", "16777217"),
+                 ("--audit-flush-ms", "0"), ("--audit-fold-ms", "0"),
+                 ("--audit-fold-ms", "60001")]
         for flag, value in cases:
             with self.subTest(flag=flag, value=value):
                 p = self.run_daemon(flag, value)

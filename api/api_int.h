@@ -619,6 +619,16 @@ int api_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
 /* Frees every identity loaded; only once the daemon has stopped. */
 void api_tls_free(void);
 
+/* ---- one segment per answer (tlssend.c) ------------------------------- */
+
+/* A new connection writes through tlssend.c; a closed one forgets it. */
+void api_tlssend_attach(struct MHD_Connection *conn);
+void api_tlssend_detach(struct MHD_Connection *conn);
+
+/* Before queueing an answer: its header waits for its body. */
+void api_tlssend_hold(struct MHD_Connection *conn, const char *method,
+    unsigned status, size_t body_len);
+
 /* ---- the web page (static.c) ------------------------------------------- */
 
 /* One embedded file of web/ (generated into web_assets.c at build). */

@@ -7,8 +7,9 @@ next request: after such a refusal the connection is closed.
 """
 
 import json
+import time
 
-from harness import BrokerTestCase, ClosedError, parse_responses
+from harness import BrokerTestCase, ClosedError, parse_responses, t
 
 HOST = b"Host: localhost\r\n"
 
@@ -133,6 +134,42 @@ class HttpTests(BrokerTestCase):
                 if first_sock is None:
                     first_sock = c.sock
                 self.assertIs(c.sock, first_sock, "connection was replaced")
+
+    def test_answers_of_every_size_arrive_whole_and_at_once(self):
+        # An answer's header waits in the kernel for its body, so that
+        # both leave in one segment.  A header with no body to follow
+        # (HEAD) must not wait: the kernel would send it only after
+        # 200 ms.  Five HEADs of the page take a few milliseconds.
+        c = self.b.tls(timeout=t(5.0))
+        self.addCleanup(c.close)
+        t0 = time.monotonic()
+        for _ in range(5):
+            c.send(req("HEAD", "/"))
+            status, headers, body = c.read_response(timeout=t(5.0),
+                                                    head=True)
+            self.assertEqual((status, body), (200, b""))
+            self.assertGreater(int(headers["Content-Length"]), 1400)
+        took = time.monotonic() - t0
+        self.assertLess(took, t(0.5), "five HEADs took %.2f s" % took)
+        page = None
+        for method, path in [("GET", "/"), ("HEAD", "/"), ("GET", "/"),
+                             ("HEAD", "/healthz"), ("GET", "/healthz"),
+                             ("GET", "/v1/scopes"), ("HEAD", "/v1/scopes"),
+                             ("HEAD", "/nope"), ("GET", "/nope"),
+                             ("GET", "/")]:
+            c.send(req(method, path))
+            status, headers, body = c.read_response(
+                timeout=t(5.0), head=method == "HEAD")
+            self.assertEqual(status, 404 if path == "/nope" else 200,
+                             "%s %s" % (method, path))
+            if method == "HEAD":
+                self.assertEqual(body, b"")
+            else:
+                self.assertEqual(len(body), int(headers["Content-Length"]))
+            if path == "/" and method == "GET":
+                self.assertTrue(page is None or body == page)
+                page = body
+        self.assertEqual(c.buf, b"")
 
     def test_keep_alive_counted_as_one_connection(self):
         before = self.b.metrics()["ccx_connections_total"]

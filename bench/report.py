@@ -88,7 +88,8 @@ def main(runs_path, load_path):
         "load_output": open(load_path).read().strip().splitlines(),
         "response_bytes": int(E["BENCH_BYTES"]),
         "broker_flags": E.get("BENCH_FLAGS", ""),
-        "wrk": {"duration": E["BENCH_DUR"], "threads": int(E["BENCH_T"]),
+        "wrk": {"duration": E["BENCH_DUR"], "warmup": E.get("BENCH_WARMUP", ""),
+                "threads": int(E["BENCH_T"]),
                 "connections": int(E["BENCH_C"]), "keep_alive": True,
                 "tls": "same cert, TLSv1.2+1.3"},
         "tokens": {"warm": int(E["BENCH_WARM"]), "cold": int(E["BENCH_COLD"])},
@@ -116,9 +117,10 @@ def main(runs_path, load_path):
         return "%.2f ms" % (us / 1000)
 
     print()
-    print("%d customers, %d-byte body, %s per run, wrk -t%s -c%s, %s, %d CPUs"
-          % (n, doc["response_bytes"], E["BENCH_DUR"], E["BENCH_T"], E["BENCH_C"],
-             model, os.cpu_count()))
+    print("%d customers, %d-byte body, %s per run (nginx and warm after a %s warm-up),"
+          " wrk -t%s -c%s, %s, %d CPUs"
+          % (n, doc["response_bytes"], E["BENCH_DUR"], E.get("BENCH_WARMUP", "?"),
+             E["BENCH_T"], E["BENCH_C"], model, os.cpu_count()))
     head = "%-30s %10s %10s %10s %7s %7s %7s %6s"
     line = "%-30s %10.0f %10s %10s %7s %7s %7s %6.2f"
     print(head % ("", "req/s", "p50", "p99", "x rps", "x p50", "x p99", "cores"))

@@ -339,12 +339,22 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 		    "# HELP ccx_audit_purged_total Records removed by the "
 		    "retention purge.\n"
 		    "# TYPE ccx_audit_purged_total counter\n"
-		    "ccx_audit_purged_total %llu\n",
+		    "ccx_audit_purged_total %llu\n"
+		    "# HELP ccx_audit_commit_failures_total Commits of the log "
+		    "of reads that failed (each is retried).\n"
+		    "# TYPE ccx_audit_commit_failures_total counter\n"
+		    "ccx_audit_commit_failures_total %llu\n"
+		    "# HELP ccx_audit_reads_refused_total Fetches refused "
+		    "because their read could not be queued in time.\n"
+		    "# TYPE ccx_audit_reads_refused_total counter\n"
+		    "ccx_audit_reads_refused_total %llu\n",
 		    (unsigned long long)as.logged,
 		    (unsigned long long)as.waits,
 		    (unsigned long long)as.folded,
 		    (unsigned long long)as.filed,
-		    (unsigned long long)as.purged);
+		    (unsigned long long)as.purged,
+		    (unsigned long long)as.failed,
+		    (unsigned long long)as.refused);
 	}
 	{
 		uint64_t th = 0, tm = 0, ph = 0, pm = 0;

@@ -71,6 +71,14 @@ api_h_resource(struct api_request *r)
 	if (rc != 0)
 		goto out;
 
+	/* No answer without its record: a read that cannot be queued (the
+	 * store has refused the log's commits for --audit-wait-ms) fails. */
+	if ((rc = broker_audit_read(r->srv->audit, g.customer, g.company,
+		 g.id, p->fields)) != 0) {
+		rc = api_fail(r, API_E_UNAVAILABLE, "the read cannot be "
+		    "recorded in the customer's audit trail now");
+		goto out;
+	}
 	inm = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
 	    MHD_HTTP_HEADER_IF_NONE_MATCH);
 	if (inm != NULL && api_etag_listed(inm, p->etag, 1)) {
@@ -85,9 +93,6 @@ api_h_resource(struct api_request *r)
 	}
 	if (rc == 0)
 		api_metrics_event(API_EV_FETCH);
-	if (rc == 0)
-		(void)broker_audit_read(r->srv->audit, g.customer, g.company,
-		    g.id, p->fields);
 out:
 	api_proj_put(p);
 	broker_grant_clear(&g);

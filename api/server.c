@@ -67,6 +67,7 @@ api_config_defaults(struct api_config *c)
 	c->projection_cache = 11264;
 	c->audit_flush_ms = 200;
 	c->audit_fold_ms = 1000;
+	c->audit_wait_ms = 2000;
 	c->audit_retention = 400;
 	c->kdf.threads = 2;
 }
@@ -697,8 +698,8 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	{
 		struct broker_audit_opts ao = { cfg->audit_flush_ms,
-			cfg->audit_fold_ms, cfg->audit_retention, maintain,
-			srv };
+			cfg->audit_fold_ms, cfg->audit_wait_ms,
+			cfg->audit_retention, maintain, srv };
 
 		if ((rc = broker_audit_open(srv->store, &ao, &srv->audit)) != 0) {
 			errmsg(errbuf, errcap, "audit", broker_strerror(rc));

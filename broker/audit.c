@@ -408,6 +408,7 @@ struct broker_audit {
 	size_t textcap;
 	int64_t last_fold; /* microseconds */
 	_Atomic uint64_t flushed, waits, purged, folded, fold_records;
+	_Atomic uint64_t failed, refused;
 };
 
 /* A new queue at a freed one's address must not inherit its rings. */
@@ -451,6 +452,7 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 	struct ring *r;
 	struct item *it;
 	size_t head;
+	int64_t since = 0;
 
 	/* The ids go into the record text unescaped: they must be ids. */
 	if (strlen(customer) != BROKER_ID_LEN || strlen(grant) != BROKER_ID_LEN ||
@@ -462,6 +464,13 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 	/* Full: wait for room rather than lose a record. */
 	while (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
 	    RING) {
+		if (since == 0)
+			since = now_usec();
+		else if (now_usec() - since >= (int64_t)a->o.wait_ms * 1000) {
+			atomic_fetch_add_explicit(&a->refused, 1,
+			    memory_order_relaxed);
+			return BROKER_E_BUSY;
+		}
 		atomic_fetch_add_explicit(&a->waits, 1, memory_order_relaxed);
 		kick(a);
 		usleep(1000);
@@ -542,8 +551,10 @@ flush(struct broker_audit *a)
 		if ((taken = a->n) == 0)
 			return;
 		/* A failed commit is retried: the records stay in hand. */
-		while (broker_write(a->store, write_batch, a) != 0 && !a->stop)
+		while (broker_write(a->store, write_batch, a) != 0 && !a->stop) {
+			atomic_fetch_add(&a->failed, 1);
 			usleep(100000);
+		}
 		atomic_fetch_add(&a->flushed, a->n);
 		for (size_t i = 0; i < a->n; i++)
 			broker_audit_fields_put(a->batch[i].fields);
@@ -691,6 +702,8 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 		a->o.flush_ms = 200;
 	if (a->o.fold_ms == 0)
 		a->o.fold_ms = 1000;
+	if (a->o.wait_ms == 0)
+		a->o.wait_ms = 2000;
 	if ((a->batch = calloc(BATCH_MAX, sizeof(*a->batch))) == NULL) {
 		free(a);
 		return BROKER_E_NOMEM;
@@ -739,6 +752,8 @@ broker_audit_stats(const struct broker_audit *a, struct broker_audit_stats *o)
 	o->folded = atomic_load(&a->folded);
 	o->filed = atomic_load(&a->fold_records);
 	o->purged = atomic_load(&a->purged);
+	o->failed = atomic_load(&a->failed);
+	o->refused = atomic_load(&a->refused);
 }
 
 /* ---- the admin trail -------------------------------------------------- */

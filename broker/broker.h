@@ -552,6 +552,7 @@ struct broker_audit;
 struct broker_audit_opts {
 	unsigned flush_ms;	 /* at most this long in memory; 0: 200 */
 	unsigned fold_ms;	 /* reads reach the trail within; 0: 1000 */
+	unsigned wait_ms;	 /* a read waits for room this long; 0: 2000 */
 	unsigned retention_days; /* purge older records; 0: never */
 	/* Also run, on the flusher thread, at start and then hourly. */
 	void (*maintain)(void *arg);
@@ -578,8 +579,11 @@ void broker_audit_fields_put(struct broker_audit_fields *fields);
 /*
  * Queues the record of a company's read of a customer's profile (kind
  * "profile.read" with company, grant and fields); takes a reference to
- * fields.  Never drops: waits while this thread's ring is full.  Lock-free
- * otherwise.  BROKER_E_INVAL when an id is malformed.
+ * fields.  Never drops: waits while this thread's ring is full, and if it
+ * stays full for wait_ms (the store refusing the log's commits) returns
+ * BROKER_E_BUSY, so that the read is refused rather than made without a
+ * record, and the thread is not held for good.  Lock-free otherwise.
+ * BROKER_E_INVAL when an id is malformed.
  */
 int broker_audit_read(struct broker_audit *audit, const char *customer,
     const char *company, const char *grant,
@@ -591,6 +595,8 @@ struct broker_audit_stats {
 	uint64_t folded; /* log entries filed (or dropped) by folds */
 	uint64_t filed;	 /* records those became in the trails */
 	uint64_t purged; /* records removed by the retention purge */
+	uint64_t failed; /* commits of the log that failed (and are retried) */
+	uint64_t refused; /* reads refused: no room within wait_ms */
 };
 void broker_audit_stats(const struct broker_audit *audit,
     struct broker_audit_stats *out);

@@ -1391,6 +1391,88 @@ test_tokens_sweep(void **state)
 	broker_read_end(t);
 }
 
+static int
+del_big(struct broker_txn *t, void *arg)
+{
+	(void)arg;
+	return broker_txn_del_prefix(t, BROKER_DB_PROFILES, "big-", 4);
+}
+
+/*
+ * A store that refuses the log's commits (its map full) makes fetches
+ * wait for room, and after wait_ms refuse the read rather than hang or
+ * serve it unrecorded; once there is room again, nothing queued is lost.
+ */
+static void
+test_audit_store_full(void **state)
+{
+	struct fixture *small = calloc(1, sizeof(*small));
+	struct broker_audit_opts o = { .flush_ms = 10, .wait_ms = 50 };
+	struct broker_audit_stats st;
+	struct broker_audit *a = NULL;
+	struct broker_audit_fields *fl;
+	struct kv kv = { 0 };
+	static char big[64 * 1024];
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	const char *grant = "BBBBBBBBBBBBBBBBBBBBBB";
+	char key[32];
+	size_t queued = 0;
+	int rc = 0;
+
+	(void)state;
+	assert_non_null(small);
+	assert_int_equal(make_store(small, 4u << 20), 0);
+	new_session(small, "mona", 100, cid, tok);
+	memset(big, 'x', sizeof(big));
+	kv.val = big;
+	kv.vlen = sizeof(big);
+	kv.key = key;
+	for (int i = 0; i < 256 && rc == 0; i++) {
+		snprintf(key, sizeof(key), "big-%03d", i);
+		rc = broker_write(small->store, put_kv, &kv);
+	}
+	assert_int_equal(rc, BROKER_E_FULL);
+	assert_int_equal(broker_audit_open(small->store, &o, &a), 0);
+	assert_non_null(fl = broker_audit_fields_new("[\"language\"]", 12));
+	while ((rc = broker_audit_read(a, cid, "acme", grant, fl)) == 0)
+		assert_true(++queued < 100000);
+	assert_int_equal(rc, BROKER_E_BUSY);
+	broker_audit_stats(a, &st);
+	assert_true(st.failed > 0);
+	assert_int_equal(st.refused, 1);
+	assert_int_equal(st.logged, 0);
+	/* Room again: the retried commit takes what was queued. */
+	assert_int_equal(broker_write(small->store, del_big, NULL), 0);
+	/* LMDB reuses the pages a commit freed only two commits later, and
+	 * the log's failing commits do not count: one more write. */
+	kv.key = "tiny";
+	kv.vlen = 1;
+	assert_int_equal(broker_write(small->store, put_kv, &kv), 0);
+	for (int tries = 0; (rc = broker_audit_read(a, cid, "acme", grant,
+				 fl)) == BROKER_E_BUSY && tries < 100; tries++)
+		;
+	assert_int_equal(rc, 0);
+	broker_audit_fields_put(fl);
+	broker_audit_close(a);
+	/* Closing committed and filed them all, as one record. */
+	{
+		struct broker_txn *t;
+		json_t *items;
+		char next[32];
+
+		assert_int_equal(broker_read_begin(small->store, &t), 0);
+		assert_int_equal(broker_audit_list(t, cid, NULL, 10, &items,
+		    next, sizeof(next)), 0);
+		/* Newest first: the reads, then the sign-in. */
+		assert_int_equal(json_array_size(items), 2);
+		assert_int_equal(json_integer_value(json_object_get(
+		    json_array_get(items, 0), "count")), (json_int_t)queued + 1);
+		json_decref(items);
+		broker_read_end(t);
+	}
+	teardown((void **)&small);
+}
+
 static void
 test_audit_trail(void **state)
 {
@@ -1652,6 +1734,7 @@ main(void)
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_newer_format_refused),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_audit_store_full),
 		cmocka_unit_test(test_kdf_run),
 		cmocka_unit_test(test_kdf_pool),
 		cmocka_unit_test(test_customer_create),

@@ -189,7 +189,8 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--map-size", "1048575"), ("--token-cache", "63"),
                  ("--projection-cache", "16777217"),
                  ("--audit-flush-ms", "0"), ("--audit-fold-ms", "0"),
-                 ("--audit-fold-ms", "60001")]
+                 ("--audit-fold-ms", "60001"), ("--audit-wait-ms", "0"),
+                 ("--audit-wait-ms", "60001")]
         for flag, value in cases:
             with self.subTest(flag=flag, value=value):
                 p = self.run_daemon(flag, value)

@@ -404,6 +404,7 @@ struct broker_audit {
 	size_t n;
 	enum broker_db log; /* the log reads go to now */
 	int unfinished;	    /* the other log's fold failed part way */
+	int trim_due;	    /* reads came since malloc_trim last ran */
 	char *text;	    /* the flusher's record buffer */
 	size_t textcap;
 	int64_t last_fold; /* microseconds */
@@ -653,6 +654,7 @@ flusher_main(void *arg)
 {
 	struct broker_audit *a = arg;
 	struct timespec until;
+	uint64_t before;
 	int stop = 0;
 
 	fold_leftovers(a);
@@ -669,15 +671,26 @@ flusher_main(void *arg)
 			pthread_cond_timedwait(&a->wake, &a->lock, &until);
 		stop = a->stop;
 		pthread_mutex_unlock(&a->lock);
+		before = atomic_load(&a->flushed);
 		flush(a);
+		if (atomic_load(&a->flushed) != before)
+			a->trim_due = 1;
+		else if (a->trim_due) {
+			/*
+			 * Memory the fetches and folds freed goes back to the
+			 * kernel once reads stop coming, not after every fold:
+			 * under load that made the server threads wait on
+			 * malloc's arena locks and fault the pages back in.
+			 */
+			malloc_trim(0);
+			a->trim_due = 0;
+		}
 		/* The last pass files everything, so a closed queue's reads
 		 * are all in their customers' trails. */
 		if (stop || now_usec() - a->last_fold >=
 		    (int64_t)a->o.fold_ms * 1000) {
 			a->last_fold = now_usec();
 			fold(a);
-			/* Give back what the fold and the fetches freed. */
-			malloc_trim(0);
 		}
 		maybe_purge(a);
 	}

@@ -9,9 +9,41 @@ import glob
 import json
 import os
 import platform
+import re
 import sys
 
 E = os.environ
+
+
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def merge_rounds(rows):
+    """nginx.1, warm.1, nginx.2 ... become nginx and warm, each the
+    median of its rounds (every figure on its own), with the rounds kept
+    under "rounds"; also returns the (nginx, warm) pairs of each round."""
+    out = {k: v for k, v in rows.items() if "." not in k}
+    for base in ("nginx", "warm"):
+        rs = [rows[k] for k in sorted((k for k in rows if k.startswith(base + ".")),
+                                      key=lambda k: int(k.split(".")[1]))]
+        if not rs:
+            continue
+        m = {f: median([r[f] for r in rs]) for f in
+             ("requests_per_s", "p50_us", "p99_us", "broker_cpu_cores")}
+        m.update({"requests": sum(r["requests"] for r in rs),
+                  "non_2xx": sum(r["non_2xx"] for r in rs),
+                  "token_wraps": sum(r["token_wraps"] for r in rs),
+                  "rounds": rs})
+        out[base] = m
+    pairs = []
+    i = 1
+    while "nginx.%d" % i in rows and "warm.%d" % i in rows:
+        pairs.append((rows["nginx.%d" % i], rows["warm.%d" % i]))
+        i += 1
+    return out, pairs
 
 
 def main(runs_path, load_path):
@@ -30,13 +62,15 @@ def main(runs_path, load_path):
     hz = float(E.get("BENCH_HZ") or 100)
     rss_phases = {}
     for phase, ss in samples.items():
-        rss_phases[phase] = max(x[2] for x in ss)
+        base = re.sub(r"\.\d+$", "", phase)
+        rss_phases[base] = max(rss_phases.get(base, 0), max(x[2] for x in ss))
         if phase in rows and len(ss) >= 5:
             # The middle half of the run: steady, without wrk's set-up.
             mid = ss[len(ss) // 4: len(ss) - len(ss) // 4]
             dt = mid[-1][0] - mid[0][0]
             if dt > 0:
                 rows[phase]["broker_cpu_cores"] = round((mid[-1][1] - mid[0][1]) / hz / dt, 3)
+    rows, rounds = merge_rounds(rows)
     model = "unknown"
     for line in open("/proc/cpuinfo"):
         if line.startswith("model name"):
@@ -49,6 +83,13 @@ def main(runs_path, load_path):
         ratios[w] = {"rps": round(r["requests_per_s"] / ng["requests_per_s"], 3),
                      "p50": round(r["p50_us"] / ng["p50_us"], 3),
                      "p99": round(r["p99_us"] / ng["p99_us"], 3)}
+    # Warm against nginx round by round (each pair ran back to back),
+    # then the median of those ratios.
+    if rounds:
+        ratios["warm"] = {k: median([w[f] / n[f] for n, w in rounds])
+                          for k, f in (("rps", "requests_per_s"), ("p50", "p50_us"),
+                                       ("p99", "p99_us"))}
+        ratios["warm"] = {k: round(v, 3) for k, v in ratios["warm"].items()}
     notes = []
     if rows["cold"]["token_wraps"] or rows["cold"]["requests"] > int(E["BENCH_COLD"]):
         notes.append("cold tokens exhausted: tokens were reused, raise BENCH_COLD_TOKENS")
@@ -89,6 +130,7 @@ def main(runs_path, load_path):
         "response_bytes": int(E["BENCH_BYTES"]),
         "broker_flags": E.get("BENCH_FLAGS", ""),
         "wrk": {"duration": E["BENCH_DUR"], "warmup": E.get("BENCH_WARMUP", ""),
+                "rounds": len(rounds),
                 "threads": int(E["BENCH_T"]),
                 "connections": int(E["BENCH_C"]), "keep_alive": True,
                 "tls": "same cert, TLSv1.2+1.3"},
@@ -117,10 +159,12 @@ def main(runs_path, load_path):
         return "%.2f ms" % (us / 1000)
 
     print()
-    print("%d customers, %d-byte body, %s per run (nginx and warm after a %s warm-up),"
-          " wrk -t%s -c%s, %s, %d CPUs"
-          % (n, doc["response_bytes"], E["BENCH_DUR"], E.get("BENCH_WARMUP", "?"),
-             E["BENCH_T"], E["BENCH_C"], model, os.cpu_count()))
+    print("%d customers, %d-byte body, %s per run, wrk -t%s -c%s, %s, %d CPUs"
+          % (n, doc["response_bytes"], E["BENCH_DUR"], E["BENCH_T"], E["BENCH_C"],
+             model, os.cpu_count()))
+    print("nginx and warm: medians of %d alternating rounds, after a %s warm-up each;"
+          " their x columns: median of the rounds' ratios"
+          % (len(rounds), E.get("BENCH_WARMUP", "?")))
     head = "%-30s %10s %10s %10s %7s %7s %7s %6s"
     line = "%-30s %10.0f %10s %10s %7s %7s %7s %6.2f"
     print(head % ("", "req/s", "p50", "p99", "x rps", "x p50", "x p99", "cores"))

@@ -662,8 +662,10 @@ rss_anon_kib(void)
 	if (f == NULL)
 		return 0;
 	while (fgets(line, sizeof(line), f) != NULL)
-		if (sscanf(line, "RssAnon: %ld", &kib) == 1)
+		if (strncmp(line, "RssAnon:", 8) == 0) {
+			kib = strtol(line + 8, NULL, 10);
 			break;
+		}
 	fclose(f);
 	return kib;
 }

@@ -12,6 +12,8 @@
 -- in wrk's own "Non-2xx or 3xx responses" line.  BENCH_THREADS must equal
 -- wrk's -t for the cold split.
 
+dofile("bench/lines.lua")
+
 local tokens_file
 mode = nil -- global: done() reads it through thread:get
 local reqs, n, i = {}, 0, 0
@@ -27,10 +29,7 @@ function init(args)
 	tokens_file = args[1] or os.getenv("BENCH_TOKENS")
 	mode = args[2] or os.getenv("BENCH_MODE") or "warm"
 	assert(tokens_file, "fetch.lua: no token file (wrk ... -- FILE MODE)")
-	local all = {}
-	for line in io.lines(tokens_file) do
-		if #line > 0 then all[#all + 1] = line end
-	end
+	local all = bench_lines(tokens_file, "fetch.lua", "tokens")
 	local first, last = 1, #all
 	if mode == "cold" then
 		local nt = tonumber(os.getenv("BENCH_THREADS") or "2")

@@ -8,6 +8,8 @@
 -- issues an access token and a refresh token: a signature and a durable
 -- write (shared commits).
 
+dofile("bench/lines.lua")
+
 local reqs, n, i = {}, 0, 0
 
 function init(args)
@@ -17,15 +19,12 @@ function init(args)
 		["Authorization"] = "Basic " .. basic,
 		["Content-Type"] = "application/x-www-form-urlencoded",
 	}
-	for line in io.lines(file) do
-		if #line > 0 then
-			n = n + 1
-			reqs[n] = wrk.format("POST", "/oauth/token", headers,
-				"grant_type=urn%3Accx%3Aparams%3Aoauth%3Agrant-type%3Agrant"
-				.. "&grant_id=" .. line)
-		end
+	for _, id in ipairs(bench_lines(file, "token.lua", "grant ids")) do
+		n = n + 1
+		reqs[n] = wrk.format("POST", "/oauth/token", headers,
+			"grant_type=urn%3Accx%3Aparams%3Aoauth%3Agrant-type%3Agrant"
+			.. "&grant_id=" .. id)
 	end
-	assert(n > 0, "token.lua: no grant ids in " .. file)
 	i = math.random(n) - 1
 end
 

@@ -6,19 +6,16 @@
 --
 --   wrk ... -s bench/write.lua URL -- SESSIONS_FILE
 
+dofile("bench/lines.lua")
+
 local sessions, n, i, k = {}, 0, 0, 0
 local langs = { "en-GB", "fr-FR" }
 
 function init(args)
 	local file = args[1]
 	assert(file, "write.lua: wrk ... -- SESSIONS_FILE")
-	for line in io.lines(file) do
-		if #line > 0 then
-			n = n + 1
-			sessions[n] = line
-		end
-	end
-	assert(n > 0, "write.lua: no sessions in " .. file)
+	sessions = bench_lines(file, "write.lua", "sessions")
+	n = #sessions
 	i = math.random(n) - 1
 end
 

@@ -682,12 +682,12 @@ rss_anon_kib(void)
 static void
 maybe_trim(struct broker_audit *a, int busy, int folded)
 {
-	if (busy)
+	if (busy) {
 		a->trim_due = 1;
-	else if (!a->trim_due)
-		return;
-	if (busy && !(folded &&
-		rss_anon_kib() >= a->trimmed_kib + TRIM_GROWTH_KIB))
+		if (!folded ||
+		    rss_anon_kib() < a->trimmed_kib + TRIM_GROWTH_KIB)
+			return;
+	} else if (!a->trim_due)
 		return;
 	malloc_trim(0);
 	a->trim_due = 0;

@@ -79,6 +79,7 @@ struct api_config {
 	unsigned audit_flush_ms;     /* read records reach the disk within */
 	unsigned audit_fold_ms;      /* and the customer's trail within */
 	unsigned audit_wait_ms;      /* a fetch waits for its record's room */
+	unsigned audit_queue;        /* reads queued per server thread */
 	unsigned audit_retention;    /* days audit records are kept */
 	struct broker_store_opts store;
 	struct broker_kdf_opts kdf;

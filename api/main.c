@@ -32,7 +32,8 @@ static const char usage[] =
     "                  [--jwks-max-age SECONDS]\n"
     "                  [--token-cache N] [--projection-cache N]\n"
     "                  [--audit-flush-ms MS] [--audit-fold-ms MS]\n"
-    "                  [--audit-wait-ms MS] [--audit-retention-days DAYS]\n";
+    "                  [--audit-wait-ms MS] [--audit-queue N]\n"
+    "                  [--audit-retention-days DAYS]\n";
 
 enum {
 	OPT_DATA = 256, OPT_LISTEN, OPT_MTLS_LISTEN, OPT_ISSUER, OPT_THREADS, OPT_MAXCONN,
@@ -41,7 +42,8 @@ enum {
 	OPT_SESSION_IDLE, OPT_SESSION_LIFE, OPT_THROTTLE_WINDOW,
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
 	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
-	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_HELP,
+	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
+	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -77,6 +79,7 @@ static const struct option options[] = {
 	{ "audit-flush-ms", required_argument, NULL, OPT_AUDIT_FLUSH },
 	{ "audit-fold-ms", required_argument, NULL, OPT_AUDIT_FOLD },
 	{ "audit-wait-ms", required_argument, NULL, OPT_AUDIT_WAIT },
+	{ "audit-queue", required_argument, NULL, OPT_AUDIT_QUEUE },
 	{ "audit-retention-days", required_argument, NULL, OPT_AUDIT_RETENTION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -208,6 +211,9 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_AUDIT_WAIT:
 			if (parse_num(optarg, 1, 60000, &v)) goto bad;
 			cfg->audit_wait_ms = (unsigned)v; break;
+		case OPT_AUDIT_QUEUE:
+			if (parse_num(optarg, 16, 1u << 20, &v)) goto bad;
+			cfg->audit_queue = (unsigned)v; break;
 		case OPT_AUDIT_RETENTION:
 			if (parse_num(optarg, 1, 36500, &v)) goto bad;
 			cfg->audit_retention = (unsigned)v; break;

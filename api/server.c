@@ -68,6 +68,7 @@ api_config_defaults(struct api_config *c)
 	c->audit_flush_ms = 200;
 	c->audit_fold_ms = 1000;
 	c->audit_wait_ms = 2000;
+	c->audit_queue = 8192;
 	c->audit_retention = 400;
 	c->kdf.threads = 2;
 }
@@ -697,9 +698,15 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		goto fail;
 	}
 	{
-		struct broker_audit_opts ao = { cfg->audit_flush_ms,
-			cfg->audit_fold_ms, cfg->audit_wait_ms,
-			cfg->audit_retention, maintain, srv };
+		struct broker_audit_opts ao = {
+			.flush_ms = cfg->audit_flush_ms,
+			.fold_ms = cfg->audit_fold_ms,
+			.wait_ms = cfg->audit_wait_ms,
+			.queue = cfg->audit_queue,
+			.retention_days = cfg->audit_retention,
+			.maintain = maintain,
+			.maintain_arg = srv,
+		};
 
 		if ((rc = broker_audit_open(srv->store, &ao, &srv->audit)) != 0) {
 			errmsg(errbuf, errcap, "audit", broker_strerror(rc));

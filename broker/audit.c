@@ -23,7 +23,6 @@
 
 #include "broker/broker_int.h"
 
-#define RING 8192	 /* records per thread before a fetch waits */
 #define BATCH_MAX 4096	 /* records per commit */
 #define TRIM_GROWTH_KIB 4096
 #define PURGE_EVERY 3600 /* seconds between retention purges */
@@ -388,7 +387,7 @@ struct ring {
 	struct ring *next;
 	_Atomic size_t head; /* the producing thread's */
 	_Atomic size_t tail; /* the flusher's */
-	struct item items[RING];
+	struct item items[]; /* o.queue of them */
 };
 
 struct broker_audit {
@@ -429,7 +428,8 @@ ring_get(struct broker_audit *a)
 
 	if (mine.gen == a->gen && mine.ring != NULL)
 		return mine.ring;
-	if ((r = calloc(1, sizeof(*r))) == NULL)
+	if ((r = calloc(1, sizeof(*r) + a->o.queue * sizeof(r->items[0]))) ==
+	    NULL)
 		return NULL;
 	r->next = atomic_load(&a->rings);
 	while (!atomic_compare_exchange_weak(&a->rings, &r->next, r))
@@ -466,7 +466,7 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 	head = atomic_load_explicit(&r->head, memory_order_relaxed);
 	/* Full: wait for room rather than lose a record. */
 	while (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
-	    RING) {
+	    a->o.queue) {
 		if (since == 0)
 			since = now_usec();
 		else if (now_usec() - since >= (int64_t)a->o.wait_ms * 1000) {
@@ -478,7 +478,7 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 		kick(a);
 		usleep(1000);
 	}
-	it = &r->items[head % RING];
+	it = &r->items[head % a->o.queue];
 	memcpy(it->cid, customer, BROKER_ID_LEN + 1);
 	memcpy(it->grant, grant, BROKER_ID_LEN + 1);
 	memcpy(it->company, company, strlen(company) + 1);
@@ -487,7 +487,7 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 	/* Half full: wake the flusher early instead of making fetches wait. */
 	if (head + 1 - atomic_load_explicit(&r->tail, memory_order_relaxed) ==
-	    RING / 2)
+	    a->o.queue / 2)
 		kick(a);
 	return 0;
 }
@@ -547,7 +547,8 @@ flush(struct broker_audit *a)
 			    memory_order_relaxed);
 
 			while (tail != head && a->n < BATCH_MAX)
-				a->batch[a->n++] = r->items[tail++ % RING];
+				a->batch[a->n++] =
+				    r->items[tail++ % a->o.queue];
 			atomic_store_explicit(&r->tail, tail,
 			    memory_order_release);
 		}
@@ -753,6 +754,8 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 		a->o.fold_ms = 1000;
 	if (a->o.wait_ms == 0)
 		a->o.wait_ms = 2000;
+	if (a->o.queue == 0)
+		a->o.queue = 8192;
 	if ((a->batch = calloc(BATCH_MAX, sizeof(*a->batch))) == NULL) {
 		free(a);
 		return BROKER_E_NOMEM;

@@ -190,7 +190,8 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--projection-cache", "16777217"),
                  ("--audit-flush-ms", "0"), ("--audit-fold-ms", "0"),
                  ("--audit-fold-ms", "60001"), ("--audit-wait-ms", "0"),
-                 ("--audit-wait-ms", "60001")]
+                 ("--audit-wait-ms", "60001"), ("--audit-queue", "15"),
+                 ("--audit-queue", "1048577")]
         for flag, value in cases:
             with self.subTest(flag=flag, value=value):
                 p = self.run_daemon(flag, value)

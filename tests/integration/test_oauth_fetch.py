@@ -507,3 +507,55 @@ class ExpiryTests(OAuthTestCase):
         # The refresh token outlives it and gets a working token.
         new = json.loads(co.refresh(tok["refresh_token"])[2])
         self.assertEqual(fetch(self.b, new["access_token"])[0], 200)
+
+
+class FullStoreTests(OAuthTestCase):
+    """A store that refuses the log of reads (its map full): a fetch is
+    never served without its audit record, and never hangs."""
+
+    # No fold in the test's time: folding would free the log's pages.
+    broker_flags = BASE_FLAGS + ["--map-size", "1048576", "--audit-queue",
+                                 "16", "--audit-wait-ms", "100",
+                                 "--audit-fold-ms", "60000"]
+
+    def fill(self, accounts):
+        """Profiles of ever smaller size, one per account, until even one
+        of a few hundred bytes gets 507."""
+        size = 60000
+        for a in accounts:
+            doc = {"k%03d" % i: "v" * min(size, 1000)
+                   for i in range(max(1, size // 1000))}
+            st, _, data = a.call("PUT", "/v1/me/profile", {"notes": doc},
+                                 {"If-Match": "*"})
+            if st == 507:
+                size //= 4
+                if size < 250:
+                    return
+            else:
+                self.assertEqual(st, 200, data)
+        self.fail("the store never filled")
+
+    def test_full_store_refuses_fetches_with_503_not_data(self):
+        alice = self.w.customer("fullalice", profile=PROFILE)
+        acme = self.w.company("fullco")
+        g = alice.grant(acme, ["read:contact.email"])
+        at = acme.tokens(g["id"])["access_token"]
+        self.assertEqual(fetch(self.b, at)[0], 200)
+        # Their sessions first: signing in is a write too.
+        self.fill([self.w.customer("filler") for _ in range(60)])
+        answers = []
+        for _ in range(1000):
+            st, h, data = fetch(self.b, at)
+            answers.append(st)
+            if st != 200:
+                break
+        self.assertEqual(answers[-1], 503, answers)
+        self.assertEqual(set(answers[:-1]), {200})
+        doc = self.assertProblem(self.b, (st, h, data), 503, "unavailable")
+        self.assertNotIn(b"alice", data)
+        self.assertIn("audit trail", doc["detail"])
+        m = self.b.metrics()
+        self.assertGreaterEqual(m["ccx_audit_reads_refused_total"], 1)
+        self.assertGreaterEqual(m["ccx_audit_commit_failures_total"], 1)
+        # Another customer's session, and the broker itself, still answer.
+        self.assertEqual(self.b.request("GET", "/healthz")[0], 200)

@@ -619,14 +619,17 @@ int api_tls_retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_rdn,
 /* Frees every identity loaded; only once the daemon has stopped. */
 void api_tls_free(void);
 
-/* ---- one segment per answer (tlssend.c) ------------------------------- */
+/* ---- the TLS transport (tlsio.c) -------------------------------------- */
 
-/* A new connection writes through tlssend.c; a closed one forgets it. */
-void api_tlssend_attach(struct MHD_Connection *conn);
-void api_tlssend_detach(struct MHD_Connection *conn);
+struct api_tlsio;
+
+/* A new connection reads and writes through tlsio.c, its state in the
+ * socket context; detach frees it once the connection is gone. */
+void api_tlsio_attach(struct MHD_Connection *conn, void **socket_ctx);
+void api_tlsio_detach(void **socket_ctx);
 
 /* Before queueing an answer: its header waits for its body. */
-void api_tlssend_hold(struct MHD_Connection *conn, const char *method,
+void api_tlsio_hold(struct MHD_Connection *conn, const char *method,
     unsigned status, size_t body_len);
 
 /* ---- the web page (static.c) ------------------------------------------- */

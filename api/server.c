@@ -295,7 +295,7 @@ queue(struct api_request *r)
 		/* Could not even build a problem: let MHD answer 500. */
 		return MHD_NO;
 	}
-	api_tlssend_hold(r->conn, r->method, r->status, r->resp_bytes);
+	api_tlsio_hold(r->conn, r->method, r->status, r->resp_bytes);
 	ok = MHD_queue_response(r->conn, r->status, r->resp);
 	api_release_response(r); /* MHD holds its own reference */
 	return ok;
@@ -470,11 +470,10 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
     enum MHD_ConnectionNotificationCode toe)
 {
 	(void)cls;
-	(void)socket_ctx;
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		api_tlssend_attach(conn);
+		api_tlsio_attach(conn, socket_ctx);
 	else
-		api_tlssend_detach(conn);
+		api_tlsio_detach(socket_ctx);
 	api_metrics_connection(toe == MHD_CONNECTION_NOTIFY_STARTED);
 }
 

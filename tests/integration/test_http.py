@@ -7,6 +7,8 @@ next request: after such a refusal the connection is closed.
 """
 
 import json
+import socket
+import ssl
 import time
 
 from harness import BrokerTestCase, ClosedError, parse_responses, t
@@ -170,6 +172,53 @@ class HttpTests(BrokerTestCase):
                 self.assertTrue(page is None or body == page)
                 page = body
         self.assertEqual(c.buf, b"")
+
+    def test_tls_bytes_trickled_one_at_a_time(self):
+        # The transport reads ahead into a buffer of its own: TLS records
+        # that arrive a byte at a time, in the handshake and in two
+        # pipelined requests, must still make whole requests, and a
+        # record bigger than that buffer (a 20 KB header) must too.
+        sock = self.b.tcp(timeout=t(10.0))
+        self.addCleanup(sock.close)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = self.b.ssl_context().wrap_bio(inc, out,
+                                            server_hostname="localhost")
+
+        def trickle():
+            data = out.read()
+            for i in range(len(data)):
+                sock.sendall(data[i:i + 1])
+                if i % 64 == 0:
+                    time.sleep(0.001)
+
+        def pump():
+            chunk = sock.recv(65536)
+            if not chunk:
+                raise ClosedError("closed")
+            inc.write(chunk)
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                trickle()
+                pump()
+        big = b"X-Filler: " + b"f" * 20000
+        tls.write(req("GET", "/healthz") + req("GET", "/nope", big))
+        trickle()
+        got = b""
+        deadline = time.monotonic() + t(10.0)
+        while got.count(b"HTTP/1.1 ") < 2 or not got.endswith(b"}"):
+            self.assertLess(time.monotonic(), deadline, got)
+            try:
+                got += tls.read(65536)
+            except ssl.SSLWantReadError:
+                pump()
+        responses, rest = parse_responses(got)
+        self.assertEqual([r[0] for r in responses], [200, 404])
+        self.assertEqual(rest, b"")
 
     def test_keep_alive_counted_as_one_connection(self):
         before = self.b.metrics()["ccx_connections_total"]

@@ -238,6 +238,21 @@ void api_cached_release(struct api_cached *e);
 
 #define API_CLOCK_LEEWAY 5 /* seconds of clock skew tolerated */
 
+/*
+ * What the last full check of a token's access found: its grant, live, as
+ * it stood at access generation gen (broker_access_generation).  While
+ * the store's generation is still gen, the grant, its company and the
+ * token's jti are as they were then; only the grant's expiry, a matter
+ * of time, must be checked again.  Immutable and shared.
+ */
+struct api_seen {
+	_Atomic int refs;
+	uint64_t gen;
+	int64_t expires; /* the grant's */
+	char customer[BROKER_ID_LEN + 1];
+	char scopes[]; /* the grant's */
+};
+
 /* What a verified access token says; shared, reference counted. */
 struct api_tok {
 	struct api_cached base; /* first: the cache's view of it */
@@ -249,7 +264,19 @@ struct api_tok {
 	char kid[64];
 	char cnf[CERTS_THUMB_LEN + 1]; /* x5t#S256 it is bound to, or "" */
 	char *scope_text; /* scopes, normalised text */
+	pthread_mutex_t seen_lock; /* guards the pointer, not what it holds */
+	struct api_seen *seen;
 };
+
+/* The token's last full check if made at gen, else NULL; release the
+ * result with api_seen_put. */
+struct api_seen *api_tok_seen(struct api_tok *t, uint64_t gen);
+
+/* Records a full check that found grant g live at gen; returns it as
+ * api_tok_seen would (NULL without memory). */
+struct api_seen *api_tok_saw(struct api_tok *t, uint64_t gen,
+    const struct broker_grant *g);
+void api_seen_put(struct api_seen *s);
 
 
 /*
@@ -306,9 +333,14 @@ enum api_event {
 };
 void api_metrics_event(enum api_event ev);
 
-/* Counts a token-cache or projection-cache hit or miss on this thread. */
-void api_metrics_tokcache(int hit);
-void api_metrics_projcache(int hit);
+/* What a fetch found already done, counted per thread as hit or miss. */
+enum api_cache_kind {
+	API_CACHE_TOKEN,      /* a verified token (tokcache.c) */
+	API_CACHE_PROJECTION, /* a computed answer (projcache.c) */
+	API_CACHE_ACCESS,     /* a check of access still current (resource.c) */
+	API_N_CACHES
+};
+void api_metrics_cache(enum api_cache_kind k, int hit);
 
 /* Connections open now, summed over every thread. */
 uint64_t api_metrics_open_connections(void);

@@ -27,10 +27,7 @@ struct counters {
 	_Atomic uint64_t conn_opened;
 	_Atomic uint64_t conn_closed;
 	_Atomic uint64_t started;
-	_Atomic uint64_t tok_hits;
-	_Atomic uint64_t tok_misses;
-	_Atomic uint64_t proj_hits;
-	_Atomic uint64_t proj_misses;
+	_Atomic uint64_t cache[API_N_CACHES][2]; /* misses, hits */
 	_Atomic uint64_t events[API_N_EVENTS];
 	/*
 	 * (api_n_routes + 1) x API_N_CLASSES by class, then
@@ -148,12 +145,12 @@ api_metrics_inflight(void)
 }
 
 void
-api_metrics_tokcache(int hit)
+api_metrics_cache(enum api_cache_kind k, int hit)
 {
 	struct counters *c = mine_get();
 
-	if (c != NULL)
-		bump(hit ? &c->tok_hits : &c->tok_misses, 1);
+	if (c != NULL && (unsigned)k < API_N_CACHES)
+		bump(&c->cache[k][hit != 0], 1);
 }
 
 void
@@ -163,15 +160,6 @@ api_metrics_event(enum api_event ev)
 
 	if (c != NULL && (unsigned)ev < API_N_EVENTS)
 		bump(&c->events[ev], 1);
-}
-
-void
-api_metrics_projcache(int hit)
-{
-	struct counters *c = mine_get();
-
-	if (c != NULL)
-		bump(hit ? &c->proj_hits : &c->proj_misses, 1);
 }
 
 uint64_t
@@ -357,23 +345,27 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 		    (unsigned long long)as.refused);
 	}
 	{
-		uint64_t th = 0, tm = 0, ph = 0, pm = 0;
+		static const char *const names[API_N_CACHES] = {
+			[API_CACHE_TOKEN] = "token",
+			[API_CACHE_PROJECTION] = "projection",
+			[API_CACHE_ACCESS] = "access_check",
+		};
 
-		for (struct counters *c = head; c; c = c->next) {
-			th += get(&c->tok_hits);
-			tm += get(&c->tok_misses);
-			ph += get(&c->proj_hits);
-			pm += get(&c->proj_misses);
-		}
 		fprintf(f, "# HELP ccx_cache_lookups_total Lookups in the "
-		    "verified-token and projection caches.\n"
-		    "# TYPE ccx_cache_lookups_total counter\n"
-		    "ccx_cache_lookups_total{cache=\"token\",result=\"hit\"} %llu\n"
-		    "ccx_cache_lookups_total{cache=\"token\",result=\"miss\"} %llu\n"
-		    "ccx_cache_lookups_total{cache=\"projection\",result=\"hit\"} %llu\n"
-		    "ccx_cache_lookups_total{cache=\"projection\",result=\"miss\"} %llu\n",
-		    (unsigned long long)th, (unsigned long long)tm,
-		    (unsigned long long)ph, (unsigned long long)pm);
+		    "verified-token and projection caches, and fetches whose "
+		    "token's last check of access still held (hit) or that "
+		    "checked in full (miss).\n"
+		    "# TYPE ccx_cache_lookups_total counter\n");
+		for (int k = 0; k < API_N_CACHES; k++)
+			for (int hit = 1; hit >= 0; hit--) {
+				uint64_t v = 0;
+
+				for (struct counters *c = head; c; c = c->next)
+					v += get(&c->cache[k][hit]);
+				fprintf(f, "ccx_cache_lookups_total{cache=\"%s\","
+				    "result=\"%s\"} %llu\n", names[k],
+				    hit ? "hit" : "miss", (unsigned long long)v);
+			}
 	}
 	{
 		static const char *const names[API_N_EVENTS][2] = {

@@ -154,7 +154,7 @@ api_projection(struct api_request *r, const char *profile_etag,
 	if ((rc = key_of(profile_etag, gscopes, tok->scope_text, h)) != 0)
 		return rc;
 	p = (struct api_proj *)api_cache_get(r->srv->projections, h);
-	api_metrics_projcache(p != NULL);
+	api_metrics_cache(API_CACHE_PROJECTION, p != NULL);
 	if (p == NULL) {
 		if ((rc = compute(json, len, gscopes, tok->scope_text,
 			 &p)) != 0)

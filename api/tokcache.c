@@ -4,10 +4,13 @@
  *
  * Keyed by SHA-256 of the whole token (a token that differs in one byte is
  * a different entry and is verified afresh), in a bounded cache (cache.c).
- * An entry holds only what the signature vouches for (claims, compiled
- * scopes); the liveness of the grant, the company and the token's jti is
- * never cached and is checked by the caller on every request.
+ * An entry holds what the signature vouches for (claims, compiled
+ * scopes) and what the caller's last full check of the token's access
+ * found, stamped with the store's access generation (api_seen): the
+ * caller trusts that only while the generation has not moved, which
+ * every revocation, disabling or key change makes it do.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +18,57 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
+void
+api_seen_put(struct api_seen *s)
+{
+	if (s != NULL && atomic_fetch_sub(&s->refs, 1) == 1)
+		free(s);
+}
+
 static void
 tok_destroy(struct api_cached *e)
 {
 	struct api_tok *t = (struct api_tok *)e;
 
+	api_seen_put(t->seen);
+	pthread_mutex_destroy(&t->seen_lock);
 	free(t->scope_text);
 	free(t);
+}
+
+struct api_seen *
+api_tok_seen(struct api_tok *t, uint64_t gen)
+{
+	struct api_seen *s;
+
+	pthread_mutex_lock(&t->seen_lock);
+	if ((s = t->seen) != NULL && s->gen == gen)
+		atomic_fetch_add(&s->refs, 1);
+	else
+		s = NULL;
+	pthread_mutex_unlock(&t->seen_lock);
+	return s;
+}
+
+struct api_seen *
+api_tok_saw(struct api_tok *t, uint64_t gen, const struct broker_grant *g)
+{
+	size_t n = strlen(g->scopes) + 1;
+	struct api_seen *s = malloc(sizeof(*s) + n), *old;
+
+	if (s == NULL)
+		return NULL;
+	atomic_init(&s->refs, 2); /* the token's and the caller's */
+	s->gen = gen;
+	s->expires = g->expires;
+	memcpy(s->customer, g->customer, sizeof(s->customer));
+	memcpy(s->scopes, g->scopes, n);
+	pthread_mutex_lock(&t->seen_lock);
+	old = t->seen;
+	t->seen = s;
+	pthread_mutex_unlock(&t->seen_lock);
+	api_seen_put(old);
+	return s;
 }
 
 void
@@ -84,6 +131,11 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 		json_decref(claims);
 		return API_E_NOMEM;
 	}
+	if (pthread_mutex_init(&t->seen_lock, NULL) != 0) {
+		free(t);
+		json_decref(claims);
+		return API_E_NOMEM;
+	}
 	atomic_init(&t->base.refs, 1);
 	t->base.destroy = tok_destroy;
 	t->exp = json_integer_value(json_object_get(claims, "exp"));
@@ -142,7 +194,7 @@ api_token_check(struct api_request *r, struct broker_txn *txn,
 	if (certs_sha256(tok, len, h) != 0)
 		return API_E_INTERNAL;
 	t = (struct api_tok *)api_cache_get(r->srv->tokens, h);
-	api_metrics_tokcache(t != NULL);
+	api_metrics_cache(API_CACHE_TOKEN, t != NULL);
 	if (t == NULL) {
 		if ((rc = verify(r->srv, ring, tok, len, &t, r->detail,
 			 sizeof(r->detail))) != 0)

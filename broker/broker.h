@@ -246,6 +246,17 @@ int broker_txn_del_prefix(struct broker_txn *txn, enum broker_db db,
 int broker_txn_del(struct broker_txn *txn, enum broker_db db, const void *key,
     size_t klen);
 
+/*
+ * A counter that moves, in the same transaction, with every write that
+ * may take a company's access away: any change or deletion of a grant, a
+ * company or a signing key, and any write to the table of revoked tokens
+ * and authorization codes (creating a grant, a company or a key does not
+ * move it).  A reader that checked a
+ * token's access in a snapshot where it stood at gen, and reads gen again
+ * in a later snapshot, knows that nothing it checked has changed since.
+ */
+int broker_access_generation(struct broker_txn *txn, uint64_t *gen);
+
 /* ---- metadata ----------------------------------------------------------- */
 
 /*

@@ -55,7 +55,12 @@ struct broker_txn {
 	int write;
 	int pooled;	   /* kept by its thread: reset, not aborted, at end */
 	_Atomic int busy; /* a pooled snapshot in use */
+	int access_changed; /* a write that may take access away (store.c) */
 };
+
+/* Bumps the access generation when the write changed what it counts;
+ * the committer calls it at the end of each write's transaction. */
+int broker_access_bump(struct broker_txn *t);
 
 /* Keys of the meta database. */
 #define BROKER_META_FORMAT_KEY "format"

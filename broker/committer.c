@@ -32,7 +32,9 @@ run_job(struct broker_store *s, MDB_txn *parent, struct broker_job *j)
 		j->rc = broker_mdb_err(rc);
 		return;
 	}
-	if ((j->rc = j->fn(&t, j->arg)) != 0) {
+	if ((j->rc = j->fn(&t, j->arg)) == 0)
+		j->rc = broker_access_bump(&t);
+	if (j->rc != 0) {
 		/* Aborting the child undoes its changes, even a MAP_FULL. */
 		mdb_txn_abort(t.txn);
 		return;

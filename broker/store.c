@@ -464,6 +464,57 @@ broker_txn_scan(struct broker_txn *t, enum broker_db db, const void *start,
 	return rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
 }
 
+/*
+ * The tables a company's access is checked against.  What creates a
+ * record there cannot take access away; anything else there may.  A new
+ * revoked token is a creation that does, so that table counts always.
+ */
+static void
+note_access(struct broker_txn *t, enum broker_db db, int creation)
+{
+	if (db == BROKER_DB_TOKENS ||
+	    (!creation && (db == BROKER_DB_GRANTS ||
+	    db == BROKER_DB_COMPANIES || db == BROKER_DB_KEYS)))
+		t->access_changed = 1;
+}
+
+#define ACCESS_GEN_KEY "access_gen"
+
+int
+broker_access_generation(struct broker_txn *t, uint64_t *gen)
+{
+	const void *val;
+	size_t len;
+	int rc;
+
+	*gen = 0;
+	rc = broker_txn_get(t, BROKER_DB_META, ACCESS_GEN_KEY,
+	    sizeof(ACCESS_GEN_KEY) - 1, &val, &len, NULL);
+	if (rc == BROKER_E_NOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (len != sizeof(*gen))
+		return BROKER_E_CORRUPT;
+	memcpy(gen, val, sizeof(*gen));
+	return 0;
+}
+
+int
+broker_access_bump(struct broker_txn *t)
+{
+	uint64_t gen;
+	int rc;
+
+	if (!t->access_changed)
+		return 0;
+	if ((rc = broker_access_generation(t, &gen)) != 0)
+		return rc;
+	gen++;
+	return broker_txn_put(t, BROKER_DB_META, ACCESS_GEN_KEY,
+	    sizeof(ACCESS_GEN_KEY) - 1, &gen, sizeof(gen), 1);
+}
+
 /* Shared body of put and insert. */
 static int
 put(struct broker_txn *t, enum broker_db db, const void *key, size_t klen,
@@ -483,6 +534,7 @@ put(struct broker_txn *t, enum broker_db db, const void *key, size_t klen,
 	rc = mdb_put(t->txn, t->store->dbi[db], &k, &v, flags | MDB_RESERVE);
 	if (rc != 0)
 		return broker_mdb_err(rc);
+	note_access(t, db, (flags & MDB_NOOVERWRITE) != 0);
 	((unsigned char *)v.mv_data)[0] = (unsigned char)version;
 	if (len > 0)
 		memcpy((unsigned char *)v.mv_data + 1, val, len);
@@ -508,6 +560,7 @@ broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
 {
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT)
 		return BROKER_E_INVAL;
+	note_access(t, db, 0);
 	return broker_mdb_err(mdb_drop(t->txn, t->store->dbi[db], 0));
 }
 
@@ -521,6 +574,7 @@ broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
 
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || plen == 0)
 		return BROKER_E_INVAL;
+	note_access(t, db, 0);
 	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
 		return broker_mdb_err(rc);
 	for (;;) {
@@ -546,6 +600,7 @@ broker_txn_del(struct broker_txn *t, enum broker_db db, const void *key,
 
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
 		return BROKER_E_INVAL;
+	note_access(t, db, 0);
 	return broker_mdb_err(mdb_del(t->txn, t->store->dbi[db], &k, NULL));
 }
 

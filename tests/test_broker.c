@@ -1368,6 +1368,69 @@ test_jti_revocation(void **state)
 	broker_read_end(t);
 }
 
+static uint64_t
+access_gen(struct fixture *f)
+{
+	struct broker_txn *t;
+	uint64_t gen;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_access_generation(t, &gen), 0);
+	broker_read_end(t);
+	return gen;
+}
+
+/* Changes a grant record, then fails: nothing of it may remain. */
+static int
+spoil_grant(struct broker_txn *t, void *arg)
+{
+	int rc = broker_txn_put(t, BROKER_DB_GRANTS, "g:x", 3, "y", 1, 2);
+
+	(void)arg;
+	return rc != 0 ? rc : -399;
+}
+
+/*
+ * The access generation moves with every write that may take access away
+ * and only then: creations and unrelated writes leave it, a failed write
+ * leaves it, revocation, disabling and a revoked jti move it.
+ */
+static void
+test_access_generation(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new n = { .company = "gen", .scopes =
+		"read:communication", .purpose = "marketing", .now = 5000,
+		.expires = 9000 };
+	struct broker_grant_end e = { .now = 6000 };
+	struct broker_company_change d = { .id = "gen", .now = 6000,
+		.disabled = 1 };
+	struct broker_token_revoke r = { .jti = "jti-gen", .exp = 99999,
+		.company = "gen" };
+	struct kv other = { .key = "unrelated", .val = "v" };
+	uint64_t g0 = access_gen(f);
+
+	add_company(f, "gen", secret);
+	new_session(f, "gwen", 5000, cid, tok);
+	n.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	assert_int_equal(broker_write(f->store, put_kv, &other), 0);
+	assert_int_equal(access_gen(f), g0);
+	assert_int_equal(broker_write(f->store, spoil_grant, NULL), -399);
+	assert_int_equal(access_gen(f), g0);
+	e.customer = cid;
+	e.id = n.id;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(access_gen(f), g0 + 1);
+	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
+	    &d), 0);
+	assert_int_equal(access_gen(f), g0 + 2);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &r), 0);
+	assert_int_equal(access_gen(f), g0 + 3);
+}
+
 /* Expired revocation records are swept; live ones stay. */
 static void
 test_tokens_sweep(void **state)
@@ -1726,6 +1789,7 @@ main(void)
 		cmocka_unit_test(test_put_get_del),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_failing_write_isolated),
+		cmocka_unit_test(test_access_generation),
 		cmocka_unit_test(test_queue_full_is_busy),
 		cmocka_unit_test(test_shared_commits),
 		cmocka_unit_test(test_close_commits_pending),

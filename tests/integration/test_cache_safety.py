@@ -1,20 +1,22 @@
-"""Liveness is checked on every fetch, even for a token already verified
-and cached.
+"""Access is checked on every fetch, even for a token already verified,
+cached, and checked before.
 
-Each test fetches GET /v1/profile twice with a token, the second time
-asserting through /metrics that the token cache answered
-(ccx_cache_lookups_total{cache="token",result="hit"} goes up by one and
-the miss counter stays the same). It then changes something the cache
-does not vouch for: the company is disabled and enabled again, the token's
-jti is revoked at the revocation endpoint (RFC 7009), or a
-certificate-bound token (RFC 8705) is presented without its certificate
-or with another company's. The very next fetch must be refused with 401
-invalid_token (RFC 6750 3.1), and that fetch must itself be a cache hit,
-so the refusal comes from the per-request checks and not from a fresh
-verification.
+A token's signature is verified once (the token cache), and the check of
+its grant, company and jti is reused while the store's access generation
+stands still; every write that may take access away moves it.  Each test
+fetches GET /v1/profile with a token until /metrics shows that the fetch
+was answered from both (ccx_cache_lookups_total: one more hit of
+cache="token" and of cache="access_check", no miss).  It then changes
+something: the company is disabled and enabled again, the token's jti is
+revoked at the revocation endpoint (RFC 7009), a certificate-bound token
+(RFC 8705) is presented without its certificate or with another
+company's, or the grant expires.  The very next fetch must be refused
+with 401 invalid_token (RFC 6750 3.1), and that fetch must itself be a
+token-cache hit, so the refusal comes from the checks and not from a
+fresh verification.
 
-Two cases are covered elsewhere the same way (a token fetched twice before
-the change): revoking the grant, in
+Two cases are covered elsewhere with a token fetched until cached:
+revoking the grant, in
 test_oauth_fetch.FetchTests.test_grant_revocation_takes_effect_on_the_next_fetch,
 and forced key retirement, in
 test_keys.KeyRotationTests.test_forced_retire_kills_its_tokens_even_cached.
@@ -22,6 +24,7 @@ test_keys.KeyRotationTests.test_forced_retire_kills_its_tokens_even_cached.
 
 import json
 import re
+import time
 import urllib.parse
 
 import test_mtls
@@ -31,6 +34,8 @@ from test_oauth_common import (BASE_FLAGS, GRANT_TYPE, PROFILE, OAuthTestCase,
 
 HIT = 'ccx_cache_lookups_total{cache="token",result="hit"}'
 MISS = 'ccx_cache_lookups_total{cache="token",result="miss"}'
+REUSED = 'ccx_cache_lookups_total{cache="access_check",result="hit"}'
+CHECKED = 'ccx_cache_lookups_total{cache="access_check",result="miss"}'
 
 
 class CachedTokenLivenessTests(OAuthTestCase):
@@ -58,25 +63,30 @@ class CachedTokenLivenessTests(OAuthTestCase):
     # ---- helpers -----------------------------------------------------------
 
     def lookups(self):
-        """(token-cache hits, token-cache misses) from /metrics."""
+        """Token-cache hits and misses, access checks reused and made in
+        full, from /metrics."""
         m = self.b.metrics()
-        return m[HIT], m[MISS]
+        return m[HIT], m[MISS], m[REUSED], m[CHECKED]
 
-    def assertCacheHit(self, call):
-        """Runs call(), one token check, and asserts the token cache
-        answered it: one more hit, no miss.  Returns call()'s response."""
+    def assertCacheHit(self, call, check="reused"):
+        """Runs call(), one fetch, and asserts the token cache answered it
+        (one more hit, no miss) and that its check of access was `check`:
+        "reused" (the token's last check still held), "full", or None
+        (refused before any).  Returns call()'s response."""
         before = self.lookups()
         resp = call()
         after = self.lookups()
-        self.assertEqual((after[0] - before[0], after[1] - before[1]), (1, 0),
-                         "token-cache (hits, misses) went from %r to %r: "
-                         "this fetch was not a cache hit" % (before, after))
+        want = (1, 0) + {"reused": (1, 0), "full": (0, 1), None: (0, 0)}[check]
+        self.assertEqual(tuple(a - b for a, b in zip(after, before)), want,
+                         "(token hits, token misses, checks reused, full "
+                         "checks) went from %r to %r" % (before, after))
         return resp
 
     def cache(self, call):
-        """Fetches until the answer comes from the token cache (a token
-        is cached on its second use: the first is only remembered), all
-        with 200.  Returns the ETag of the answer."""
+        """Fetches until the answer comes from the token cache and the
+        token's last check of access (a token is cached on its second
+        use, the first is only remembered, and that use checks in full),
+        all with 200.  Returns the ETag of the answer."""
         for _ in range(2):
             st, _, data = call()
             self.assertEqual(st, 200, data)
@@ -108,21 +118,25 @@ class CachedTokenLivenessTests(OAuthTestCase):
         try:
             # Not even a 304 for the answer the company already holds.
             self.assertBearerError(self.assertCacheHit(
-                lambda: fetch(self.b, at, {"If-None-Match": etag})))
+                lambda: fetch(self.b, at, {"If-None-Match": etag}), "full"))
             self.assertBearerError(self.assertCacheHit(
-                lambda: fetch(self.b, at)))
+                lambda: fetch(self.b, at), "full"))
             self.assertBearerError(self.assertCacheHit(
-                lambda: fetch(self.b, at2)))
+                lambda: fetch(self.b, at2), "full"))
             # Meanwhile the customer revokes one of the two grants.
             self.alice.revoke_grant(dropped["id"])
         finally:
             self.b.admin("company", "enable", co.id)
-        # Enabled again: the same cached token of the live grant works ...
-        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        # Enabled again: the same cached token of the live grant works,
+        # checked in full once and then by its check ...
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at), "full")
         self.assertEqual(st, 200, data)
         self.assertEqual(json.loads(data), {"language": "en-GB"})
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        self.assertEqual(st, 200, data)
         # ... and the one of the grant revoked meanwhile stays refused.
-        self.assertBearerError(self.assertCacheHit(lambda: fetch(self.b, at2)))
+        self.assertBearerError(self.assertCacheHit(
+            lambda: fetch(self.b, at2), "full"))
 
     def test_jti_revocation_with_a_cached_token(self):
         g = self.alice.grant(self.acme, ["read:language"])
@@ -135,9 +149,13 @@ class CachedTokenLivenessTests(OAuthTestCase):
         st, _, data = self.acme.revoke(at)
         self.assertEqual(st, 200, data)
         self.assertBearerError(self.assertCacheHit(
-            lambda: fetch(self.b, at, {"If-None-Match": etag})))
-        self.assertBearerError(self.assertCacheHit(lambda: fetch(self.b, at)))
+            lambda: fetch(self.b, at, {"If-None-Match": etag}), "full"))
+        self.assertBearerError(self.assertCacheHit(
+            lambda: fetch(self.b, at), "full"))
         # Only that jti: the other cached token of the same grant lives on.
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, sibling),
+                                          "full")
+        self.assertEqual(st, 200, data)
         st, _, data = self.assertCacheHit(lambda: fetch(self.b, sibling))
         self.assertEqual(st, 200, data)
 
@@ -161,9 +179,41 @@ class CachedTokenLivenessTests(OAuthTestCase):
                 ("mutual-TLS listener, another company's certificate",
                  lambda: self.bound_fetch(at, self.other.id))):
             with self.subTest(name):
-                self.assertBearerError(self.assertCacheHit(call))
+                self.assertBearerError(self.assertCacheHit(call, None))
         # With its own certificate the cached token still works.
         st, _, data = self.assertCacheHit(
             lambda: self.bound_fetch(at, self.acme.id))
         self.assertEqual(st, 200, data)
         self.assertEqual(json.loads(data), {"language": "en-GB"})
+
+    def test_grant_expiry_with_a_reused_check(self):
+        # Time is the one thing the access generation does not see.
+        st, _, data = self.alice.grant_raw({
+            "company": self.acme.id, "scopes": ["read:language"],
+            "purpose": "service", "expires_at": int(time.time()) + 3})
+        self.assertEqual(st, 201, data)
+        g = json.loads(data)
+        at = self.acme.tokens(g["id"])["access_token"]
+        self.cache(lambda: fetch(self.b, at))
+        time.sleep(max(0, g["expires_at"] - time.time()) + 0.2)
+        self.assertBearerError(self.assertCacheHit(
+            lambda: fetch(self.b, at), "full"))
+
+    def test_creations_leave_checks_standing_and_changes_move_them(self):
+        g = self.alice.grant(self.acme, ["read:language"])
+        at = self.acme.tokens(g["id"])["access_token"]
+        self.cache(lambda: fetch(self.b, at))
+        # A new customer, company, grant and token take nothing away ...
+        bob = self.w.customer("cachebob", profile=PROFILE)
+        newco = self.w.company("cachenewco")
+        g2 = bob.grant(newco, ["read:language"])
+        newco.tokens(g2["id"])
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        self.assertEqual(st, 200, data)
+        # ... revoking someone else's grant might have: one full check,
+        # which passes, and the new check is reused after it.
+        bob.revoke_grant(g2["id"])
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at), "full")
+        self.assertEqual(st, 200, data)
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        self.assertEqual(st, 200, data)

@@ -113,8 +113,10 @@ class KeyRotationTests(unittest.TestCase):
     def test_forced_retire_kills_its_tokens_even_cached(self):
         old = self.token()
         first = kid_of(old)
-        self.assertEqual(self.fetch(old), 200)
-        self.assertEqual(self.fetch(old), 200)  # now in the verified cache
+        # Cached on its second use, and its check of access reused on the
+        # third (test_cache_safety proves the counting).
+        for _ in range(3):
+            self.assertEqual(self.fetch(old), 200)
         self.keys("rotate", "--now")
         self.keys("retire", first, "--force")
         st, h, _ = self.b.request("GET", "/v1/profile",

@@ -98,8 +98,11 @@ void
 api_accesslog_line(const char *ip, const char *method, const char *path,
     unsigned status, size_t bytes, uint64_t usec)
 {
+	/* Formatted once a second per thread, not once a request. */
+	static _Thread_local time_t ts_sec = -1;
+	static _Thread_local char ts[32];
 	struct ring *r;
-	char line[LINE_MAX_LEN], epath[PATH_MAX_LOGGED * 4 + 1], ts[32];
+	char line[LINE_MAX_LEN], epath[PATH_MAX_LOGGED * 4 + 1];
 	struct tm tm;
 	time_t now;
 	size_t head, tail, off, first;
@@ -107,10 +110,12 @@ api_accesslog_line(const char *ip, const char *method, const char *path,
 
 	if (w.fd < 0 || (r = ring_get()) == NULL)
 		return;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	if (strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-		ts[0] = '\0';
+	if ((now = time(NULL)) != ts_sec) {
+		gmtime_r(&now, &tm);
+		if (strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			ts[0] = '\0';
+		ts_sec = now;
+	}
 	escape(epath, sizeof(epath), path);
 	n = snprintf(line, sizeof(line), "%s %.46s \"%.16s %s\" %u %zu %llu\n", ts,
 	    ip, method, epath, status, bytes, (unsigned long long)usec);

@@ -387,6 +387,7 @@ struct ring {
 	struct ring *next;
 	_Atomic size_t head; /* the producing thread's */
 	_Atomic size_t tail; /* the flusher's */
+	size_t seen, taken;  /* the flusher's cursors while it takes a batch */
 	struct item items[]; /* o.queue of them */
 };
 
@@ -520,11 +521,46 @@ write_batch(struct broker_txn *t, void *arg)
 			return rc;
 		broker_put64(key, (uint64_t)it->ts);
 		broker_put32(key + 8, atomic_fetch_add(&seq, 1));
-		if ((rc = broker_txn_put(t, a->log, key, sizeof(key),
-			 a->text, need, 1)) != 0)
+		/* A read stamped before the last one filed goes in its place. */
+		rc = broker_txn_append(t, a->log, key, sizeof(key), a->text,
+		    need, 1);
+		if (rc == BROKER_E_EXISTS)
+			rc = broker_txn_put(t, a->log, key, sizeof(key),
+			    a->text, need, 1);
+		if (rc != 0)
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * Takes up to a batch of reads from the rings, oldest first across them:
+ * each ring is in time order, and merging them keeps the log's keys
+ * ascending, so that they append to it with full pages.
+ */
+static size_t
+take(struct broker_audit *a)
+{
+	struct ring *r, *best;
+
+	for (r = atomic_load(&a->rings); r != NULL; r = r->next) {
+		r->seen = atomic_load_explicit(&r->head, memory_order_acquire);
+		r->taken = atomic_load_explicit(&r->tail, memory_order_relaxed);
+	}
+	for (a->n = 0; a->n < BATCH_MAX; a->n++) {
+		best = NULL;
+		for (r = atomic_load(&a->rings); r != NULL; r = r->next)
+			if (r->taken != r->seen && (best == NULL ||
+			    r->items[r->taken % a->o.queue].ts <
+			    best->items[best->taken % a->o.queue].ts))
+				best = r;
+		if (best == NULL)
+			break;
+		a->batch[a->n] = best->items[best->taken++ % a->o.queue];
+	}
+	for (r = atomic_load(&a->rings); r != NULL; r = r->next)
+		atomic_store_explicit(&r->tail, r->taken, memory_order_release);
+	return a->n;
 }
 
 /*
@@ -538,21 +574,7 @@ flush(struct broker_audit *a)
 	size_t taken;
 
 	do {
-		a->n = 0;
-		for (struct ring *r = atomic_load(&a->rings); r != NULL;
-		     r = r->next) {
-			size_t head = atomic_load_explicit(&r->head,
-			    memory_order_acquire);
-			size_t tail = atomic_load_explicit(&r->tail,
-			    memory_order_relaxed);
-
-			while (tail != head && a->n < BATCH_MAX)
-				a->batch[a->n++] =
-				    r->items[tail++ % a->o.queue];
-			atomic_store_explicit(&r->tail, tail,
-			    memory_order_release);
-		}
-		if ((taken = a->n) == 0)
+		if ((taken = take(a)) == 0)
 			return;
 		/* A failed commit is retried: the records stay in hand. */
 		while (broker_write(a->store, write_batch, a) != 0 && !a->stop) {

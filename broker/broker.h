@@ -238,6 +238,16 @@ int broker_txn_insert(struct broker_txn *txn, enum broker_db db,
     const void *key, size_t klen, const void *val, size_t len,
     unsigned version);
 
+/*
+ * Like broker_txn_insert for a key above every key of db, which it adds
+ * without searching, filling pages whole where ordinary inserts at one
+ * end of a B-tree leave them half empty.  BROKER_E_EXISTS, changing
+ * nothing, when the key is not above the last.
+ */
+int broker_txn_append(struct broker_txn *txn, enum broker_db db,
+    const void *key, size_t klen, const void *val, size_t len,
+    unsigned version);
+
 /* Deletes every key of db that starts with prefix (none is fine). */
 int broker_txn_del_prefix(struct broker_txn *txn, enum broker_db db,
     const void *prefix, size_t plen);

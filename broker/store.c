@@ -556,6 +556,14 @@ broker_txn_insert(struct broker_txn *t, enum broker_db db, const void *key,
 }
 
 int
+broker_txn_append(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, const void *val, size_t len, unsigned version)
+{
+	return put(t, db, key, klen, val, len, version,
+	    MDB_NOOVERWRITE | MDB_APPEND);
+}
+
+int
 broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
 {
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT)

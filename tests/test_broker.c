@@ -214,6 +214,41 @@ test_put_get_del(void **state)
 	    BROKER_E_NOTFOUND);
 }
 
+/* Appends keys "b", "d", then offers "c" and "d" again, and "e". */
+static int
+append_some(struct broker_txn *t, void *arg)
+{
+	const void *val;
+	size_t len;
+
+	(void)arg;
+	assert_int_equal(broker_txn_append(t, BROKER_DB_READLOG1, "b", 1, "1",
+	    1, 1), 0);
+	assert_int_equal(broker_txn_append(t, BROKER_DB_READLOG1, "d", 1, "2",
+	    1, 1), 0);
+	assert_int_equal(broker_txn_append(t, BROKER_DB_READLOG1, "c", 1, "3",
+	    1, 1), BROKER_E_EXISTS);
+	assert_int_equal(broker_txn_append(t, BROKER_DB_READLOG1, "d", 1, "4",
+	    1, 1), BROKER_E_EXISTS);
+	assert_int_equal(broker_txn_get(t, BROKER_DB_READLOG1, "c", 1, &val,
+	    &len, NULL), BROKER_E_NOTFOUND);
+	assert_int_equal(broker_txn_get(t, BROKER_DB_READLOG1, "d", 1, &val,
+	    &len, NULL), 0);
+	assert_memory_equal(val, "2", 1);
+	assert_int_equal(broker_txn_append(t, BROKER_DB_READLOG1, "e", 1, "5",
+	    1, 1), 0);
+	return broker_txn_drop_all(t, BROKER_DB_READLOG1);
+}
+
+/* Appending takes only keys above the last and refuses the rest. */
+static void
+test_append(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(broker_write(f->store, append_some, NULL), 0);
+}
+
 static int
 bad_args(struct broker_txn *t, void *arg)
 {
@@ -1787,6 +1822,7 @@ main(void)
 		cmocka_unit_test(test_init_rejects_bad_issuer),
 		cmocka_unit_test(test_open_uninitialised),
 		cmocka_unit_test(test_put_get_del),
+		cmocka_unit_test(test_append),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_failing_write_isolated),
 		cmocka_unit_test(test_access_generation),

@@ -32,7 +32,8 @@ def merge_rounds(rows):
         if not rs:
             continue
         m = {f: median([r[f] for r in rs]) for f in
-             ("requests_per_s", "p50_us", "p99_us", "broker_cpu_cores")}
+             ("requests_per_s", "p50_us", "p99_us", "broker_cpu_cores",
+              "served_per_s", "cpu_us_per_request") if all(f in r for r in rs)}
         m.update({"requests": sum(r["requests"] for r in rs),
                   "non_2xx": sum(r["non_2xx"] for r in rs),
                   "token_wraps": sum(r["token_wraps"] for r in rs),
@@ -46,6 +47,22 @@ def merge_rounds(rows):
     return out, pairs
 
 
+def steady(ss, hz):
+    """The middle half of a run's samples while requests were answered:
+    the broker's rate by its own count, the CPU it used, and that CPU per
+    request."""
+    live = [b for a, b in zip(ss, ss[1:]) if a[3] >= 0 and b[3] > a[3]]
+    mid = live[len(live) // 4: len(live) - len(live) // 4]
+    if len(mid) < 3 or mid[-1][0] <= mid[0][0]:
+        return {}
+    dt = mid[-1][0] - mid[0][0]
+    n = mid[-1][3] - mid[0][3]
+    cpu = (mid[-1][1] - mid[0][1]) / hz
+    return {"served_per_s": round(n / dt, 1),
+            "broker_cpu_cores": round(cpu / dt, 3),
+            "cpu_us_per_request": round(cpu * 1e6 / n, 1) if n else None}
+
+
 def main(runs_path, load_path):
     rows = {}
     for line in open(runs_path):
@@ -57,19 +74,27 @@ def main(runs_path, load_path):
     samples = {}
     for line in open(E["BENCH_SAMPLES"]):
         f = line.split()
-        if len(f) == 4:
-            samples.setdefault(f[0], []).append((float(f[1]), int(f[2]), int(f[3])))
+        if len(f) == 5:
+            samples.setdefault(f[0], []).append(
+                (float(f[1]), int(f[2]), int(f[3]), int(f[4])))
     hz = float(E.get("BENCH_HZ") or 100)
     rss_phases = {}
     for phase, ss in samples.items():
         base = re.sub(r"\.\d+$", "", phase)
         rss_phases[base] = max(rss_phases.get(base, 0), max(x[2] for x in ss))
-        if phase in rows and len(ss) >= 5:
-            # The middle half of the run: steady, without wrk's set-up.
-            mid = ss[len(ss) // 4: len(ss) - len(ss) // 4]
-            dt = mid[-1][0] - mid[0][0]
-            if dt > 0:
-                rows[phase]["broker_cpu_cores"] = round((mid[-1][1] - mid[0][1]) / hz / dt, 3)
+        if phase in rows:
+            rows[phase].update(steady(ss, hz))
+    # wrk starts each thread as soon as its script is set up but its
+    # clock only when all are: with a large token file (cold) its
+    # requests/s counts seconds of requests it does not time.  The
+    # broker's own count over the steady middle of the run is the rate,
+    # except for the warm rounds, compared with nginx's as wrk times
+    # both (their scripts are set up in milliseconds; served_per_s
+    # stays in the file as a check).
+    for name, r in rows.items():
+        if r.get("served_per_s") and name.split(".")[0] not in ("nginx", "warm"):
+            r["wrk_requests_per_s"] = r["requests_per_s"]
+            r["requests_per_s"] = r["served_per_s"]
     rows, rounds = merge_rounds(rows)
     model = "unknown"
     for line in open("/proc/cpuinfo"):
@@ -184,6 +209,13 @@ def main(runs_path, load_path):
                       "", "", "", r["broker_cpu_cores"]))
     print()
     print("ratios x are broker/nginx; cores: CPU the broker used (nginx row: the broker idle)")
+    print("req/s of cold, issuance and writes: the broker's own count over the middle of"
+          " the run (wrk's figure for cold: %.0f)" % rows["cold"].get("wrk_requests_per_s", 0))
+    per = ["%s %.1f" % (k, rows[k]["cpu_us_per_request"]) for k in ("warm", "cold")
+           if rows[k].get("cpu_us_per_request")]
+    if per:
+        print("broker CPU per request, us: " + ", ".join(per) +
+              ("; one Ed25519 verify alone: %.1f" % (1e6 / verify) if verify else ""))
     if ceiling:
         print("cold vs Ed25519 verify alone: %.0f verify/s per core x %.2f cores = %.0f/s;"
               " cold/that = %.2f" % (verify, cores, ceiling, cold_vs_verify))

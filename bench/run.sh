@@ -134,22 +134,17 @@ NGINX_CA=$data/certs/ca.pem nginx_start "$work" "$nport" \
     "$data/certs/server.pem" "$data/certs/server.key" profile
 
 # ---- runs --------------------------------------------------------------------
-# The broker's CPU time so far, in clock ticks (utime + stime).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$bpid/stat"; }
 hz=$(getconf CLK_TCK)
 
-# Sampled every 200 ms for the whole run, each sample tagged with the
-# phase (the run under way): time, the broker's CPU ticks, and its private
-# memory (RssAnon, which leaves out the LMDB map, a shared file mapping).
-# The report takes a run's CPU use from the middle of its samples, away
-# from wrk's start-up (reading up to 400,000 tokens) and wind-down.
+# Sampled every 200 ms for the whole run by bench/sample.py, each sample
+# tagged with the phase (the run under way): time, the broker's CPU
+# ticks, its private memory, and the requests it has answered by its own
+# count.  The report takes a run's rate and CPU use from the middle of its
+# samples, away from wrk's start-up (reading up to 400,000 tokens) and
+# wind-down.
 echo start >"$work/phase"
-( while kill -0 "$bpid" 2>/dev/null; do
-	printf '%s %s %s %s\n' "$(cat "$work/phase")" "$(date +%s.%N)" \
-	    "$(cpu_ticks 2>/dev/null)" \
-	    "$(awk '/^RssAnon/ {print $2}' "/proc/$bpid/status" 2>/dev/null)"
-	sleep 0.2
-  done ) >"$work/samples.txt" &
+$PY bench/sample.py "$bpid" "$bport" "$data/certs/ca.pem" "$data/admin.token" \
+    "$work/phase" >"$work/samples.txt" &
 rpid=$!
 
 # run NAME THREADS CONNS URL [wrk args...]: appends

@@ -15,7 +15,7 @@
 #   BENCH_CONNECTIONS   wrk connections (default 32)
 #   BENCH_WARMUP        unmeasured run before nginx's and the warm run
 #                       (default 3s)
-#   BENCH_ROUNDS        nginx and warm runs, alternating (default 3); the
+#   BENCH_ROUNDS        nginx and warm runs, alternating (default 5); the
 #                       report gives medians and the median of the ratios
 #                       of each round
 #   BENCH_COLD_TOKENS   distinct tokens for the cold run (default: 40,000
@@ -34,7 +34,7 @@ dur=${BENCH_DURATION:-10s}
 threads=${BENCH_THREADS:-2}
 conns=${BENCH_CONNECTIONS:-32}
 warm_s=${BENCH_WARMUP:-3s}
-rounds=${BENCH_ROUNDS:-3}
+rounds=${BENCH_ROUNDS:-5}
 warm=10000
 [ "$n" -lt "$warm" ] && warm=$n
 case $dur in
@@ -187,9 +187,9 @@ echo "running: nginx static and broker warm ($rounds rounds, alternating, after 
     "warm-up each), broker cold ($dur each, -t$threads -c$conns)"
 warmup "https://127.0.0.1:$nport/profile"
 warmup "https://127.0.0.1:$bport/v1/profile" -s bench/fetch.lua -- "$work/warm.tokens" warm
-# Alternating rounds, because this machine's noise is large: nginx's own
-# rate moved between 90k and 119k req/s, and its p99 between 1.2 and
-# 2.4 ms, from one run to the next.
+# Alternating rounds, because a 2-core machine's noise is large: nginx's
+# own rate has moved between 61k and 79k req/s, and its p99 between 1.1
+# and 5.3 ms, from one 10 s run to the next.
 i=1
 while [ "$i" -le "$rounds" ]; do
 	run "nginx.$i" "$threads" "$conns" "https://127.0.0.1:$nport/profile"

@@ -599,7 +599,7 @@ fold_log(struct broker_audit *a, enum broker_db log, int drain)
 	struct broker_audit_fold_stats st;
 	int rc, done = 0;
 
-	if ((rc = broker_audit_fold_new(log, &f)) != 0)
+	if ((rc = broker_audit_fold_new(log, 0, &f)) != 0)
 		return rc;
 	while (!done) {
 		if ((rc = broker_write(a->store, broker_audit_fold_step,

@@ -9,7 +9,7 @@
  * most of what the audit trail cost the fetch path.
  *
  * There are two logs: reads go to one while the other is folded.  The
- * fold groups the whole closed log: reads of the same fields by the same
+ * fold groups the closed log: reads of the same fields by the same
  * company under the same grant become one record, with a count and the
  * first and last time when there was more than one, filed under the
  * customer.  Groups are filed in key order, STEP_GROUPS per transaction
@@ -20,6 +20,15 @@
  * empties the log (mdb_drop, no per-entry deletes).  No read is lost or
  * counted twice.  Reads of a customer deleted meanwhile are dropped, not
  * resurrected.
+ *
+ * A fold holds at most a chunk of groups in memory (FOLD_GROUPS unless
+ * told otherwise).  When new reads come faster than they can be filed
+ * (every cold read is a record of its own), the closed log grows past
+ * that: the fold then takes the log a chunk at a time, from its oldest
+ * entry up to a stop key, and the chunk's last step deletes the entries
+ * below the stop key instead of dropping the log.  The mark names the
+ * chunk it belongs to (the whole log, or the entries below its stop key),
+ * so that a fold resumed after a crash rebuilds exactly that chunk.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +36,8 @@
 
 #include "broker/broker_int.h"
 
-#define STEP_GROUPS 128 /* records filed per transaction */
+#define STEP_GROUPS 128	  /* records filed per transaction */
+#define FOLD_GROUPS 16384 /* groups held in memory at once: about 4.5 MiB */
 #define IDS ((size_t)2 * BROKER_ID_LEN) /* customer and grant ids */
 #define HEAD (IDS + 1)			  /* and the company's length */
 
@@ -111,8 +121,18 @@ struct group {
 	uint64_t count;
 };
 
+/* The mark's first byte: which chunk its fold took.  An older mark, a
+ * group's bytes alone, starts with a printable byte: the whole log. */
+#define MARK_WHOLE 0x00 /* the whole log */
+#define MARK_BELOW 0x01 /* the entries below the stop key that follows */
+
 struct broker_audit_fold {
 	enum broker_db log;
+	size_t max;	 /* groups a chunk may hold */
+	int whole;	 /* take the whole log, whatever its size (a resumed
+			    fold whose mark says so) */
+	int partial;	 /* the chunk ends at stop, the log goes on */
+	unsigned char stop[BROKER_AUDIT_LKEY_LEN];
 	struct group *g; /* open addressing, cap a power of two */
 	size_t cap, n;
 	struct group **order; /* the groups in key order, once built */
@@ -203,6 +223,17 @@ add(struct broker_audit_fold *f, const unsigned char *v, size_t len, int64_t ts,
 	return 0;
 }
 
+/* LMDB's order of keys, and the key order of groups: their log values
+ * (customer id first). */
+static int
+cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b,
+    size_t bl)
+{
+	int c = memcmp(a, b, al < bl ? al : bl);
+
+	return c != 0 ? c : (al > bl) - (al < bl);
+}
+
 static int
 collect(void *arg, const void *key, size_t klen, const void *val, size_t len)
 {
@@ -210,12 +241,17 @@ collect(void *arg, const void *key, size_t klen, const void *val, size_t len)
 	const unsigned char *k = key;
 	struct read r;
 
-	if (klen == sizeof(mark_key) && memcmp(k, mark_key, klen) == 0) {
-		if (len == 0 || (f->mark = malloc(len)) == NULL)
-			return len == 0 ? 0 : BROKER_E_NOMEM;
-		memcpy(f->mark, val, len);
-		f->marklen = len;
-		return 0;
+	if (klen == sizeof(mark_key) && memcmp(k, mark_key, klen) == 0)
+		return 0; /* read by build */
+	if (f->partial) {
+		/* A resumed chunk: exactly the entries below its stop key. */
+		if (cmp_bytes(k, klen, f->stop, sizeof(f->stop)) >= 0)
+			return 1;
+	} else if (!f->whole && f->n == f->max &&
+	    klen == BROKER_AUDIT_LKEY_LEN) {
+		f->partial = 1;
+		memcpy(f->stop, k, klen);
+		return 1;
 	}
 	f->st.entries++;
 	/* A damaged entry is dropped with the others, not folded. */
@@ -224,16 +260,6 @@ collect(void *arg, const void *key, size_t klen, const void *val, size_t len)
 		return 0;
 	}
 	return add(f, val, len, (int64_t)broker_get64(k), broker_get32(k + 8));
-}
-
-/* Key order of groups: their log values (customer id first). */
-static int
-cmp_bytes(const unsigned char *a, size_t al, const unsigned char *b,
-    size_t bl)
-{
-	int c = memcmp(a, b, al < bl ? al : bl);
-
-	return c != 0 ? c : (al > bl) - (al < bl);
 }
 
 static int
@@ -245,14 +271,50 @@ cmp_groups(const void *a, const void *b)
 	return cmp_bytes(x->bytes, x->len, y->bytes, y->len);
 }
 
-/* Groups the whole log and orders the groups; skips what a mark says
- * an earlier run filed. */
-static int
-build(struct broker_txn *t, struct broker_audit_fold *f)
+/* Lets go of one chunk's groups, keeping the table for the next. */
+static void
+release_chunk(struct broker_audit_fold *f)
 {
-	size_t k = 0;
+	for (size_t i = 0; i < f->cap; i++)
+		free(f->g[i].bytes);
+	memset(f->g, 0, f->cap * sizeof(*f->g));
+	free(f->order);
+	free(f->mark);
+	f->order = NULL;
+	f->mark = NULL;
+	f->marklen = 0;
+	f->n = f->next = f->pending = 0;
+	f->built = f->whole = f->partial = 0;
+}
+
+static int
+build_chunk(struct broker_txn *t, struct broker_audit_fold *f)
+{
+	const unsigned char *m;
+	size_t k = 0, mlen;
 	int rc;
 
+	rc = broker_txn_get(t, f->log, mark_key, sizeof(mark_key),
+	    (const void **)&m, &mlen, NULL);
+	if (rc == 0) {
+		f->whole = 1;
+		if (mlen > 0 && m[0] == MARK_WHOLE) {
+			m++, mlen--;
+		} else if (mlen > sizeof(f->stop) && m[0] == MARK_BELOW) {
+			f->whole = 0;
+			f->partial = 1;
+			memcpy(f->stop, m + 1, sizeof(f->stop));
+			m += 1 + sizeof(f->stop);
+			mlen -= 1 + sizeof(f->stop);
+		}
+		if (mlen > 0 && (f->mark = malloc(mlen)) == NULL)
+			return BROKER_E_NOMEM;
+		if (mlen > 0)
+			memcpy(f->mark, m, mlen);
+		f->marklen = mlen;
+	} else if (rc != BROKER_E_NOTFOUND) {
+		return rc;
+	}
 	rc = broker_txn_scan(t, f->log, NULL, 0, collect, f);
 	if (rc < 0)
 		return rc;
@@ -271,6 +333,23 @@ build(struct broker_txn *t, struct broker_audit_fold *f)
 		f->next++;
 	f->built = 1;
 	return 0;
+}
+
+/* Groups the chunk and orders the groups; skips what a mark says an
+ * earlier run filed. */
+static int
+build(struct broker_txn *t, struct broker_audit_fold *f)
+{
+	struct broker_audit_fold_stats st = f->st;
+	int rc;
+
+	/* A build that failed part way is redone from scratch, or its
+	 * groups would count the same reads twice. */
+	if ((rc = build_chunk(t, f)) != 0) {
+		release_chunk(f);
+		f->st = st;
+	}
+	return rc;
 }
 
 /* The fields text is embedded as it stands: it must be a JSON array. */
@@ -354,7 +433,8 @@ file_group(struct broker_txn *t, struct broker_audit_fold *f,
 }
 
 int
-broker_audit_fold_new(enum broker_db log, struct broker_audit_fold **out)
+broker_audit_fold_new(enum broker_db log, size_t max_groups,
+    struct broker_audit_fold **out)
 {
 	struct broker_audit_fold *f;
 
@@ -362,6 +442,7 @@ broker_audit_fold_new(enum broker_db log, struct broker_audit_fold **out)
 	if ((f = calloc(1, sizeof(*f))) == NULL)
 		return BROKER_E_NOMEM;
 	f->log = log;
+	f->max = max_groups > 0 ? max_groups : FOLD_GROUPS;
 	f->cap = 1024;
 	if ((f->g = calloc(f->cap, sizeof(*f->g))) == NULL) {
 		free(f);
@@ -376,13 +457,33 @@ broker_audit_fold_free(struct broker_audit_fold *f)
 {
 	if (f == NULL)
 		return;
-	for (size_t i = 0; i < f->cap; i++)
-		free(f->g[i].bytes);
+	release_chunk(f);
 	free(f->g);
-	free(f->order);
-	free(f->mark);
 	free(f->text);
 	free(f);
+}
+
+/* Notes in the log that the chunk is filed up to and including g. */
+static int
+put_mark(struct broker_txn *t, struct broker_audit_fold *f,
+    const struct group *g)
+{
+	size_t head = f->partial ? 1 + sizeof(f->stop) : 1;
+
+	if (head + g->len > f->textcap) {
+		char *p = realloc(f->text, head + g->len);
+
+		if (p == NULL)
+			return BROKER_E_NOMEM;
+		f->text = p;
+		f->textcap = head + g->len;
+	}
+	f->text[0] = f->partial ? MARK_BELOW : MARK_WHOLE;
+	if (f->partial)
+		memcpy(f->text + 1, f->stop, sizeof(f->stop));
+	memcpy(f->text + head, g->bytes, g->len);
+	return broker_txn_put(t, f->log, mark_key, sizeof(mark_key), f->text,
+	    head + g->len, 1);
 }
 
 int
@@ -399,10 +500,15 @@ broker_audit_fold_step(struct broker_txn *t, void *arg)
 		if ((rc = file_group(t, f, f->order[i])) != 0)
 			return rc;
 	if (end < f->n) {
-		const struct group *last = f->order[end - 1];
-
-		rc = broker_txn_put(t, f->log, mark_key, sizeof(mark_key),
-		    last->bytes, last->len, 1);
+		rc = put_mark(t, f, f->order[end - 1]);
+	} else if (f->partial) {
+		/* The chunk's entries and its mark go together. */
+		rc = broker_txn_del_below(t, f->log, f->stop, sizeof(f->stop));
+		if (rc == 0)
+			rc = broker_txn_del(t, f->log, mark_key,
+			    sizeof(mark_key));
+		if (rc == BROKER_E_NOTFOUND)
+			rc = 0;
 	} else if (f->st.entries > 0 || f->mark != NULL) {
 		rc = broker_txn_drop_all(t, f->log);
 	} else {
@@ -417,7 +523,12 @@ broker_audit_fold_advance(struct broker_audit_fold *f)
 {
 	f->st.records += f->pending - f->next;
 	f->next = f->pending;
-	return f->built && f->next == f->n;
+	if (!f->built || f->next != f->n)
+		return 0;
+	if (!f->partial)
+		return 1;
+	release_chunk(f); /* the log goes on: the next step takes more */
+	return 0;
 }
 
 void

@@ -105,7 +105,8 @@ int broker_audit_put_text(struct broker_txn *txn, const char *customer,
  * Folding a closed log: fold_new starts (nothing read yet); fold_step is
  * a broker_write_fn (arg the fold) that files the next groups; after a
  * step commits, fold_advance moves on and says 1 when the log is filed
- * and empty.  A step that failed is simply run again.
+ * and empty.  A step that failed is simply run again.  max_groups bounds
+ * the groups held in memory at once (0: the default).
  */
 #define BROKER_AUDIT_LKEY_LEN (8 + 4)
 size_t broker_audit_log_size(const char *company, size_t fields_len);
@@ -119,7 +120,8 @@ struct broker_audit_fold_stats {
 	size_t records; /* records filed (or dropped: customer gone) */
 	size_t corrupt; /* damaged entries dropped */
 };
-int broker_audit_fold_new(enum broker_db log, struct broker_audit_fold **out);
+int broker_audit_fold_new(enum broker_db log, size_t max_groups,
+    struct broker_audit_fold **out);
 int broker_audit_fold_step(struct broker_txn *txn, void *arg);
 int broker_audit_fold_advance(struct broker_audit_fold *fold);
 void broker_audit_fold_stats(const struct broker_audit_fold *fold,
@@ -128,6 +130,10 @@ void broker_audit_fold_free(struct broker_audit_fold *fold);
 
 /* Empties a named database (store.c). */
 int broker_txn_drop_all(struct broker_txn *txn, enum broker_db db);
+
+/* Deletes every key of db that sorts below key (store.c). */
+int broker_txn_del_below(struct broker_txn *txn, enum broker_db db,
+    const void *key, size_t klen);
 
 /* Erases a customer's whole audit trail inside a write (audit.c). */
 int broker_audit_erase(struct broker_txn *txn, const char *customer);

@@ -573,6 +573,32 @@ broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
 }
 
 int
+broker_txn_del_below(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen)
+{
+	MDB_cursor *cur = NULL;
+	MDB_val bound = { klen, (void *)(uintptr_t)key }, k, v;
+	MDB_dbi dbi;
+	int rc;
+
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
+		return BROKER_E_INVAL;
+	note_access(t, db, 0);
+	dbi = t->store->dbi[db];
+	if ((rc = mdb_cursor_open(t->txn, dbi, &cur)) != 0)
+		return broker_mdb_err(rc);
+	/* The first key afresh after each delete: no reliance on cursor
+	 * state, and LMDB's own comparison decides what is below. */
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 &&
+	    mdb_cmp(t->txn, dbi, &k, &bound) < 0) {
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
+}
+
+int
 broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
     const void *prefix, size_t plen)
 {

@@ -1089,10 +1089,29 @@ log_raw_reads(struct broker_txn *t, void *arg)
 	return rc;
 }
 
-static void
-test_audit_fold_resumes(void **state)
+/* Entries left in a log of reads. */
+static size_t
+log_entries(struct fixture *f, enum broker_db log)
 {
-	struct fixture *f = *state;
+	struct broker_txn *t;
+	MDB_stat ms;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(mdb_stat(t->txn, f->store->dbi[log], &ms), 0);
+	broker_read_end(t);
+	return ms.ms_entries;
+}
+
+/*
+ * 2,101 reads in a log (2,100 groups, one of them read twice), folded a
+ * chunk of max groups at a time (0: the default); with crash, the fold
+ * stops after its first step, and the next start of the audit resumes it.
+ * Every read must be counted exactly once, and the log left empty.
+ */
+static void
+fold_case(struct fixture *f, const char *login, size_t max, int crash,
+    json_int_t want_twice)
+{
 	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1], next[32];
 	char cursor[32] = "";
 	struct raw_reads w = { cid, 2100 };
@@ -1102,17 +1121,25 @@ test_audit_fold_resumes(void **state)
 	json_t *items, *r;
 	size_t i;
 	json_int_t reads = 0, twice = 0;
+	int done = 0;
 
-	new_session(f, "resume", 100, cid, tok);
+	new_session(f, login, 100, cid, tok);
 	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
-	/* One step files the first groups and notes it; then a "crash". */
-	assert_int_equal(broker_audit_fold_new(BROKER_DB_READLOG0, &fo), 0);
-	assert_int_equal(broker_write(f->store, broker_audit_fold_step, fo), 0);
-	assert_int_equal(broker_audit_fold_advance(fo), 0);
+	assert_int_equal(broker_audit_fold_new(BROKER_DB_READLOG0, max, &fo),
+	    0);
+	do {
+		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
+		    fo), 0);
+		done = broker_audit_fold_advance(fo);
+	} while (!crash && !done);
 	broker_audit_fold_free(fo);
-	/* The next start resumes after the mark: each read counted once. */
-	assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
-	broker_audit_close(a);
+	if (crash) {
+		/* The next start resumes after the mark. */
+		assert_true(log_entries(f, BROKER_DB_READLOG0) > 0);
+		assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
+		broker_audit_close(a);
+	}
+	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	do {
 		assert_int_equal(broker_audit_list(t, cid,
@@ -1133,7 +1160,30 @@ test_audit_fold_resumes(void **state)
 	} while (cursor[0] != '\0');
 	broker_read_end(t);
 	assert_int_equal(reads, 2101);
-	assert_int_equal(twice, 1);
+	assert_int_equal(twice, want_twice);
+}
+
+static void
+test_audit_fold_resumes(void **state)
+{
+	fold_case(*state, "resume", 0, 1, 1);
+}
+
+/* A log of more groups than a fold holds is folded a chunk at a time:
+ * the repeated read, in another chunk than its first, is a record of
+ * its own. */
+static void
+test_audit_fold_chunks(void **state)
+{
+	fold_case(*state, "chunks", 500, 0, 0);
+}
+
+/* A fold stopped inside a chunk resumes exactly that chunk, even when
+ * the next run holds more groups at once. */
+static void
+test_audit_fold_chunk_resumes(void **state)
+{
+	fold_case(*state, "chunkresume", 500, 1, 0);
 }
 
 /* Makes the store look like one made before the logs of reads existed. */
@@ -1851,6 +1901,8 @@ main(void)
 		cmocka_unit_test(test_audit_trail),
 		cmocka_unit_test(test_audit_fold),
 		cmocka_unit_test(test_audit_fold_resumes),
+		cmocka_unit_test(test_audit_fold_chunks),
+		cmocka_unit_test(test_audit_fold_chunk_resumes),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};
 

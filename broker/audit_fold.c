@@ -126,12 +126,18 @@ struct group {
 #define MARK_WHOLE 0x00 /* the whole log */
 #define MARK_BELOW 0x01 /* the entries below the stop key that follows */
 
+/* What the chunk being built takes of the log. */
+enum chunk {
+	CHUNK_CAPPED, /* up to max groups; becomes BELOW if the log goes on */
+	CHUNK_WHOLE,  /* all of it, whatever its size: a resumed fold whose
+			 mark says so */
+	CHUNK_BELOW   /* the entries below stop; the log goes on */
+};
+
 struct broker_audit_fold {
 	enum broker_db log;
-	size_t max;	 /* groups a chunk may hold */
-	int whole;	 /* take the whole log, whatever its size (a resumed
-			    fold whose mark says so) */
-	int partial;	 /* the chunk ends at stop, the log goes on */
+	size_t max; /* groups a capped chunk may hold */
+	enum chunk chunk;
 	unsigned char stop[BROKER_AUDIT_LKEY_LEN];
 	struct group *g; /* open addressing, cap a power of two */
 	size_t cap, n;
@@ -243,13 +249,13 @@ collect(void *arg, const void *key, size_t klen, const void *val, size_t len)
 
 	if (klen == sizeof(mark_key) && memcmp(k, mark_key, klen) == 0)
 		return 0; /* read by build */
-	if (f->partial) {
+	if (f->chunk == CHUNK_BELOW) {
 		/* A resumed chunk: exactly the entries below its stop key. */
 		if (cmp_bytes(k, klen, f->stop, sizeof(f->stop)) >= 0)
 			return 1;
-	} else if (!f->whole && f->n == f->max &&
+	} else if (f->chunk == CHUNK_CAPPED && f->n == f->max &&
 	    klen == BROKER_AUDIT_LKEY_LEN) {
-		f->partial = 1;
+		f->chunk = CHUNK_BELOW;
 		memcpy(f->stop, k, klen);
 		return 1;
 	}
@@ -284,7 +290,8 @@ release_chunk(struct broker_audit_fold *f)
 	f->mark = NULL;
 	f->marklen = 0;
 	f->n = f->next = f->pending = 0;
-	f->built = f->whole = f->partial = 0;
+	f->built = 0;
+	f->chunk = CHUNK_CAPPED;
 }
 
 static int
@@ -297,12 +304,12 @@ build_chunk(struct broker_txn *t, struct broker_audit_fold *f)
 	rc = broker_txn_get(t, f->log, mark_key, sizeof(mark_key),
 	    (const void **)&m, &mlen, NULL);
 	if (rc == 0) {
-		f->whole = 1;
+		/* Without a first byte of ours, an older mark: the whole log. */
+		f->chunk = CHUNK_WHOLE;
 		if (mlen > 0 && m[0] == MARK_WHOLE) {
 			m++, mlen--;
 		} else if (mlen > sizeof(f->stop) && m[0] == MARK_BELOW) {
-			f->whole = 0;
-			f->partial = 1;
+			f->chunk = CHUNK_BELOW;
 			memcpy(f->stop, m + 1, sizeof(f->stop));
 			m += 1 + sizeof(f->stop);
 			mlen -= 1 + sizeof(f->stop);
@@ -468,7 +475,8 @@ static int
 put_mark(struct broker_txn *t, struct broker_audit_fold *f,
     const struct group *g)
 {
-	size_t head = f->partial ? 1 + sizeof(f->stop) : 1;
+	int below = f->chunk == CHUNK_BELOW;
+	size_t head = below ? 1 + sizeof(f->stop) : 1;
 
 	if (head + g->len > f->textcap) {
 		char *p = realloc(f->text, head + g->len);
@@ -478,8 +486,8 @@ put_mark(struct broker_txn *t, struct broker_audit_fold *f,
 		f->text = p;
 		f->textcap = head + g->len;
 	}
-	f->text[0] = f->partial ? MARK_BELOW : MARK_WHOLE;
-	if (f->partial)
+	f->text[0] = below ? MARK_BELOW : MARK_WHOLE;
+	if (below)
 		memcpy(f->text + 1, f->stop, sizeof(f->stop));
 	memcpy(f->text + head, g->bytes, g->len);
 	return broker_txn_put(t, f->log, mark_key, sizeof(mark_key), f->text,
@@ -501,7 +509,7 @@ broker_audit_fold_step(struct broker_txn *t, void *arg)
 			return rc;
 	if (end < f->n) {
 		rc = put_mark(t, f, f->order[end - 1]);
-	} else if (f->partial) {
+	} else if (f->chunk == CHUNK_BELOW) {
 		/* The chunk's entries and its mark go together. */
 		rc = broker_txn_del_below(t, f->log, f->stop, sizeof(f->stop));
 		if (rc == 0)
@@ -525,7 +533,7 @@ broker_audit_fold_advance(struct broker_audit_fold *f)
 	f->next = f->pending;
 	if (!f->built || f->next != f->n)
 		return 0;
-	if (!f->partial)
+	if (f->chunk != CHUNK_BELOW)
 		return 1;
 	release_chunk(f); /* the log goes on: the next step takes more */
 	return 0;

@@ -572,25 +572,33 @@ broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
 	return broker_mdb_err(mdb_drop(t->txn, t->store->dbi[db], 0));
 }
 
-int
-broker_txn_del_below(struct broker_txn *t, enum broker_db db, const void *key,
-    size_t klen)
+/*
+ * Deletes keys of db from the first at or after from (NULL: the first
+ * of all) for as long as in_range says so.  It seeks afresh after each
+ * delete: no reliance on cursor state.
+ */
+static int
+del_range(struct broker_txn *t, enum broker_db db, const void *from,
+    size_t flen, int (*in_range)(struct broker_txn *, enum broker_db,
+    const MDB_val *, const void *, size_t), const void *arg, size_t alen)
 {
 	MDB_cursor *cur = NULL;
-	MDB_val bound = { klen, (void *)(uintptr_t)key }, k, v;
-	MDB_dbi dbi;
+	MDB_val k, v;
 	int rc;
 
-	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || arg == NULL ||
+	    alen == 0)
 		return BROKER_E_INVAL;
 	note_access(t, db, 0);
-	dbi = t->store->dbi[db];
-	if ((rc = mdb_cursor_open(t->txn, dbi, &cur)) != 0)
+	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
 		return broker_mdb_err(rc);
-	/* The first key afresh after each delete: no reliance on cursor
-	 * state, and LMDB's own comparison decides what is below. */
-	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST)) == 0 &&
-	    mdb_cmp(t->txn, dbi, &k, &bound) < 0) {
+	for (;;) {
+		k.mv_data = (void *)(uintptr_t)from;
+		k.mv_size = flen;
+		rc = mdb_cursor_get(cur, &k, &v,
+		    from != NULL ? MDB_SET_RANGE : MDB_FIRST);
+		if (rc != 0 || !in_range(t, db, &k, arg, alen))
+			break;
 		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 	}
@@ -598,32 +606,36 @@ broker_txn_del_below(struct broker_txn *t, enum broker_db db, const void *key,
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
 }
 
+static int
+has_prefix(struct broker_txn *t, enum broker_db db, const MDB_val *k,
+    const void *prefix, size_t plen)
+{
+	(void)t, (void)db;
+	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
+}
+
+/* LMDB's own comparison decides what is below. */
+static int
+is_below(struct broker_txn *t, enum broker_db db, const MDB_val *k,
+    const void *bound, size_t blen)
+{
+	MDB_val b = { blen, (void *)(uintptr_t)bound };
+
+	return mdb_cmp(t->txn, t->store->dbi[db], k, &b) < 0;
+}
+
+int
+broker_txn_del_below(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen)
+{
+	return del_range(t, db, NULL, 0, is_below, key, klen);
+}
+
 int
 broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
     const void *prefix, size_t plen)
 {
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	int rc;
-
-	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || plen == 0)
-		return BROKER_E_INVAL;
-	note_access(t, db, 0);
-	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
-		return broker_mdb_err(rc);
-	for (;;) {
-		/* Seek afresh after each delete: no reliance on cursor state. */
-		k.mv_data = (void *)(uintptr_t)prefix;
-		k.mv_size = plen;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-		if (rc != 0 || k.mv_size < plen ||
-		    memcmp(k.mv_data, prefix, plen) != 0)
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
+	return del_range(t, db, prefix, plen, has_prefix, prefix, plen);
 }
 
 int

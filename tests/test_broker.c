@@ -249,6 +249,60 @@ test_append(void **state)
 	assert_int_equal(broker_write(f->store, append_some, NULL), 0);
 }
 
+/* Keys "a", "b1", "b2", "c" in profiles; then deletes below "b2" and by
+ * the prefix "c", and refuses what cannot name a range. */
+static int
+del_ranges(struct broker_txn *t, void *arg)
+{
+	static const char *const keys[] = { "a", "b1", "b2", "c" };
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		assert_int_equal(broker_txn_put(t, BROKER_DB_PROFILES, keys[i],
+		    strlen(keys[i]), "v", 1, 1), 0);
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_PROFILES, "b2", 2),
+	    0);
+	assert_int_equal(broker_txn_del_prefix(t, BROKER_DB_PROFILES, "c", 1),
+	    0);
+	/* Nothing left in range is no error. */
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_PROFILES, "b2", 2),
+	    0);
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_PROFILES, "", 0),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_txn_del_prefix(t, BROKER_DB_PROFILES, "", 0),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_COUNT, "b", 1),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_PROFILES, NULL, 1),
+	    BROKER_E_INVAL);
+	return 0;
+}
+
+static void
+test_del_ranges(void **state)
+{
+	struct fixture *f = *state;
+	struct broker_txn *t;
+	char out[8];
+
+	assert_int_equal(broker_write(f->store, del_ranges, NULL), 0);
+	assert_int_equal(get_kv(f->store, "a", out, sizeof(out)),
+	    BROKER_E_NOTFOUND);
+	assert_int_equal(get_kv(f->store, "b1", out, sizeof(out)),
+	    BROKER_E_NOTFOUND);
+	assert_int_equal(get_kv(f->store, "b2", out, sizeof(out)), 0);
+	assert_int_equal(get_kv(f->store, "c", out, sizeof(out)),
+	    BROKER_E_NOTFOUND);
+	/* A read snapshot deletes nothing. */
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_txn_del_below(t, BROKER_DB_PROFILES, "z", 1),
+	    BROKER_E_INVAL);
+	assert_int_equal(broker_txn_del_prefix(t, BROKER_DB_PROFILES, "b", 1),
+	    BROKER_E_INVAL);
+	broker_read_end(t);
+	assert_int_equal(get_kv(f->store, "b2", out, sizeof(out)), 0);
+}
+
 static int
 bad_args(struct broker_txn *t, void *arg)
 {
@@ -1102,44 +1156,18 @@ log_entries(struct fixture *f, enum broker_db log)
 	return ms.ms_entries;
 }
 
-/*
- * 2,101 reads in a log (2,100 groups, one of them read twice), folded a
- * chunk of max groups at a time (0: the default); with crash, the fold
- * stops after its first step, and the next start of the audit resumes it.
- * Every read must be counted exactly once, and the log left empty.
- */
-static void
-fold_case(struct fixture *f, const char *login, size_t max, int crash,
-    json_int_t want_twice)
+/* The profile reads in a customer's trail, and how many records hold
+ * two of them. */
+static json_int_t
+trail_reads(struct fixture *f, const char *cid, json_int_t *twice)
 {
-	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1], next[32];
-	char cursor[32] = "";
-	struct raw_reads w = { cid, 2100 };
-	struct broker_audit_fold *fo;
-	struct broker_audit *a;
+	char cursor[32] = "", next[32];
 	struct broker_txn *t;
 	json_t *items, *r;
 	size_t i;
-	json_int_t reads = 0, twice = 0;
-	int done = 0;
+	json_int_t reads = 0;
 
-	new_session(f, login, 100, cid, tok);
-	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
-	assert_int_equal(broker_audit_fold_new(BROKER_DB_READLOG0, max, &fo),
-	    0);
-	do {
-		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
-		    fo), 0);
-		done = broker_audit_fold_advance(fo);
-	} while (!crash && !done);
-	broker_audit_fold_free(fo);
-	if (crash) {
-		/* The next start resumes after the mark. */
-		assert_true(log_entries(f, BROKER_DB_READLOG0) > 0);
-		assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
-		broker_audit_close(a);
-	}
-	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
+	*twice = 0;
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	do {
 		assert_int_equal(broker_audit_list(t, cid,
@@ -1153,13 +1181,65 @@ fold_case(struct fixture *f, const char *login, size_t max, int crash,
 				"kind")), "profile.read") != 0)
 				continue;
 			reads += n ? n : 1;
-			twice += n == 2;
+			*twice += n == 2;
 		}
 		json_decref(items);
 		memcpy(cursor, next, sizeof(cursor));
 	} while (cursor[0] != '\0');
 	broker_read_end(t);
-	assert_int_equal(reads, 2101);
+	return reads;
+}
+
+/* Folds log to the end, max groups at a time (0: the default). */
+static void
+fold_all(struct fixture *f, enum broker_db log, size_t max)
+{
+	struct broker_audit_fold *fo;
+	int done;
+
+	assert_int_equal(broker_audit_fold_new(log, max, &fo), 0);
+	do {
+		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
+		    fo), 0);
+		done = broker_audit_fold_advance(fo);
+	} while (!done);
+	broker_audit_fold_free(fo);
+}
+
+/*
+ * 2,101 reads in a log (2,100 groups, one of them read twice), folded a
+ * chunk of max groups at a time (0: the default); with crash, the fold
+ * stops after its first step, and the next start of the audit resumes it.
+ * Every read must be counted exactly once, and the log left empty.
+ */
+static void
+fold_case(struct fixture *f, const char *login, size_t max, int crash,
+    json_int_t want_twice)
+{
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	struct raw_reads w = { cid, 2100 };
+	struct broker_audit_fold *fo;
+	struct broker_audit *a;
+	json_int_t twice;
+
+	new_session(f, login, 100, cid, tok);
+	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
+	if (crash) {
+		assert_int_equal(broker_audit_fold_new(BROKER_DB_READLOG0, max,
+		    &fo), 0);
+		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
+		    fo), 0);
+		assert_int_equal(broker_audit_fold_advance(fo), 0);
+		broker_audit_fold_free(fo);
+		/* The next start resumes after the mark. */
+		assert_true(log_entries(f, BROKER_DB_READLOG0) > 0);
+		assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
+		broker_audit_close(a);
+	} else {
+		fold_all(f, BROKER_DB_READLOG0, max);
+	}
+	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
+	assert_int_equal(trail_reads(f, cid, &twice), 2101);
 	assert_int_equal(twice, want_twice);
 }
 
@@ -1184,6 +1264,43 @@ static void
 test_audit_fold_chunk_resumes(void **state)
 {
 	fold_case(*state, "chunkresume", 500, 1, 0);
+}
+
+/* A mark as an older fold wrote it: the last group filed, its bytes
+ * alone (the reads of fields ["f0"], the first in key order). */
+static int
+put_old_mark(struct broker_txn *t, void *arg)
+{
+	static const unsigned char mark[BROKER_AUDIT_LKEY_LEN] = { 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	unsigned char val[256];
+	int rc;
+
+	rc = broker_audit_log_value(val, sizeof(val), arg,
+	    "HHHHHHHHHHHHHHHHHHHHHH", "acme", "[\"f0\"]", 6);
+	if (rc == 0)
+		rc = broker_txn_put(t, BROKER_DB_READLOG0, mark, sizeof(mark),
+		    val, broker_audit_log_size("acme", 6), 1);
+	return rc;
+}
+
+/* A fold stopped by an older version resumes after its mark: the group
+ * it names (two reads) counts as filed, every other read once. */
+static void
+test_audit_fold_old_mark(void **state)
+{
+	struct fixture *f = *state;
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	struct raw_reads w = { cid, 2100 };
+	json_int_t twice;
+
+	new_session(f, "oldmark", 100, cid, tok);
+	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
+	assert_int_equal(broker_write(f->store, put_old_mark, cid), 0);
+	fold_all(f, BROKER_DB_READLOG0, 500);
+	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
+	assert_int_equal(trail_reads(f, cid, &twice), 2099);
+	assert_int_equal(twice, 0);
 }
 
 /* Makes the store look like one made before the logs of reads existed. */
@@ -1873,6 +1990,7 @@ main(void)
 		cmocka_unit_test(test_open_uninitialised),
 		cmocka_unit_test(test_put_get_del),
 		cmocka_unit_test(test_append),
+		cmocka_unit_test(test_del_ranges),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_failing_write_isolated),
 		cmocka_unit_test(test_access_generation),
@@ -1903,6 +2021,7 @@ main(void)
 		cmocka_unit_test(test_audit_fold_resumes),
 		cmocka_unit_test(test_audit_fold_chunks),
 		cmocka_unit_test(test_audit_fold_chunk_resumes),
+		cmocka_unit_test(test_audit_fold_old_mark),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};
 

@@ -100,6 +100,7 @@ enum broker_db {
 	/* Added later: created when an older store is opened. */
 	BROKER_DB_READLOG0,  /* the two logs of reads (audit_fold.c)   */
 	BROKER_DB_READLOG1,
+	BROKER_DB_CODES,     /* hash(authorization code) -> its record */
 	BROKER_DB_COUNT
 };
 

@@ -43,6 +43,7 @@ const char *const broker_db_names[BROKER_DB_COUNT] = {
 	[BROKER_DB_TOKENS] = "tokens",
 	[BROKER_DB_READLOG0] = "readlog0",
 	[BROKER_DB_READLOG1] = "readlog1",
+	[BROKER_DB_CODES] = "codes",
 };
 
 /* The first database a store made by an earlier version may lack. */
@@ -213,25 +214,65 @@ out:
 	return broker_mdb_err(rc);
 }
 
-/* Opens every named database and checks the format record. */
-/* Creates the databases added since an older store was made. */
+/*
+ * Moves the records under prefix from one database to another, keys and
+ * values unchanged.  Deleting through the cursor steps it to the next
+ * record, so the loop reads the cursor again without stepping.
+ */
+static int
+move_prefix(MDB_txn *txn, MDB_dbi from, MDB_dbi to, const char *prefix)
+{
+	size_t plen = strlen(prefix);
+	MDB_cursor *cur = NULL;
+	MDB_val k = { plen, (void *)(uintptr_t)prefix }, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(txn, from, &cur)) != 0)
+		return rc;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= plen &&
+	    memcmp(k.mv_data, prefix, plen) == 0) {
+		if ((rc = mdb_put(txn, to, &k, &v, MDB_NOOVERWRITE)) != 0 ||
+		    (rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Creates the databases added since an older store was made, and moves
+ * into each what an older version kept elsewhere: authorization codes
+ * were kept among the revoked token ids ("c:" keys), where each one moved
+ * the access generation.
+ */
 static int
 create_added(struct broker_store *s)
 {
 	MDB_txn *txn = NULL;
-	MDB_dbi dbi;
+	MDB_dbi dbi, tokens;
 	int rc;
 
 	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
 		return broker_mdb_err(rc);
-	for (int i = FIRST_ADDED; i < BROKER_DB_COUNT && rc == 0; i++)
+	for (int i = FIRST_ADDED; i < BROKER_DB_COUNT && rc == 0; i++) {
+		if ((rc = mdb_dbi_open(txn, broker_db_names[i], 0, &dbi)) !=
+		    MDB_NOTFOUND)
+			continue;
 		rc = mdb_dbi_open(txn, broker_db_names[i], MDB_CREATE, &dbi);
+		if (rc == 0 && i == BROKER_DB_CODES &&
+		    (rc = mdb_dbi_open(txn, broker_db_names[BROKER_DB_TOKENS],
+			 0, &tokens)) == 0)
+			rc = move_prefix(txn, tokens, dbi, "c:");
+	}
 	if (rc == 0)
 		return broker_mdb_err(mdb_txn_commit(txn));
 	mdb_txn_abort(txn);
 	return broker_mdb_err(rc);
 }
 
+/* Opens every named database and checks the format record. */
 static int
 open_dbs(struct broker_store *s, int may_create)
 {

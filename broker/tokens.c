@@ -5,7 +5,10 @@
  * spent}, and "f:<family>" -> {revoked}.  A refresh token is honoured once,
  * only for its own company, only while its family and its grant live.
  * TOKENS database: revoked access-token jti -> {exp}, consulted on every
- * fetch.  Plaintext tokens are never stored.
+ * fetch.  CODES database: "c:" + hash(code) -> {grant, company,
+ * redirect_uri, challenge, expires, used}; kept apart from TOKENS, whose
+ * every change moves the access generation, because a code can take no
+ * access away.  Plaintext tokens are never stored.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -360,7 +363,7 @@ broker_code_issue(struct broker_txn *t, void *arg)
 	    (json_int_t)n->grant.now + n->lifetime, "used", 0);
 	if (o == NULL)
 		return BROKER_E_NOMEM;
-	rc = broker_rec_put(t, BROKER_DB_TOKENS, key, CKEY_LEN, o, 1);
+	rc = broker_rec_put(t, BROKER_DB_CODES, key, CKEY_LEN, o, 1);
 	json_decref(o);
 	return rc;
 }
@@ -396,7 +399,7 @@ broker_code_redeem(struct broker_txn *t, void *arg)
 	u->outcome = BROKER_CODE_INVALID;
 	memset(&u->grant, 0, sizeof(u->grant));
 	if ((rc = code_key(u->code, u->len, key)) != 0 ||
-	    (rc = broker_txn_get(t, BROKER_DB_TOKENS, key, CKEY_LEN, &val, &len,
+	    (rc = broker_txn_get(t, BROKER_DB_CODES, key, CKEY_LEN, &val, &len,
 		 NULL)) != 0 ||
 	    (rc = broker_rec_load(val, len, &o)) != 0)
 		return rc == BROKER_E_NOTFOUND ? 0 : rc;
@@ -423,7 +426,7 @@ broker_code_redeem(struct broker_txn *t, void *arg)
 	    !certs_ct_equal(u->challenge, challenge, strlen(challenge)))
 		goto out;
 	json_object_set_new(o, "used", json_true());
-	if ((rc = broker_rec_put(t, BROKER_DB_TOKENS, key, CKEY_LEN, o, 0)) != 0)
+	if ((rc = broker_rec_put(t, BROKER_DB_CODES, key, CKEY_LEN, o, 0)) != 0)
 		goto out;
 	if ((rc = broker_grant_get(t, grant, &u->grant)) != 0)
 		goto out;
@@ -452,6 +455,8 @@ out:
 
 struct tsweep {
 	int64_t now;
+	enum broker_db db;
+	const char *field; /* the record's expiry */
 	char keys[SWEEP_BATCH][72];
 	size_t klen[SWEEP_BATCH];
 	size_t n;
@@ -475,8 +480,7 @@ tsweep_one(void *arg, const void *key, size_t klen, const void *val,
 	}
 	if (broker_rec_load(val, len, &o) != 0)
 		return 0;
-	until = json_integer_value(json_object_get(o, klen > 2 &&
-	    memcmp(key, "c:", 2) == 0 ? "expires" : "exp"));
+	until = json_integer_value(json_object_get(o, w->field));
 	json_decref(o);
 	/* A minute's grace past the clock leeway tokens are allowed. */
 	if (until != 0 && until + 60 < w->now) {
@@ -494,12 +498,11 @@ tsweep_some(struct broker_txn *t, void *arg)
 
 	w->n = 0;
 	w->more = 0;
-	rc = broker_txn_scan(t, BROKER_DB_TOKENS, NULL, 0, tsweep_one, w);
+	rc = broker_txn_scan(t, w->db, NULL, 0, tsweep_one, w);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < w->n; i++)
-		if ((rc = broker_txn_del(t, BROKER_DB_TOKENS, w->keys[i],
-			 w->klen[i])) != 0)
+		if ((rc = broker_txn_del(t, w->db, w->keys[i], w->klen[i])) != 0)
 			return rc;
 	return 0;
 }
@@ -507,18 +510,30 @@ tsweep_some(struct broker_txn *t, void *arg)
 int
 broker_tokens_sweep(struct broker_store *s, int64_t now, size_t *n)
 {
+	static const struct {
+		enum broker_db db;
+		const char *field;
+	} tables[] = {
+		{ BROKER_DB_CODES, "expires" },
+		{ BROKER_DB_TOKENS, "exp" },
+	};
 	struct tsweep *w = calloc(1, sizeof(*w));
-	int rc;
+	int rc = 0;
 
 	*n = 0;
 	if (w == NULL)
 		return BROKER_E_NOMEM;
 	w->now = now;
-	do {
-		if ((rc = broker_write(s, tsweep_some, w)) != 0)
-			break;
-		*n += w->n;
-	} while (w->more && w->n > 0);
+	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0;
+	    i++) {
+		w->db = tables[i].db;
+		w->field = tables[i].field;
+		do {
+			if ((rc = broker_write(s, tsweep_some, w)) != 0)
+				break;
+			*n += w->n;
+		} while (w->more && w->n > 0);
+	}
 	free(w);
 	return rc;
 }

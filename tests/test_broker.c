@@ -1034,6 +1034,42 @@ add_company(struct fixture *f, const char *id, char secret[BROKER_SECRET_LEN + 1
 	memcpy(secret, c.secret, BROKER_SECRET_LEN + 1);
 }
 
+#define CODE_URI "https://example.org/cb"
+#define CODE_CHALLENGE "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+
+/* Issues an authorization code of company for customer cid, at now. */
+static void
+issue_code(struct fixture *f, const char *company, const char *cid,
+    int64_t now, struct broker_code_new *cn)
+{
+	memset(cn, 0, sizeof(*cn));
+	cn->grant.company = company;
+	cn->grant.customer = cid;
+	cn->grant.scopes = "read:communication";
+	cn->grant.purpose = "service";
+	cn->grant.now = now;
+	cn->grant.expires = now + 3600;
+	cn->redirect_uri = CODE_URI;
+	cn->challenge = CODE_CHALLENGE;
+	cn->lifetime = 60;
+	assert_int_equal(broker_write(f->store, broker_code_issue, cn), 0);
+}
+
+/* Redeems code as company at now; the outcome. */
+static enum broker_code_outcome
+redeem_code(struct fixture *f, const char *company, const char *code,
+    int64_t now)
+{
+	struct broker_code_use u = { .code = code, .len = strlen(code),
+		.company = company, .redirect_uri = CODE_URI,
+		.challenge = CODE_CHALLENGE, .now = now };
+
+	assert_int_equal(broker_write(f->store, broker_code_redeem, &u), 0);
+	if (u.outcome == BROKER_CODE_OK)
+		broker_grant_clear(&u.grant);
+	return u.outcome;
+}
+
 static int
 auth(struct fixture *f, const char *id, const char *secret, int64_t now)
 {
@@ -1303,33 +1339,93 @@ test_audit_fold_old_mark(void **state)
 	assert_int_equal(twice, 0);
 }
 
-/* Makes the store look like one made before the logs of reads existed. */
+/*
+ * Makes the store look like one made before the logs of reads and the
+ * table of codes existed: its codes lie among the revoked token ids.
+ */
 static int
 drop_added(struct broker_txn *t, void *arg)
 {
+	MDB_dbi codes = t->store->dbi[BROKER_DB_CODES];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc;
+
 	(void)arg;
-	if (mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG0], 1) != 0 ||
-	    mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG1], 1) != 0)
+	if (mdb_cursor_open(t->txn, codes, &cur) != 0)
+		return BROKER_E_STORAGE;
+	while ((rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) == 0 &&
+	    (rc = mdb_put(t->txn, t->store->dbi[BROKER_DB_TOKENS], &k, &v,
+		0)) == 0)
+		;
+	mdb_cursor_close(cur);
+	if (rc != MDB_NOTFOUND ||
+	    mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG0], 1) != 0 ||
+	    mdb_drop(t->txn, t->store->dbi[BROKER_DB_READLOG1], 1) != 0 ||
+	    mdb_drop(t->txn, codes, 1) != 0)
 		return BROKER_E_STORAGE;
 	return 0;
+}
+
+static size_t
+entries(struct fixture *f, enum broker_db db)
+{
+	struct broker_txn *t;
+	MDB_stat ms;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(mdb_stat(t->txn, f->store->dbi[db], &ms), 0);
+	broker_read_end(t);
+	return ms.ms_entries;
 }
 
 static void
 test_added_databases(void **state)
 {
 	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1];
+	/* Ids on either side of the codes' "c:" keys stay where they are. */
+	struct broker_token_revoke before = { .jti = "c9", .exp = 99999,
+		.company = "movedco" };
+	struct broker_token_revoke after = { .jti = "cz", .exp = 99999,
+		.company = "movedco" };
+	struct broker_code_new one, two;
 	struct broker_txn *t;
-	MDB_stat ms;
+	size_t tokens = entries(f, BROKER_DB_TOKENS);
+	size_t codes = entries(f, BROKER_DB_CODES);
 
+	add_company(f, "movedco", secret);
+	new_session(f, "movedcodes", 1000, cid, tok);
+	issue_code(f, "movedco", cid, 1000, &one);
+	issue_code(f, "movedco", cid, 1000, &two);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &before),
+	    0);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &after),
+	    0);
 	assert_int_equal(broker_write(f->store, drop_added, NULL), 0);
+	assert_int_equal(entries(f, BROKER_DB_TOKENS), tokens + codes + 4);
 	broker_store_close(f->store);
-	/* Opening an older store creates what it lacks. */
+	/* Opening an older store creates what it lacks, and moves its codes
+	 * into their own table, once. */
 	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
+	assert_int_equal(entries(f, BROKER_DB_READLOG1), 0);
+	assert_int_equal(entries(f, BROKER_DB_CODES), codes + 2);
+	assert_int_equal(entries(f, BROKER_DB_TOKENS), tokens + 2);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
-	assert_int_equal(mdb_stat(t->txn, f->store->dbi[BROKER_DB_READLOG1],
-	    &ms), 0);
-	assert_int_equal(ms.ms_entries, 0);
+	assert_int_equal(broker_jti_revoked(t, "c9"), 1);
+	assert_int_equal(broker_jti_revoked(t, "cz"), 1);
 	broker_read_end(t);
+	broker_store_close(f->store);
+	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
+	assert_int_equal(entries(f, BROKER_DB_CODES), codes + 2);
+	/* The moved codes work as before, spent once. */
+	assert_int_equal(redeem_code(f, "movedco", one.code, 1001),
+	    BROKER_CODE_OK);
+	assert_int_equal(redeem_code(f, "movedco", one.code, 1002),
+	    BROKER_CODE_REUSED);
+	assert_int_equal(redeem_code(f, "movedco", two.code, 1003),
+	    BROKER_CODE_OK);
 }
 
 /* Raw records in the first format (version 1, JSON), as older stores
@@ -1594,8 +1690,9 @@ spoil_grant(struct broker_txn *t, void *arg)
 
 /*
  * The access generation moves with every write that may take access away
- * and only then: creations and unrelated writes leave it, a failed write
- * leaves it, revocation, disabling and a revoked jti move it.
+ * and only then: creations, unrelated writes and the authorization-code
+ * flow leave it, a failed write leaves it, revocation, disabling and a
+ * revoked jti move it.
  */
 static void
 test_access_generation(void **state)
@@ -1612,6 +1709,7 @@ test_access_generation(void **state)
 	struct broker_token_revoke r = { .jti = "jti-gen", .exp = 99999,
 		.company = "gen" };
 	struct kv other = { .key = "unrelated", .val = "v" };
+	struct broker_code_new cn;
 	uint64_t g0 = access_gen(f);
 
 	add_company(f, "gen", secret);
@@ -1619,6 +1717,9 @@ test_access_generation(void **state)
 	n.customer = cid;
 	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
 	assert_int_equal(broker_write(f->store, put_kv, &other), 0);
+	/* The code flow creates a grant and spends a code: nothing taken. */
+	issue_code(f, "gen", cid, 5000, &cn);
+	assert_int_equal(redeem_code(f, "gen", cn.code, 5001), BROKER_CODE_OK);
 	assert_int_equal(access_gen(f), g0);
 	assert_int_equal(broker_write(f->store, spoil_grant, NULL), -399);
 	assert_int_equal(access_gen(f), g0);
@@ -1633,7 +1734,7 @@ test_access_generation(void **state)
 	assert_int_equal(access_gen(f), g0 + 3);
 }
 
-/* Expired revocation records are swept; live ones stay. */
+/* Expired codes and revocation records are swept; live ones stay. */
 static void
 test_tokens_sweep(void **state)
 {
@@ -1645,15 +1746,28 @@ test_tokens_sweep(void **state)
 	struct broker_txn *t;
 	size_t n;
 
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1];
+	struct broker_code_new gone, kept;
+
+	add_company(f, "sweepco", secret);
+	new_session(f, "sweeper", 1000, cid, tok);
+	issue_code(f, "sweepco", cid, 1000, &gone); /* expires at 1060 */
+	issue_code(f, "sweepco", cid, 1990, &kept); /* at 2050 */
 	assert_int_equal(broker_write(f->store, broker_token_revoke, &old), 0);
 	assert_int_equal(broker_write(f->store, broker_token_revoke, &live),
 	    0);
 	assert_int_equal(broker_tokens_sweep(f->store, 2000, &n), 0);
-	assert_true(n >= 1);
+	assert_int_equal(n, 2);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	assert_int_equal(broker_jti_revoked(t, "old-jti"), 0);
 	assert_int_equal(broker_jti_revoked(t, "live-jti"), 1);
 	broker_read_end(t);
+	/* A swept code is unknown; one within its minute's grace is not. */
+	assert_int_equal(redeem_code(f, "sweepco", gone.code, 1001),
+	    BROKER_CODE_INVALID);
+	assert_int_equal(redeem_code(f, "sweepco", kept.code, 2001),
+	    BROKER_CODE_OK);
 }
 
 static int

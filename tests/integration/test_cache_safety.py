@@ -31,6 +31,7 @@ import test_mtls
 from harness import Headers
 from test_oauth_common import (BASE_FLAGS, GRANT_TYPE, PROFILE, OAuthTestCase,
                                fetch, jwt_parts)
+from test_web_common import CodeFlow
 
 HIT = 'ccx_cache_lookups_total{cache="token",result="hit"}'
 MISS = 'ccx_cache_lookups_total{cache="token",result="miss"}'
@@ -208,6 +209,18 @@ class CachedTokenLivenessTests(OAuthTestCase):
         newco = self.w.company("cachenewco")
         g2 = bob.grant(newco, ["read:language"])
         newco.tokens(g2["id"])
+        st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
+        self.assertEqual(st, 200, data)
+        # ... nor does the authorization-code flow: a code issued on the
+        # customer's consent, exchanged, and its token used ...
+        shop = self.w.company("cacheshop", extra=[
+            "--redirect-uri", "https://shop.example/cb"])
+        flow = CodeFlow(shop, "https://shop.example/cb")
+        code, verifier, _ = flow.code(bob, "read:language")
+        st, _, data = flow.exchange(code, verifier)
+        self.assertEqual(st, 200, data)
+        st, _, data = fetch(self.b, json.loads(data)["access_token"])
+        self.assertEqual(st, 200, data)
         st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
         self.assertEqual(st, 200, data)
         # ... revoking someone else's grant might have: one full check,

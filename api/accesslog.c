@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -192,6 +193,7 @@ writer_main(void *arg)
 	struct timespec until;
 	int stop = 0;
 
+	(void)prctl(PR_SET_NAME, "ccx-accesslog", 0, 0, 0);
 	(void)arg;
 	while (!stop) {
 		pthread_mutex_lock(&w.lock);

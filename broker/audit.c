@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -725,6 +726,7 @@ flusher_main(void *arg)
 	uint64_t before;
 	int stop = 0, busy, folded;
 
+	(void)prctl(PR_SET_NAME, "ccx-audit", 0, 0, 0);
 	fold_leftovers(a);
 	a->last_fold = now_usec();
 

@@ -9,6 +9,7 @@
  * Nothing here may block on anything but the queue lock and the disk.
  */
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "broker/broker_int.h"
 
@@ -95,6 +96,8 @@ committer_main(void *arg)
 	struct broker_job *batch, **tailp;
 	unsigned n;
 
+	/* Named for top -H, perf and /proc/PID/task/TID/comm. */
+	(void)prctl(PR_SET_NAME, "ccx-committer", 0, 0, 0);
 	for (;;) {
 		pthread_mutex_lock(&s->lock);
 		while (s->head == NULL && !s->stopping)

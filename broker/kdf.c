@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include <argon2.h>
 
@@ -91,6 +92,7 @@ pool_main(void *arg)
 	struct broker_kdf *k = arg;
 	struct broker_kdf_job *j;
 
+	(void)prctl(PR_SET_NAME, "ccx-kdf", 0, 0, 0);
 	for (;;) {
 		pthread_mutex_lock(&k->lock);
 		while (k->head == NULL && !k->stopping)

@@ -216,26 +216,27 @@ out:
 
 /*
  * Moves the records under prefix from one database to another, keys and
- * values unchanged.  Deleting through the cursor steps it to the next
- * record, so the loop reads the cursor again without stepping.
+ * values unchanged.  Seeks afresh after each delete, as del_range does.
  */
 static int
 move_prefix(MDB_txn *txn, MDB_dbi from, MDB_dbi to, const char *prefix)
 {
 	size_t plen = strlen(prefix);
 	MDB_cursor *cur = NULL;
-	MDB_val k = { plen, (void *)(uintptr_t)prefix }, v;
+	MDB_val k, v;
 	int rc;
 
 	if ((rc = mdb_cursor_open(txn, from, &cur)) != 0)
 		return rc;
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size >= plen &&
-	    memcmp(k.mv_data, prefix, plen) == 0) {
+	for (;;) {
+		k.mv_data = (void *)(uintptr_t)prefix;
+		k.mv_size = plen;
+		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0 ||
+		    k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+			break;
 		if ((rc = mdb_put(txn, to, &k, &v, MDB_NOOVERWRITE)) != 0 ||
 		    (rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
 	}
 	mdb_cursor_close(cur);
 	return rc == MDB_NOTFOUND ? 0 : rc;

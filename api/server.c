@@ -66,7 +66,7 @@ api_config_defaults(struct api_config *c)
 	c->token_cache = 12288;
 	c->projection_cache = 11264;
 	c->audit_flush_ms = 200;
-	c->audit_fold_ms = 1000;
+	c->audit_fold_ms = 5000;
 	c->audit_wait_ms = 2000;
 	c->audit_queue = 8192;
 	c->audit_retention = 400;

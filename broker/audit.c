@@ -775,7 +775,7 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 	if (a->o.flush_ms == 0)
 		a->o.flush_ms = 200;
 	if (a->o.fold_ms == 0)
-		a->o.fold_ms = 1000;
+		a->o.fold_ms = 5000;
 	if (a->o.wait_ms == 0)
 		a->o.wait_ms = 2000;
 	if (a->o.queue == 0)

@@ -573,7 +573,7 @@ struct broker_audit;
 
 struct broker_audit_opts {
 	unsigned flush_ms;	 /* at most this long in memory; 0: 200 */
-	unsigned fold_ms;	 /* reads reach the trail within; 0: 1000 */
+	unsigned fold_ms;	 /* reads reach the trail within; 0: 5000 */
 	unsigned wait_ms;	 /* a read waits for room this long; 0: 2000 */
 	unsigned queue;		 /* reads queued per thread; 0: 8192 */
 	unsigned retention_days; /* purge older records; 0: never */

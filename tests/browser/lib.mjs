@@ -151,7 +151,7 @@ async function startBroker(root) {
     '--data', data, '--listen', '127.0.0.1:0',
     '--kdf-memory', '64', '--kdf-time', '1',
     '--access-log', path.join(data, 'access.log'),
-    '--audit-flush-ms', '50',
+    '--audit-flush-ms', '50', '--audit-fold-ms', '1000',
   ], { stdio: ['ignore', 'ignore', errFd], detached: true });
   fs.closeSync(errFd);
   let exited = null;

@@ -1179,15 +1179,15 @@ log_raw_reads(struct broker_txn *t, void *arg)
 	return rc;
 }
 
-/* Entries left in a log of reads. */
+/* Entries in one of the store's databases. */
 static size_t
-log_entries(struct fixture *f, enum broker_db log)
+db_entries(struct fixture *f, enum broker_db db)
 {
 	struct broker_txn *t;
 	MDB_stat ms;
 
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
-	assert_int_equal(mdb_stat(t->txn, f->store->dbi[log], &ms), 0);
+	assert_int_equal(mdb_stat(t->txn, f->store->dbi[db], &ms), 0);
 	broker_read_end(t);
 	return ms.ms_entries;
 }
@@ -1268,13 +1268,13 @@ fold_case(struct fixture *f, const char *login, size_t max, int crash,
 		assert_int_equal(broker_audit_fold_advance(fo), 0);
 		broker_audit_fold_free(fo);
 		/* The next start resumes after the mark. */
-		assert_true(log_entries(f, BROKER_DB_READLOG0) > 0);
+		assert_true(db_entries(f, BROKER_DB_READLOG0) > 0);
 		assert_int_equal(broker_audit_open(f->store, NULL, &a), 0);
 		broker_audit_close(a);
 	} else {
 		fold_all(f, BROKER_DB_READLOG0, max);
 	}
-	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
+	assert_int_equal(db_entries(f, BROKER_DB_READLOG0), 0);
 	assert_int_equal(trail_reads(f, cid, &twice), 2101);
 	assert_int_equal(twice, want_twice);
 }
@@ -1334,7 +1334,7 @@ test_audit_fold_old_mark(void **state)
 	assert_int_equal(broker_write(f->store, log_raw_reads, &w), 0);
 	assert_int_equal(broker_write(f->store, put_old_mark, cid), 0);
 	fold_all(f, BROKER_DB_READLOG0, 500);
-	assert_int_equal(log_entries(f, BROKER_DB_READLOG0), 0);
+	assert_int_equal(db_entries(f, BROKER_DB_READLOG0), 0);
 	assert_int_equal(trail_reads(f, cid, &twice), 2099);
 	assert_int_equal(twice, 0);
 }
@@ -1367,18 +1367,6 @@ drop_added(struct broker_txn *t, void *arg)
 	return 0;
 }
 
-static size_t
-entries(struct fixture *f, enum broker_db db)
-{
-	struct broker_txn *t;
-	MDB_stat ms;
-
-	assert_int_equal(broker_read_begin(f->store, &t), 0);
-	assert_int_equal(mdb_stat(t->txn, f->store->dbi[db], &ms), 0);
-	broker_read_end(t);
-	return ms.ms_entries;
-}
-
 static void
 test_added_databases(void **state)
 {
@@ -1392,8 +1380,8 @@ test_added_databases(void **state)
 		.company = "movedco" };
 	struct broker_code_new one, two;
 	struct broker_txn *t;
-	size_t tokens = entries(f, BROKER_DB_TOKENS);
-	size_t codes = entries(f, BROKER_DB_CODES);
+	size_t tokens = db_entries(f, BROKER_DB_TOKENS);
+	size_t codes = db_entries(f, BROKER_DB_CODES);
 
 	add_company(f, "movedco", secret);
 	new_session(f, "movedcodes", 1000, cid, tok);
@@ -1404,21 +1392,21 @@ test_added_databases(void **state)
 	assert_int_equal(broker_write(f->store, broker_token_revoke, &after),
 	    0);
 	assert_int_equal(broker_write(f->store, drop_added, NULL), 0);
-	assert_int_equal(entries(f, BROKER_DB_TOKENS), tokens + codes + 4);
+	assert_int_equal(db_entries(f, BROKER_DB_TOKENS), tokens + codes + 4);
 	broker_store_close(f->store);
 	/* Opening an older store creates what it lacks, and moves its codes
 	 * into their own table, once. */
 	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
-	assert_int_equal(entries(f, BROKER_DB_READLOG1), 0);
-	assert_int_equal(entries(f, BROKER_DB_CODES), codes + 2);
-	assert_int_equal(entries(f, BROKER_DB_TOKENS), tokens + 2);
+	assert_int_equal(db_entries(f, BROKER_DB_READLOG1), 0);
+	assert_int_equal(db_entries(f, BROKER_DB_CODES), codes + 2);
+	assert_int_equal(db_entries(f, BROKER_DB_TOKENS), tokens + 2);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	assert_int_equal(broker_jti_revoked(t, "c9"), 1);
 	assert_int_equal(broker_jti_revoked(t, "cz"), 1);
 	broker_read_end(t);
 	broker_store_close(f->store);
 	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
-	assert_int_equal(entries(f, BROKER_DB_CODES), codes + 2);
+	assert_int_equal(db_entries(f, BROKER_DB_CODES), codes + 2);
 	/* The moved codes work as before, spent once. */
 	assert_int_equal(redeem_code(f, "movedco", one.code, 1001),
 	    BROKER_CODE_OK);

@@ -214,32 +214,55 @@ out:
 	return broker_mdb_err(rc);
 }
 
+static void note_access(struct broker_txn *t, enum broker_db db,
+    int creation);
+
 /*
- * Moves the records under prefix from one database to another, keys and
- * values unchanged.  Seeks afresh after each delete, as del_range does.
+ * Deletes keys of db from the first at or after from (NULL: the first
+ * of all) for as long as in_range says so, first copying each record into
+ * the database into unless that is BROKER_DB_COUNT (a move).  It seeks
+ * afresh after each delete: no reliance on cursor state.
  */
 static int
-move_prefix(MDB_txn *txn, MDB_dbi from, MDB_dbi to, const char *prefix)
+del_range(struct broker_txn *t, enum broker_db db, const void *from,
+    size_t flen, int (*in_range)(struct broker_txn *, enum broker_db,
+    const MDB_val *, const void *, size_t), const void *arg, size_t alen,
+    enum broker_db into)
 {
-	size_t plen = strlen(prefix);
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, from, &cur)) != 0)
-		return rc;
+	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || arg == NULL ||
+	    alen == 0)
+		return BROKER_E_INVAL;
+	note_access(t, db, 0);
+	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
+		return broker_mdb_err(rc);
 	for (;;) {
-		k.mv_data = (void *)(uintptr_t)prefix;
-		k.mv_size = plen;
-		if ((rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0 ||
-		    k.mv_size < plen || memcmp(k.mv_data, prefix, plen) != 0)
+		k.mv_data = (void *)(uintptr_t)from;
+		k.mv_size = flen;
+		rc = mdb_cursor_get(cur, &k, &v,
+		    from != NULL ? MDB_SET_RANGE : MDB_FIRST);
+		if (rc != 0 || !in_range(t, db, &k, arg, alen))
 			break;
-		if ((rc = mdb_put(txn, to, &k, &v, MDB_NOOVERWRITE)) != 0 ||
-		    (rc = mdb_cursor_del(cur, 0)) != 0)
+		if (into != BROKER_DB_COUNT &&
+		    (rc = mdb_put(t->txn, t->store->dbi[into], &k, &v,
+			 MDB_NOOVERWRITE)) != 0)
+			break;
+		if ((rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
-	return rc == MDB_NOTFOUND ? 0 : rc;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
+}
+
+static int
+has_prefix(struct broker_txn *t, enum broker_db db, const MDB_val *k,
+    const void *prefix, size_t plen)
+{
+	(void)t, (void)db;
+	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
 }
 
 /*
@@ -251,26 +274,31 @@ move_prefix(MDB_txn *txn, MDB_dbi from, MDB_dbi to, const char *prefix)
 static int
 create_added(struct broker_store *s)
 {
-	MDB_txn *txn = NULL;
-	MDB_dbi dbi, tokens;
+	struct broker_txn t = { .store = s, .write = 1 };
 	int rc;
 
-	if ((rc = mdb_txn_begin(s->env, NULL, 0, &txn)) != 0)
+	if ((rc = mdb_txn_begin(s->env, NULL, 0, &t.txn)) != 0)
 		return broker_mdb_err(rc);
 	for (int i = FIRST_ADDED; i < BROKER_DB_COUNT && rc == 0; i++) {
-		if ((rc = mdb_dbi_open(txn, broker_db_names[i], 0, &dbi)) !=
-		    MDB_NOTFOUND)
+		rc = mdb_dbi_open(t.txn, broker_db_names[i], 0, &s->dbi[i]);
+		if (rc != MDB_NOTFOUND) {
+			rc = broker_mdb_err(rc);
 			continue;
-		rc = mdb_dbi_open(txn, broker_db_names[i], MDB_CREATE, &dbi);
+		}
+		rc = broker_mdb_err(mdb_dbi_open(t.txn, broker_db_names[i],
+		    MDB_CREATE, &s->dbi[i]));
+		/* Handles of the read snapshot that saw it missing are gone. */
 		if (rc == 0 && i == BROKER_DB_CODES &&
-		    (rc = mdb_dbi_open(txn, broker_db_names[BROKER_DB_TOKENS],
-			 0, &tokens)) == 0)
-			rc = move_prefix(txn, tokens, dbi, "c:");
+		    (rc = broker_mdb_err(mdb_dbi_open(t.txn,
+			 broker_db_names[BROKER_DB_TOKENS], 0,
+			 &s->dbi[BROKER_DB_TOKENS]))) == 0)
+			rc = del_range(&t, BROKER_DB_TOKENS, "c:", 2, has_prefix,
+			    "c:", 2, BROKER_DB_CODES);
 	}
 	if (rc == 0)
-		return broker_mdb_err(mdb_txn_commit(txn));
-	mdb_txn_abort(txn);
-	return broker_mdb_err(rc);
+		return broker_mdb_err(mdb_txn_commit(t.txn));
+	mdb_txn_abort(t.txn);
+	return rc;
 }
 
 /* Opens every named database and checks the format record. */
@@ -614,48 +642,6 @@ broker_txn_drop_all(struct broker_txn *t, enum broker_db db)
 	return broker_mdb_err(mdb_drop(t->txn, t->store->dbi[db], 0));
 }
 
-/*
- * Deletes keys of db from the first at or after from (NULL: the first
- * of all) for as long as in_range says so.  It seeks afresh after each
- * delete: no reliance on cursor state.
- */
-static int
-del_range(struct broker_txn *t, enum broker_db db, const void *from,
-    size_t flen, int (*in_range)(struct broker_txn *, enum broker_db,
-    const MDB_val *, const void *, size_t), const void *arg, size_t alen)
-{
-	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	int rc;
-
-	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || arg == NULL ||
-	    alen == 0)
-		return BROKER_E_INVAL;
-	note_access(t, db, 0);
-	if ((rc = mdb_cursor_open(t->txn, t->store->dbi[db], &cur)) != 0)
-		return broker_mdb_err(rc);
-	for (;;) {
-		k.mv_data = (void *)(uintptr_t)from;
-		k.mv_size = flen;
-		rc = mdb_cursor_get(cur, &k, &v,
-		    from != NULL ? MDB_SET_RANGE : MDB_FIRST);
-		if (rc != 0 || !in_range(t, db, &k, arg, alen))
-			break;
-		if ((rc = mdb_cursor_del(cur, 0)) != 0)
-			break;
-	}
-	mdb_cursor_close(cur);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : broker_mdb_err(rc);
-}
-
-static int
-has_prefix(struct broker_txn *t, enum broker_db db, const MDB_val *k,
-    const void *prefix, size_t plen)
-{
-	(void)t, (void)db;
-	return k->mv_size >= plen && memcmp(k->mv_data, prefix, plen) == 0;
-}
-
 /* LMDB's own comparison decides what is below. */
 static int
 is_below(struct broker_txn *t, enum broker_db db, const MDB_val *k,
@@ -670,14 +656,15 @@ int
 broker_txn_del_below(struct broker_txn *t, enum broker_db db, const void *key,
     size_t klen)
 {
-	return del_range(t, db, NULL, 0, is_below, key, klen);
+	return del_range(t, db, NULL, 0, is_below, key, klen, BROKER_DB_COUNT);
 }
 
 int
 broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
     const void *prefix, size_t plen)
 {
-	return del_range(t, db, prefix, plen, has_prefix, prefix, plen);
+	return del_range(t, db, prefix, plen, has_prefix, prefix, plen,
+	    BROKER_DB_COUNT);
 }
 
 int

@@ -241,9 +241,10 @@ void api_cached_release(struct api_cached *e);
 /*
  * What the last full check of a token's access found: its grant, live, as
  * it stood at access generation gen (broker_access_generation).  While
- * the store's generation is still gen, the grant, its company and the
- * token's jti are as they were then; only the grant's expiry, a matter
- * of time, must be checked again.  Immutable and shared.
+ * the store's generation is still gen, the grant, its company, the
+ * token's jti and its certificate are as they were then; only the
+ * grant's expiry, a matter of time, must be checked again.  Immutable
+ * and shared.
  */
 struct api_seen {
 	_Atomic int refs;
@@ -278,12 +279,22 @@ struct api_seen *api_tok_saw(struct api_tok *t, uint64_t gen,
     const struct broker_grant *g);
 void api_seen_put(struct api_seen *s);
 
+/*
+ * The full check of a verified token's access in snapshot t: its grant
+ * belongs to its company, the grant and the company are live, its jti
+ * is not revoked, and the certificate it is bound to (if any) is still
+ * registered.  0 fills *g (broker_grant_clear it either way).
+ * BROKER_E_REVOKED, BROKER_E_DISABLED or BROKER_E_NOTFOUND: access is
+ * gone, and *why says why; anything else is the store's failure.
+ */
+int api_tok_access(struct broker_txn *t, const struct api_tok *tk,
+    int64_t now, struct broker_grant *g, const char **why);
 
 /*
  * The verified facts of a bearer token, from the cache or by verifying
  * its signature and claims now; expiry is checked either way.  0 and *out
  * (release with api_tok_put), or API_E_INVALID_TOKEN with detail.  The
- * grant's, company's and jti's liveness are the caller's to check.
+ * rest of its access (api_tok_access) is the caller's to check.
  */
 int api_token_check(struct api_request *r, struct broker_txn *t,
     const char *tok, size_t len, struct api_tok **out);

@@ -344,23 +344,18 @@ own_access_token(struct api_request *r, const char *tok, size_t len,
 	return 0;
 }
 
-/* Is the verified token's grant, company and jti still live? */
+/* Is the verified token's access still live (api_tok_access)? */
 static int
 access_live(struct api_request *r, const struct api_tok *tk,
     struct broker_grant *g)
 {
 	struct broker_txn *t = NULL;
+	const char *why;
 	int rc;
 
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 		return rc;
-	rc = broker_grant_get(t, tk->grant, g);
-	if (rc == 0 && strcmp(g->company, tk->client) != 0)
-		rc = BROKER_E_REVOKED;
-	if (rc == 0)
-		rc = broker_grant_live(t, g, api_wall_now());
-	if (rc == 0 && (rc = broker_jti_revoked(t, tk->jti)) == 1)
-		rc = BROKER_E_REVOKED;
+	rc = api_tok_access(t, tk, api_wall_now(), g, &why);
 	broker_read_end(t);
 	return rc;
 }

@@ -2,7 +2,8 @@
  * resource.c - GET /v1/profile: a company reads the fields it was granted.
  *
  * The hot path.  The token's signature is verified once (tokcache.c).
- * The grant, the company and the token's own jti are checked in full
+ * The grant, the company, the token's own jti and its certificate, if
+ * bound, are checked in full
  * whenever the store's access generation has moved since the token's last
  * check, which every revocation, disabling and key change makes it do in
  * the same transaction: a revocation takes effect on the very next
@@ -19,27 +20,6 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
-/* The full check: the token's grant belongs to its company, and the
- * grant, the company and the token are live.  0 fills *g. */
-static int
-check_access(struct api_request *r, struct broker_txn *t,
-    const struct api_tok *tk, int64_t now, struct broker_grant *g)
-{
-	int rc = broker_grant_get(t, tk->grant, g);
-
-	if (rc == 0 && strcmp(g->company, tk->client) != 0)
-		rc = BROKER_E_REVOKED;
-	if (rc == 0)
-		rc = broker_grant_live(t, g, now);
-	if (rc == 0 && (rc = broker_jti_revoked(t, tk->jti)) == 1)
-		return api_fail(r, API_E_INVALID_TOKEN, "token revoked");
-	if (rc == BROKER_E_NOTFOUND || rc == BROKER_E_REVOKED ||
-	    rc == BROKER_E_DISABLED)
-		return api_fail(r, API_E_INVALID_TOKEN,
-		    "grant revoked or expired, or company disabled");
-	return rc;
-}
-
 /* The token's access as of snapshot t: from its last full check while
  * the access generation stands, else checked in full now. */
 static int
@@ -48,6 +28,7 @@ access_of(struct api_request *r, struct broker_txn *t, struct api_tok *tk,
 {
 	struct broker_grant g = { 0 };
 	int64_t now = api_wall_now();
+	const char *why;
 	uint64_t gen;
 	int rc;
 
@@ -63,8 +44,11 @@ access_of(struct api_request *r, struct broker_txn *t, struct api_tok *tk,
 		*out = NULL;
 	}
 	api_metrics_cache(API_CACHE_ACCESS, 0);
-	if ((rc = check_access(r, t, tk, now, &g)) == 0 &&
-	    (*out = api_tok_saw(tk, gen, &g)) == NULL)
+	rc = api_tok_access(t, tk, now, &g, &why);
+	if (rc == BROKER_E_NOTFOUND || rc == BROKER_E_REVOKED ||
+	    rc == BROKER_E_DISABLED)
+		rc = api_fail(r, API_E_INVALID_TOKEN, "%s", why);
+	else if (rc == 0 && (*out = api_tok_saw(tk, gen, &g)) == NULL)
 		rc = API_E_NOMEM;
 	broker_grant_clear(&g);
 	return rc;

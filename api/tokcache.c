@@ -71,6 +71,27 @@ api_tok_saw(struct api_tok *t, uint64_t gen, const struct broker_grant *g)
 	return s;
 }
 
+int
+api_tok_access(struct broker_txn *t, const struct api_tok *tk, int64_t now,
+    struct broker_grant *g, const char **why)
+{
+	int rc = broker_grant_get(t, tk->grant, g);
+
+	*why = "grant revoked or expired, or company disabled";
+	if (rc == 0 && strcmp(g->company, tk->client) != 0)
+		rc = BROKER_E_REVOKED;
+	if (rc == 0)
+		rc = broker_grant_live(t, g, now);
+	if (rc == 0 && (rc = broker_jti_revoked(t, tk->jti)) == 1) {
+		*why = "token revoked";
+		rc = BROKER_E_REVOKED;
+	}
+	if (rc == 0 && tk->cnf[0] != '\0' &&
+	    (rc = broker_company_cert_live(t, tk->client, tk->cnf)) != 0)
+		*why = "the certificate the token is bound to was revoked";
+	return rc;
+}
+
 void
 api_tok_put(struct api_tok *t)
 {

@@ -29,6 +29,7 @@ static const char usage[] =
     "              [--redirect-uri URI]... [--no-redirect-uris]\n"
     "  company secret ID [--overlap DURATION]     e.g. 3600, 90s, 15m, 24h, 7d\n"
     "  company cert ID [--csr FILE]               a client certificate (mTLS)\n"
+    "  company cert ID --revoke X5T               stop one (its x5t#S256)\n"
     "  keys list | rotate [--now] | retire KID [--force]\n"
     "  certs rotate [--hostname NAME]...          then: kill -HUP the daemon\n"
     "  backup FILE                                one file, 0600: a secret\n"
@@ -290,6 +291,44 @@ list_one(void *arg, const char *id, json_t *rec)
 							      : BROKER_E_NOMEM;
 }
 
+/* company cert ID --revoke X5T */
+static int
+company_cert_revoke(struct args *a)
+{
+	struct broker_company_change c = { .id = a->argv[1],
+		.thumb = a->argv[3], .now = (int64_t)time(NULL) };
+	struct broker_store *s = NULL;
+	int rc, ret = 1;
+
+	if (strlen(c.thumb) != CERTS_THUMB_LEN) {
+		fprintf(stderr, "ccx-admin: '%s' is not an x5t#S256 thumbprint "
+		    "(%d base64url characters, as company show lists them)\n",
+		    c.thumb, CERTS_THUMB_LEN);
+		return 2;
+	}
+	if (open_store(a, &s) != 0)
+		return 1;
+	rc = broker_write(s, broker_company_cert_revoke, &c);
+	if (rc == BROKER_E_INVAL)
+		fprintf(stderr, "ccx-admin: company %s has no certificate %s "
+		    "(company show %s lists them)\n", c.id, c.thumb, c.id);
+	else if (rc == BROKER_E_REVOKED)
+		fprintf(stderr, "ccx-admin: certificate %s of %s is already "
+		    "revoked\n", c.thumb, c.id);
+	else if (rc != 0)
+		fail(c.id, rc);
+	else {
+		json_t *d = json_pack("{s:s}", "x5t#S256", c.thumb);
+
+		(void)admin_record(s, "company.cert.revoke", c.id, d);
+		json_decref(d);
+		ret = print_json(json_pack("{s:s, s:s, s:I}", "client_id", c.id,
+		    "x5t#S256", c.thumb, "revoked", (json_int_t)c.now));
+	}
+	broker_store_close(s);
+	return ret;
+}
+
 /* company cert ID [--csr FILE] */
 static int
 company_cert(struct args *a)
@@ -300,6 +339,8 @@ company_cert(struct args *a)
 	size_t csr_len = 0;
 	int rc, ret = 1;
 
+	if (a->argc == 4 && strcmp(a->argv[2], "--revoke") == 0)
+		return company_cert_revoke(a);
 	if (a->argc != 2 && !(a->argc == 4 && strcmp(a->argv[2], "--csr") == 0)) {
 		fprintf(stderr, "%s", usage);
 		return 2;

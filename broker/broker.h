@@ -426,10 +426,17 @@ int broker_company_auth(struct broker_txn *txn, const char *id,
 /*
  * Authenticates a client by its TLS certificate (RFC 8705
  * tls_client_auth): 0 when id names an enabled company that registered
- * the certificate whose x5t#S256 is thumb; BROKER_E_BADPASS or
- * BROKER_E_DISABLED otherwise.
+ * the certificate whose x5t#S256 is thumb and has not revoked it;
+ * BROKER_E_BADPASS or BROKER_E_DISABLED otherwise.
  */
 int broker_company_auth_cert(struct broker_txn *txn, const char *id,
+    const char *thumb);
+
+/*
+ * 0 while company id has the certificate thumb registered and not
+ * revoked (what a token bound to it needs), else BROKER_E_REVOKED.
+ */
+int broker_company_cert_live(struct broker_txn *txn, const char *id,
     const char *thumb);
 
 /*
@@ -462,12 +469,21 @@ struct broker_company_change {
 	int64_t now;
 	int64_t overlap;		   /* secret: seconds the old one lives */
 	int disabled;			   /* set_disabled: the new state */
+	const char *thumb;		   /* cert_revoke: its x5t#S256 */
 	char secret[BROKER_SECRET_LEN + 1]; /* out: add and secret */
 };
 int broker_company_add(struct broker_txn *txn, void *arg);
 int broker_company_update(struct broker_txn *txn, void *arg);
 int broker_company_set_disabled(struct broker_txn *txn, void *arg);
 int broker_company_new_secret(struct broker_txn *txn, void *arg);
+
+/*
+ * Revokes the company's certificate c->thumb, at c->now: tls_client_auth
+ * refuses it and tokens bound to it stop at their next use.
+ * BROKER_E_NOTFOUND (no such company), BROKER_E_INVAL (no such
+ * certificate of this company) or BROKER_E_REVOKED (already).
+ */
+int broker_company_cert_revoke(struct broker_txn *txn, void *arg);
 
 /* ---- grants ------------------------------------------------------------- */
 

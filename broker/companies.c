@@ -438,43 +438,70 @@ broker_company_new_secret(struct broker_txn *t, void *arg)
 
 /* ---- client certificates (RFC 8705) ------------------------------------ */
 
-int
-broker_company_auth_cert(struct broker_txn *t, const char *id,
-    const char *thumb)
+/* The entry of rec's "certs" whose x5t is thumb, or NULL. */
+static json_t *
+find_cert(json_t *rec, const char *thumb)
 {
-	json_t *rec = NULL, *c;
-	size_t i;
-	int rc, match = 0;
+	json_t *c, *found = NULL;
+	size_t i, n = strlen(thumb);
 
-	rc = broker_company_get(t, id, &rec);
-	if (rc == BROKER_E_NOTFOUND)
-		return BROKER_E_BADPASS;
-	if (rc != 0)
-		return rc;
 	json_array_foreach(json_object_get(rec, "certs"), i, c) {
 		const char *x = json_string_value(json_object_get(c, "x5t"));
 
-		if (x != NULL && strlen(x) == strlen(thumb))
-			match |= certs_ct_equal(x, thumb, strlen(x));
+		if (x != NULL && strlen(x) == n && certs_ct_equal(x, thumb, n))
+			found = c;
 	}
-	if (!match)
-		rc = BROKER_E_BADPASS;
-	else if (json_is_true(json_object_get(rec, "disabled")))
-		rc = BROKER_E_DISABLED;
+	return found;
+}
+
+/*
+ * 0 when company id registered the certificate thumb and has not revoked
+ * it, else BROKER_E_REVOKED (BROKER_E_NOTFOUND: no such company);
+ * *disabled receives the company's state.
+ */
+static int
+cert_state(struct broker_txn *t, const char *id, const char *thumb,
+    int *disabled)
+{
+	json_t *rec = NULL, *c;
+	int rc;
+
+	*disabled = 0;
+	if ((rc = broker_company_get(t, id, &rec)) != 0)
+		return rc;
+	c = find_cert(rec, thumb);
+	rc = c == NULL || json_object_get(c, "revoked") != NULL
+	    ? BROKER_E_REVOKED
+	    : 0;
+	*disabled = json_is_true(json_object_get(rec, "disabled"));
 	json_decref(rec);
 	return rc;
 }
 
-struct cert_reg {
-	const char *id;
-	const char *thumb;
-	int64_t now;
-};
+int
+broker_company_auth_cert(struct broker_txn *t, const char *id,
+    const char *thumb)
+{
+	int disabled, rc = cert_state(t, id, thumb, &disabled);
+
+	/* Only a holder of a registered certificate learns the state. */
+	if (rc == BROKER_E_NOTFOUND || rc == BROKER_E_REVOKED)
+		return BROKER_E_BADPASS;
+	return rc != 0 ? rc : disabled ? BROKER_E_DISABLED : 0;
+}
+
+int
+broker_company_cert_live(struct broker_txn *t, const char *id,
+    const char *thumb)
+{
+	int disabled, rc = cert_state(t, id, thumb, &disabled);
+
+	return rc == BROKER_E_NOTFOUND ? BROKER_E_REVOKED : rc;
+}
 
 static int
 change_cert(json_t *rec, struct broker_company_change *c)
 {
-	const struct cert_reg *g = (const void *)c->name;
 	json_t *list = json_object_get(rec, "certs");
 
 	if (!json_is_array(list)) {
@@ -483,7 +510,7 @@ change_cert(json_t *rec, struct broker_company_change *c)
 			return BROKER_E_NOMEM;
 	}
 	return json_array_append_new(list, json_pack("{s:s, s:I}", "x5t",
-		   g->thumb, "created", (json_int_t)g->now)) == 0
+		   c->thumb, "created", (json_int_t)c->now)) == 0
 		   ? 0
 		   : BROKER_E_NOMEM;
 }
@@ -491,10 +518,28 @@ change_cert(json_t *rec, struct broker_company_change *c)
 static int
 register_cert(struct broker_txn *t, void *arg)
 {
-	struct broker_company_change c = { .id = ((struct cert_reg *)arg)->id,
-		.name = arg };
+	return modify(t, arg, change_cert);
+}
 
-	return modify(t, &c, change_cert);
+/* The entry stays, stamped: company show keeps the history. */
+static int
+change_revoke(json_t *rec, struct broker_company_change *c)
+{
+	json_t *cert = find_cert(rec, c->thumb);
+
+	if (cert == NULL)
+		return BROKER_E_INVAL;
+	if (json_object_get(cert, "revoked") != NULL)
+		return BROKER_E_REVOKED;
+	return json_object_set_new(cert, "revoked", json_integer(c->now)) == 0
+	    ? 0
+	    : BROKER_E_NOMEM;
+}
+
+int
+broker_company_cert_revoke(struct broker_txn *t, void *arg)
+{
+	return modify(t, arg, change_revoke);
 }
 
 int
@@ -505,7 +550,7 @@ broker_company_cert(const char *data_dir, struct broker_store *s,
 	char ca[BROKER_PATH_MAX], cakey[BROKER_PATH_MAX], dir[BROKER_PATH_MAX];
 	char rel[BROKER_CLIENT_ID_MAX + 64], tag[17];
 	struct broker_txn *t = NULL;
-	struct cert_reg g = { id, thumb, 0 };
+	struct broker_company_change g = { .id = id, .thumb = thumb };
 	uint8_t rnd[8];
 	int rc;
 

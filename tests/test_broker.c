@@ -1722,6 +1722,78 @@ test_access_generation(void **state)
 	assert_int_equal(access_gen(f), g0 + 3);
 }
 
+/* What tls_client_auth and a token bound to thumb would find. */
+static void
+cert_checks(struct fixture *f, const char *id, const char *thumb, int auth,
+    int live)
+{
+	struct broker_txn *t;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_company_auth_cert(t, id, thumb), auth);
+	assert_int_equal(broker_company_cert_live(t, id, thumb), live);
+	broker_read_end(t);
+}
+
+/*
+ * Revoking one of a company's client certificates stops it for client
+ * authentication and for the tokens bound to it, at once (the access
+ * generation moves), and leaves its other certificates and its other
+ * companies' alone.
+ */
+static void
+test_company_cert_revocation(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cert[BROKER_PATH_MAX];
+	char key[BROKER_PATH_MAX], a[64], b[64], other[64];
+	struct broker_company_change r = { .id = "certco", .now = 2000 };
+	struct broker_company_change d = { .id = "certco", .now = 2001,
+		.disabled = 1 };
+	uint64_t g0;
+
+	add_company(f, "certco", secret);
+	add_company(f, "certother", secret);
+	assert_int_equal(broker_company_cert(f->dir, f->store, "certco", NULL,
+	    0, cert, key, a), 0);
+	assert_int_equal(broker_company_cert(f->dir, f->store, "certco", NULL,
+	    0, cert, key, b), 0);
+	assert_int_equal(broker_company_cert(f->dir, f->store, "certother",
+	    NULL, 0, cert, key, other), 0);
+	cert_checks(f, "certco", a, 0, 0);
+	cert_checks(f, "certco", other, BROKER_E_BADPASS, BROKER_E_REVOKED);
+	cert_checks(f, "nobody", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
+
+	g0 = access_gen(f);
+	r.thumb = a;
+	assert_int_equal(broker_write(f->store, broker_company_cert_revoke, &r),
+	    0);
+	assert_int_equal(access_gen(f), g0 + 1);
+	cert_checks(f, "certco", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
+	cert_checks(f, "certco", b, 0, 0);
+	cert_checks(f, "certother", other, 0, 0);
+
+	/* Again, another company's, or an unknown company: refused, and
+	 * nothing moves. */
+	assert_int_equal(broker_write(f->store, broker_company_cert_revoke, &r),
+	    BROKER_E_REVOKED);
+	r.thumb = other;
+	assert_int_equal(broker_write(f->store, broker_company_cert_revoke, &r),
+	    BROKER_E_INVAL);
+	r.id = "nobody";
+	assert_int_equal(broker_write(f->store, broker_company_cert_revoke, &r),
+	    BROKER_E_NOTFOUND);
+	assert_int_equal(access_gen(f), g0 + 1);
+	cert_checks(f, "certother", other, 0, 0);
+
+	/* Disabled, the live certificate authenticates no more; a token
+	 * bound to it is stopped by the company's state (grant check). */
+	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
+	    &d), 0);
+	cert_checks(f, "certco", b, BROKER_E_DISABLED, 0);
+	cert_checks(f, "certco", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
+}
+
 /* Expired codes and revocation records are swept; live ones stay. */
 static void
 test_tokens_sweep(void **state)
@@ -2095,6 +2167,7 @@ main(void)
 		cmocka_unit_test(test_del_ranges),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_failing_write_isolated),
+		cmocka_unit_test(test_company_cert_revocation),
 		cmocka_unit_test(test_access_generation),
 		cmocka_unit_test(test_queue_full_is_busy),
 		cmocka_unit_test(test_shared_commits),

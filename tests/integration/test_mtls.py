@@ -2,7 +2,7 @@
 certificates issued by ccx-admin company cert, tls_client_auth at the
 token endpoint, certificate-bound access tokens (cnf x5t#S256) honoured
 only with their certificate, the metadata aliases, and what disabling a
-company does to its certificate."""
+company or revoking one of its certificates does."""
 
 import base64
 import hashlib
@@ -44,9 +44,9 @@ class MtlsTests(unittest.TestCase):
                                          cid).stdout)["client_secret"]
             cert = json.loads(cls.b.admin("company", "cert", cid).stdout)
             cls.companies[cid] = dict(cert, secret=sec)
-        c = Customer(cls.b)
+        c = cls.customer = Customer(cls.b)
         assert c.register("mtls-owner")[0] == 201
-        sess = c.token("mtls-owner")
+        sess = cls.session = c.token("mtls-owner")
         st, h, _ = c.as_(sess, "GET", "/v1/me/profile")
         c.as_(sess, "PUT", "/v1/me/profile",
               dict(JSON, **{"If-Match": h.get("ETag")}),
@@ -80,10 +80,10 @@ class MtlsTests(unittest.TestCase):
         finally:
             conn.close()
 
-    def token_form(self, cid="acme"):
+    def token_form(self, cid="acme", grant=None):
         return urllib.parse.urlencode({
             "grant_type": "urn:ccx:params:oauth:grant-type:grant",
-            "grant_id": self.grant, "client_id": cid}).encode()
+            "grant_id": grant or self.grant, "client_id": cid}).encode()
 
     def bound_token(self):
         st, _, data = self.mtls("POST", "/oauth/token", FORM,
@@ -235,6 +235,102 @@ class MtlsTests(unittest.TestCase):
         self.assertEqual(self.mtls("GET", "/v1/profile",
                                    {"Authorization": "Bearer " + tok},
                                    company="acme")[0], 200)
+
+    def test_revoking_a_certificate(self):
+        # A company of its own, with two certificates and a grant.
+        cid = "revoker"
+        sec = json.loads(self.b.admin("company", "add", cid, "--name",
+                                      cid).stdout)["client_secret"]
+        for name in ("revoker-1", "revoker-2"):
+            self.companies[name] = json.loads(
+                self.b.admin("company", "cert", cid).stdout)
+        x1 = self.companies["revoker-1"]["x5t#S256"]
+        x2 = self.companies["revoker-2"]["x5t#S256"]
+        st, _, data = self.customer.as_(
+            self.session, "POST", "/v1/me/grants", JSON, json.dumps({
+                "company": cid, "scopes": ["read:language"],
+                "purpose": "service", "expires_at": int(time.time()) + 86400,
+            }).encode())
+        self.assertEqual(st, 201, data)
+        form = self.token_form(cid, json.loads(data)["id"])
+        st, _, data = self.mtls("POST", "/oauth/token", FORM, form,
+                                company="revoker-1")
+        self.assertEqual(st, 200, data)
+        tok = json.loads(data)["access_token"]
+        self.assertEqual(claims_of(tok)["cnf"], {"x5t#S256": x1})
+        bearer = {"Authorization": "Bearer " + tok}
+        # Fetched twice: verified, cached, its access checked and reused.
+        for _ in range(2):
+            self.assertEqual(self.mtls("GET", "/v1/profile", bearer,
+                                       company="revoker-1")[0], 200)
+
+        out = json.loads(self.b.admin("company", "cert", cid, "--revoke",
+                                      x1).stdout)
+        self.assertEqual(out["client_id"], cid)
+        self.assertEqual(out["x5t#S256"], x1)
+        self.assertLessEqual(abs(out["revoked"] - time.time()), 60)
+
+        # The cached bound token stops at its next use ...
+        st, h, data = self.mtls("GET", "/v1/profile", bearer,
+                                company="revoker-1")
+        self.assertEqual(st, 401, data)
+        self.assertIn('error="invalid_token"', h.get("WWW-Authenticate"))
+        self.assertIn("certificate the token is bound to was revoked",
+                      json.loads(data)["detail"])
+        # ... introspection calls it inactive ...
+        auth = base64.b64encode((cid + ":" + sec).encode()).decode()
+        st, _, data = self.b.request(
+            "POST", "/oauth/introspect",
+            dict(FORM, Authorization="Basic " + auth),
+            ("token=" + tok).encode())
+        self.assertEqual((st, json.loads(data)), (200, {"active": False}))
+        # ... and the certificate authenticates no more.
+        st, _, data = self.mtls("POST", "/oauth/token", FORM, form,
+                                company="revoker-1")
+        self.assertEqual(st, 401, data)
+        self.assertEqual(json.loads(data)["error"], "invalid_client")
+
+        # The company's other certificate, and its secret, still work.
+        st, _, data = self.mtls("POST", "/oauth/token", FORM, form,
+                                company="revoker-2")
+        self.assertEqual(st, 200, data)
+        tok2 = json.loads(data)["access_token"]
+        self.assertEqual(claims_of(tok2)["cnf"], {"x5t#S256": x2})
+        self.assertEqual(self.mtls("GET", "/v1/profile",
+                                   {"Authorization": "Bearer " + tok2},
+                                   company="revoker-2")[0], 200)
+        st, _, data = self.b.request(
+            "POST", "/oauth/token", dict(FORM, Authorization="Basic " + auth),
+            form)
+        self.assertEqual(st, 200, data)
+        # Other companies' certificates are untouched.
+        self.assertEqual(self.mtls("POST", "/oauth/token", FORM,
+                                   self.token_form(), company="acme")[0], 200)
+
+        # company show keeps the history; the admin trail has the act.
+        certs = {c["x5t"]: c for c in json.loads(
+            self.b.admin("company", "show", cid).stdout)["certs"]}
+        self.assertEqual(certs[x1]["revoked"], out["revoked"])
+        self.assertNotIn("revoked", certs[x2])
+        last = json.loads(self.b.admin("audit", "--limit", "1").stdout)[0]
+        self.assertEqual((last["action"], last["target"], last["x5t#S256"]),
+                         ("company.cert.revoke", cid, x1))
+
+        # Refusals change nothing.
+        acme = self.companies["acme"]["x5t#S256"]
+        for args, code, text in (
+                ([cid, "--revoke", x1], 1, "already revoked"),
+                ([cid, "--revoke", acme], 1, "has no certificate"),
+                (["nobody", "--revoke", x2], 1, "not found"),
+                ([cid, "--revoke", "short"], 2, "not an x5t#S256"),
+                ([cid, "--revoke"], 2, "usage")):
+            with self.subTest(args=args):
+                p = self.b.admin("company", "cert", *args, check=False)
+                self.assertEqual(p.returncode, code, p.stderr)
+                self.assertIn(text, p.stderr)
+        self.assertEqual(self.mtls("GET", "/v1/profile",
+                                   {"Authorization": "Bearer " + tok2},
+                                   company="revoker-2")[0], 200)
 
     def test_company_cert_from_a_csr(self):
         import os

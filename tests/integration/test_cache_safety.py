@@ -10,7 +10,7 @@ cache="token" and of cache="access_check", no miss).  It then changes
 something: the company is disabled and enabled again, the token's jti is
 revoked at the revocation endpoint (RFC 7009), a certificate-bound token
 (RFC 8705) is presented without its certificate or with another
-company's, or the grant expires.  The very next fetch must be refused
+company's, its certificate is revoked, or the grant expires.  The very next fetch must be refused
 with 401 invalid_token (RFC 6750 3.1), and that fetch must itself be a
 token-cache hit, so the refusal comes from the checks and not from a
 fresh verification.
@@ -186,6 +186,36 @@ class CachedTokenLivenessTests(OAuthTestCase):
             lambda: self.bound_fetch(at, self.acme.id))
         self.assertEqual(st, 200, data)
         self.assertEqual(json.loads(data), {"language": "en-GB"})
+
+    def test_certificate_revocation_with_a_cached_token(self):
+        # A second certificate of the company, so that revoking it leaves
+        # the first one (and the other tests) alone.
+        cert = json.loads(self.b.admin("company", "cert",
+                                       self.acme.id).stdout)
+        self.companies["cacheco-second"] = cert
+        g = self.alice.grant(self.acme, ["read:language"])
+        form = urllib.parse.urlencode({"grant_type": GRANT_TYPE,
+                                       "grant_id": g["id"],
+                                       "client_id": self.acme.id}).encode()
+        tokens = {}
+        for name in ("cacheco-second", self.acme.id):
+            st, _, data = self.mtls("POST", "/oauth/token", test_mtls.FORM,
+                                    form, company=name)
+            self.assertEqual(st, 200, data)
+            tokens[name] = json.loads(data)["access_token"]
+            self.cache(lambda: self.bound_fetch(tokens[name], name))
+        self.b.admin("company", "cert", self.acme.id, "--revoke",
+                     cert["x5t#S256"])
+        st, h, data = self.assertCacheHit(
+            lambda: self.bound_fetch(tokens["cacheco-second"],
+                                     "cacheco-second"), "full")
+        self.assertBearerError((st, h, data))
+        self.assertIn("revoked", json.loads(data)["detail"])
+        # The token bound to the company's other certificate carries on.
+        st, _, data = self.assertCacheHit(
+            lambda: self.bound_fetch(tokens[self.acme.id], self.acme.id),
+            "full")
+        self.assertEqual(st, 200, data)
 
     def test_grant_expiry_with_a_reused_check(self):
         # Time is the one thing the access generation does not see.

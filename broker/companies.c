@@ -438,7 +438,10 @@ broker_company_new_secret(struct broker_txn *t, void *arg)
 
 /* ---- client certificates (RFC 8705) ------------------------------------ */
 
-/* The entry of rec's "certs" whose x5t is thumb, or NULL. */
+/*
+ * The entry of rec's "certs" whose x5t is thumb, or NULL.  Were a
+ * thumbprint ever listed twice, a revoked entry wins.
+ */
 static json_t *
 find_cert(json_t *rec, const char *thumb)
 {
@@ -448,7 +451,9 @@ find_cert(json_t *rec, const char *thumb)
 	json_array_foreach(json_object_get(rec, "certs"), i, c) {
 		const char *x = json_string_value(json_object_get(c, "x5t"));
 
-		if (x != NULL && strlen(x) == n && certs_ct_equal(x, thumb, n))
+		if (x != NULL && strlen(x) == n &&
+		    certs_ct_equal(x, thumb, n) &&
+		    (found == NULL || json_object_get(c, "revoked") != NULL))
 			found = c;
 	}
 	return found;
@@ -539,6 +544,10 @@ change_revoke(json_t *rec, struct broker_company_change *c)
 int
 broker_company_cert_revoke(struct broker_txn *t, void *arg)
 {
+	const struct broker_company_change *c = arg;
+
+	if (c->thumb == NULL)
+		return BROKER_E_INVAL;
 	return modify(t, arg, change_revoke);
 }
 

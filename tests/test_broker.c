@@ -1750,6 +1750,7 @@ test_company_cert_revocation(void **state)
 	struct broker_company_change r = { .id = "certco", .now = 2000 };
 	struct broker_company_change d = { .id = "certco", .now = 2001,
 		.disabled = 1 };
+	struct broker_company_change u = { .id = "certco", .now = 2002 };
 	uint64_t g0;
 
 	add_company(f, "certco", secret);
@@ -1786,11 +1787,31 @@ test_company_cert_revocation(void **state)
 	assert_int_equal(access_gen(f), g0 + 1);
 	cert_checks(f, "certother", other, 0, 0);
 
+	/* The company's other changes leave the revocation standing. */
+	u.name = "Renamed";
+	assert_int_equal(broker_write(f->store, broker_company_update, &u), 0);
+	assert_int_equal(broker_write(f->store, broker_company_new_secret,
+	    &u), 0);
+	assert_int_equal(broker_company_cert(f->dir, f->store, "certco", NULL,
+	    0, cert, key, other), 0);
+	cert_checks(f, "certco", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
+	cert_checks(f, "certco", other, 0, 0);
+	r.id = "certco";
+	r.thumb = NULL;
+	assert_int_equal(broker_write(f->store, broker_company_cert_revoke, &r),
+	    BROKER_E_INVAL);
+
 	/* Disabled, the live certificate authenticates no more; a token
-	 * bound to it is stopped by the company's state (grant check). */
+	 * bound to it is stopped by the company's state (grant check).
+	 * Enabled again, the revoked one stays revoked. */
 	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
 	    &d), 0);
 	cert_checks(f, "certco", b, BROKER_E_DISABLED, 0);
+	cert_checks(f, "certco", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
+	d.disabled = 0;
+	assert_int_equal(broker_write(f->store, broker_company_set_disabled,
+	    &d), 0);
+	cert_checks(f, "certco", b, 0, 0);
 	cert_checks(f, "certco", a, BROKER_E_BADPASS, BROKER_E_REVOKED);
 }
 

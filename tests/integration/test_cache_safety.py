@@ -210,7 +210,8 @@ class CachedTokenLivenessTests(OAuthTestCase):
             lambda: self.bound_fetch(tokens["cacheco-second"],
                                      "cacheco-second"), "full")
         self.assertBearerError((st, h, data))
-        self.assertIn("revoked", json.loads(data)["detail"])
+        self.assertEqual(json.loads(data)["detail"],
+                         "the certificate the token is bound to was revoked")
         # The token bound to the company's other certificate carries on.
         st, _, data = self.assertCacheHit(
             lambda: self.bound_fetch(tokens[self.acme.id], self.acme.id),

@@ -257,6 +257,7 @@ class MtlsTests(unittest.TestCase):
                                 company="revoker-1")
         self.assertEqual(st, 200, data)
         tok = json.loads(data)["access_token"]
+        refresh = json.loads(data)["refresh_token"]
         self.assertEqual(claims_of(tok)["cnf"], {"x5t#S256": x1})
         bearer = {"Authorization": "Bearer " + tok}
         # Fetched twice: verified, cached, its access checked and reused.
@@ -284,11 +285,28 @@ class MtlsTests(unittest.TestCase):
             dict(FORM, Authorization="Basic " + auth),
             ("token=" + tok).encode())
         self.assertEqual((st, json.loads(data)), (200, {"active": False}))
-        # ... and the certificate authenticates no more.
-        st, _, data = self.mtls("POST", "/oauth/token", FORM, form,
-                                company="revoker-1")
-        self.assertEqual(st, 401, data)
-        self.assertEqual(json.loads(data)["error"], "invalid_client")
+        # ... and the certificate authenticates no more, anywhere.
+        for path, body in (
+                ("/oauth/token", form),
+                ("/oauth/token", urllib.parse.urlencode({
+                    "grant_type": "refresh_token", "client_id": cid,
+                    "refresh_token": refresh}).encode()),
+                ("/oauth/introspect", urllib.parse.urlencode({
+                    "client_id": cid, "token": tok}).encode()),
+                ("/oauth/revoke", urllib.parse.urlencode({
+                    "client_id": cid, "token": tok}).encode())):
+            with self.subTest(path=path, body=body[:40]):
+                st, _, data = self.mtls("POST", path, FORM, body,
+                                        company="revoker-1")
+                self.assertEqual(st, 401, data)
+                self.assertEqual(json.loads(data)["error"], "invalid_client")
+        # The refresh token is not bound: the company's secret renews it.
+        st, _, data = self.b.request(
+            "POST", "/oauth/token", dict(FORM, Authorization="Basic " + auth),
+            urllib.parse.urlencode({"grant_type": "refresh_token",
+                                    "refresh_token": refresh}).encode())
+        self.assertEqual(st, 200, data)
+        self.assertNotIn("cnf", claims_of(json.loads(data)["access_token"]))
 
         # The company's other certificate, and its secret, still work.
         st, _, data = self.mtls("POST", "/oauth/token", FORM, form,

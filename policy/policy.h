@@ -162,6 +162,8 @@ int policy_merge_patch(json_t **target, const json_t *patch);
 #define POLICY_SCOPE_MAX 64  /* scopes in one set */
 #define POLICY_SCOPE_DEPTH 8 /* keys in one path */
 #define POLICY_SCOPE_LEN 600 /* bytes of one scope string */
+/* Bytes of a set's canonical text: every token of a grant carries it. */
+#define POLICY_SCOPE_TEXT 1536
 
 struct policy_scopes; /* opaque, immutable once built */
 
@@ -173,8 +175,9 @@ void policy_scopes_free(struct policy_scopes *s);
 
 /*
  * Adds one scope string of len bytes (no NUL needed).  POLICY_E_SCOPE with
- * a reason in why (NULL allowed) when it is malformed or the set is full;
- * the set is unchanged then.
+ * a reason in why (NULL allowed) when it is malformed or the set is full
+ * (POLICY_SCOPE_MAX scopes, or POLICY_SCOPE_TEXT bytes of text); the set
+ * is unchanged then.
  */
 int policy_scopes_add(struct policy_scopes *s, const char *scope, size_t len,
     char *why, size_t whycap);

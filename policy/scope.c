@@ -279,20 +279,24 @@ policy_scopes_free(struct policy_scopes *s)
 /*
  * Inserts sc keeping s normalised.  0: s owns sc now; 1: a path of s
  * already covers sc, which the caller keeps; POLICY_E_SCOPE: s would hold
- * more than limit scopes; POLICY_E_NOMEM.  s is unchanged unless 0.
+ * more than limit scopes, or more than text bytes of canonical text;
+ * POLICY_E_NOMEM.  s is unchanged unless 0.
  */
 static int
-set_put(struct policy_scopes *s, struct scope *sc, size_t limit)
+set_put(struct policy_scopes *s, struct scope *sc, size_t limit,
+    size_t text)
 {
-	size_t absorbed = 0, i, j, at;
+	size_t absorbed = 0, size = sc->len, i, j, at;
 
 	for (i = 0; i < s->n; i++) {
 		if (within(sc, s->v[i]))
 			return 1;
 		if (within(s->v[i], sc))
 			absorbed++;
+		else
+			size += 1 + s->v[i]->len;
 	}
-	if (s->n - absorbed >= limit)
+	if (s->n - absorbed >= limit || size > text)
 		return POLICY_E_SCOPE;
 	if (s->n == s->cap) {
 		size_t cap = s->cap == 0 ? 8 : s->cap * 2;
@@ -341,14 +345,15 @@ policy_scopes_add(struct policy_scopes *s, const char *scope, size_t len,
 		return rc;
 	if ((sc = scope_compile(scope, len, nkeys)) == NULL)
 		return POLICY_E_NOMEM;
-	rc = set_put(s, sc, POLICY_SCOPE_MAX);
+	rc = set_put(s, sc, POLICY_SCOPE_MAX, POLICY_SCOPE_TEXT);
 	if (rc == 0)
 		sc = NULL;
 	else if (rc == 1)
 		rc = 0; /* a duplicate or a narrower path: nothing to add */
 	else if (rc == POLICY_E_SCOPE)
 		scope_fail(why, whycap, scope, len,
-		    "more than " STR(POLICY_SCOPE_MAX) " scopes in the set");
+		    "more than " STR(POLICY_SCOPE_MAX) " scopes, or more than "
+		    STR(POLICY_SCOPE_TEXT) " bytes of them, in the set");
 	free(sc);
 	return rc;
 }
@@ -514,7 +519,7 @@ policy_scopes_intersect(const struct policy_scopes *a,
 				rc = POLICY_E_NOMEM;
 				goto out;
 			}
-			rc = set_put(r, d, SIZE_MAX);
+			rc = set_put(r, d, SIZE_MAX, SIZE_MAX);
 			if (rc < 0)
 				goto out;
 			if (rc == 0)

@@ -541,6 +541,63 @@ test_normalise_max(void **state)
 	policy_scopes_free(stale);
 }
 
+/*
+ * POLICY_SCOPE_TEXT: a set's text must fit in the tokens that carry it.
+ * Long scopes are refused once the text would pass the cap, the set left
+ * as it was; a broader path that absorbs narrower ones still fits.
+ */
+static void
+test_normalise_text_cap(void **state)
+{
+	struct policy_scopes *s = set_of(NULL), *p = NULL;
+	char scope[POLICY_SCOPE_LEN], why[WHYCAP], *before, *text;
+	int n = 0, added = 0;
+
+	(void)state;
+	for (;;) {
+		/* "read:a." and a 60-byte key, numbered: 67 or 68 bytes */
+		n = snprintf(scope, sizeof(scope), "read:a.%.58s%02d",
+		    "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk",
+		    added);
+		if (policy_scopes_add(s, scope, (size_t)n, why, sizeof(why)) !=
+		    0)
+			break;
+		added++;
+		assert_true(added < POLICY_SCOPE_MAX);
+	}
+	assert_non_null(strstr(why, "more than 1536 bytes"));
+	before = policy_scopes_format(s);
+	assert_non_null(before);
+	assert_true(strlen(before) <= POLICY_SCOPE_TEXT);
+	assert_true(strlen(before) + 1 + (size_t)n > POLICY_SCOPE_TEXT);
+	assert_int_equal(policy_scopes_count(s), (size_t)added);
+	/* refused again, and nothing changed */
+	assert_int_equal(policy_scopes_add(s, scope, (size_t)n, why,
+			     sizeof(why)),
+	    POLICY_E_SCOPE);
+	assert_format(s, before, "full text");
+	/* the broader path replaces them all */
+	assert_int_equal(policy_scopes_add(s, "read:a", 6, why, sizeof(why)),
+	    0);
+	assert_format(s, "read:a", "absorbed");
+	/* through parse: the text that was refused above is refused too */
+	text = malloc(strlen(before) + 2 + (size_t)n);
+	assert_non_null(text);
+	sprintf(text, "%s %s", before, scope);
+	assert_int_equal(policy_scopes_parse(text, strlen(text), &p, why,
+			     sizeof(why)),
+	    POLICY_E_SCOPE);
+	assert_null(p);
+	assert_int_equal(policy_scopes_parse(before, strlen(before), &p, why,
+			     sizeof(why)),
+	    0);
+	assert_int_equal(policy_scopes_count(p), (size_t)added);
+	policy_scopes_free(p);
+	free(text);
+	free(before);
+	policy_scopes_free(s);
+}
+
 /* ---- covers table ------------------------------------------------------- */
 
 struct crow {
@@ -1377,6 +1434,7 @@ main(void)
 		cmocka_unit_test(test_add_small_why),
 		cmocka_unit_test(test_normalise_table),
 		cmocka_unit_test(test_normalise_max),
+		cmocka_unit_test(test_normalise_text_cap),
 		cmocka_unit_test(test_covers_table),
 		cmocka_unit_test(test_intersect_table),
 		cmocka_unit_test(test_intersect_beyond_max),

@@ -138,6 +138,10 @@ class GrantTests(OAuthTestCase):
             ("empty list", but(scopes=[]), 400, "invalid-scope"),
             ("not a list", but(scopes="read:language"), 400, "invalid-scope"),
             ("not strings", but(scopes=[1]), 400, "invalid-scope"),
+            # 64 scopes of 67 bytes: more text than a token may carry.
+            ("scope text too long", but(scopes=[
+                "read:x.%s%02d" % ("k" * 60, i) for i in range(64)]), 400,
+             "invalid-scope"),
             ("no scopes", but(scopes=DROP), 400, "invalid-scope"),
             ("unknown purpose", but(purpose="selling"), 400, "bad-request"),
             ("purpose case", but(purpose="Service"), 400, "bad-request"),

@@ -356,10 +356,6 @@ void api_metrics_cache(enum api_cache_kind k, int hit);
 /* Connections open now, summed over every thread. */
 uint64_t api_metrics_open_connections(void);
 
-/* Counts a request as begun; in-flight = begun - finished (all threads). */
-void api_metrics_started(void);
-uint64_t api_metrics_inflight(void);
-
 /* Renders every counter in Prometheus text format.  Caller frees. */
 char *api_metrics_render(const struct api_server *srv, size_t *len);
 
@@ -414,7 +410,7 @@ struct api_server {
 	struct api_cache *projections; /* computed fetch answers */
 	unsigned char pairwise[32];
 	_Atomic int stopping;
-	_Atomic long inflight;
+	_Atomic long inflight; /* requests let in before the stop */
 };
 
 struct api_request {
@@ -433,7 +429,7 @@ struct api_request {
 	int early;    /* an error found before the body was read */
 	int has_body; /* the request announced a body */
 	size_t discarded; /* body bytes dropped after an early error */
-	int started;  /* the handler has been called at least once */
+	int counted;  /* in srv->inflight until completed */
 	int queued;   /* a response has been queued */
 	int suspended;
 	int write_rc; /* set by the committer before resuming */

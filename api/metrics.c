@@ -26,7 +26,6 @@ struct counters {
 	_Atomic uint64_t bytes;
 	_Atomic uint64_t conn_opened;
 	_Atomic uint64_t conn_closed;
-	_Atomic uint64_t started;
 	_Atomic uint64_t cache[API_N_CACHES][2]; /* misses, hits */
 	_Atomic uint64_t events[API_N_EVENTS];
 	/*
@@ -120,28 +119,6 @@ api_metrics_request(size_t route_idx, unsigned status, uint64_t usec,
 	bump(&c->lat[b], 1);
 	bump(&c->lat_sum, usec);
 	bump(&c->bytes, bytes);
-}
-
-void
-api_metrics_started(void)
-{
-	struct counters *c = mine_get();
-
-	if (c != NULL)
-		bump(&c->started, 1);
-}
-
-uint64_t
-api_metrics_inflight(void)
-{
-	uint64_t started = 0, done = 0;
-
-	for (struct counters *c = atomic_load(&all); c; c = c->next) {
-		started += get(&c->started);
-		for (int b = 0; b <= API_LAT_BUCKETS; b++)
-			done += get(&c->lat[b]);
-	}
-	return started > done ? started - done : 0;
 }
 
 void

@@ -280,8 +280,21 @@ request_new(struct api_server *srv, struct MHD_Connection *conn,
 	    r->allow, sizeof(r->allow));
 	r->route_idx = r->route ? (size_t)(r->route - api_routes)
 				: api_n_routes;
-	r->early = first_checks(r, rc);
-	api_metrics_started();
+	/*
+	 * Counted in, then the stop flag read (both sequentially
+	 * consistent, as in api_server_stop): either the stop waits for
+	 * this request, or the request sees the stop and touches nothing.
+	 */
+	atomic_fetch_add(&srv->inflight, 1);
+	r->counted = 1;
+	if (atomic_load(&srv->stopping)) {
+		atomic_fetch_sub(&srv->inflight, 1);
+		r->counted = 0;
+		r->early = api_fail(r, API_E_UNAVAILABLE,
+		    "the broker is shutting down");
+	} else {
+		r->early = first_checks(r, rc);
+	}
 	return r;
 }
 
@@ -341,7 +354,6 @@ run_handler(struct api_request *r)
 		if (rc != 0)
 			return answer_error(r, rc);
 	}
-	r->started = 1;
 	rc = r->route->handler(r);
 	if (rc == API_SUSPENDED)
 		return MHD_YES;
@@ -403,10 +415,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 	}
 	if (r->early != 0)
 		return answer_error(r, r->early);
-	if (!r->started && atomic_load(&srv->stopping)) {
-		api_fail(r, API_E_UNAVAILABLE, "the broker is shutting down");
-		return answer_error(r, API_E_UNAVAILABLE);
-	}
 	if (r->suspended) {
 		/* Resumed by the committer: the write's result is in. */
 		r->suspended = 0;
@@ -447,6 +455,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 	free(r->problem_redirect);
 	api_form_free(&r->form);
 	api_body_free(&r->body);
+	if (r->counted)
+		atomic_fetch_sub(&r->srv->inflight, 1);
 	free(r);
 }
 
@@ -800,11 +810,11 @@ api_server_mtls_port(const struct api_server *srv)
 	return srv->mtls != NULL ? srv->mtls_port : 0;
 }
 
-/* Waits up to deadline for in-flight requests to finish. */
+/* Waits up to deadline for the requests let in to finish. */
 static void
-drain_requests(uint64_t deadline)
+drain_requests(struct api_server *srv, uint64_t deadline)
 {
-	while (api_metrics_inflight() > 0 && api_now_usec() < deadline)
+	while (atomic_load(&srv->inflight) > 0 && api_now_usec() < deadline)
 		usleep(10000);
 }
 
@@ -830,10 +840,16 @@ api_server_stop(struct api_server *srv)
 		close(srv->mtls_fd);
 		srv->mtls_fd = -1;
 	}
-	drain_requests(deadline);
-	/* Requests arriving on open connections from now on get 503. */
+	/*
+	 * Requests arriving on open connections from now on get 503 before
+	 * they touch the store; those already let in finish first, or the
+	 * store, the audit trail and the hash pool would close under them.
+	 */
 	atomic_store(&srv->stopping, 1);
-	drain_requests(deadline);
+	drain_requests(srv, deadline);
+	if (atomic_load(&srv->inflight) > 0)
+		fprintf(stderr, "ccx-broker: %ld request(s) still in progress "
+		    "at the shutdown timeout\n", atomic_load(&srv->inflight));
 	/* Hashes still queued finish and hand their requests back. */
 	broker_kdf_close(srv->kdf);
 	srv->kdf = NULL;
@@ -847,6 +863,6 @@ api_server_stop(struct api_server *srv)
 	 */
 	broker_store_close(srv->store);
 	srv->store = NULL;
-	drain_requests(deadline);
+	drain_requests(srv, deadline);
 	server_free(srv);
 }

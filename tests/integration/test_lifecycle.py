@@ -242,6 +242,56 @@ class SignalTests(BrokerTestCase):
         self.assertEqual(rc, 0, err)
         self.assertIn("ccx-broker: stopped", err)
 
+    def test_sigterm_under_keep_alive_load(self):
+        # Requests keep coming on open connections while the broker stops:
+        # those let in before the stop finish, later ones get 503 before
+        # they touch anything, and the store, the audit trail and the
+        # hash pool close only after the last one let in.
+        import http.client
+        from harness import Connection
+        from test_oauth_common import World
+        b = self.new(["--shutdown-timeout", DRAIN] + KDF_FAST)
+        w = World(b)
+        co = w.company("stopco")
+        g = w.customer("stopper").grant(co, ["read:language"])
+        st, _, data = co.token(g["id"])
+        self.assertEqual(st, 200, data)
+        bearer = {"Authorization": "Bearer " + json.loads(data)["access_token"]}
+        form = ("grant_type=urn%3Accx%3Aparams%3Aoauth%3Agrant-type%3Agrant"
+                "&grant_id=" + g["id"])
+        exchange = {"Authorization": co.authz,
+                    "Content-Type": "application/x-www-form-urlencoded"}
+        seen, lock, going = {}, threading.Lock(), threading.Event()
+
+        def hammer(method, path, headers, body):
+            c = Connection(b)
+            try:
+                while True:
+                    st = c.request(method, path, headers, body)[0]
+                    with lock:
+                        seen[st] = seen.get(st, 0) + 1
+                    going.set()
+            except (OSError, http.client.HTTPException, ClosedError):
+                pass  # the broker closed the connection: it has stopped
+            finally:
+                c.close()
+
+        threads = [threading.Thread(target=hammer, args=a) for a in
+                   [("GET", "/v1/profile", bearer, None)] * 6 +
+                   [("POST", "/oauth/token", exchange, form)] * 2]
+        for th in threads:
+            th.start()
+        self.assertTrue(going.wait(t(5)))
+        time.sleep(t(0.3))
+        rc, err = b.stop()
+        for th in threads:
+            th.join(t(10))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("ccx-broker: stopped", err)
+        self.assertNotIn("still in progress", err)
+        self.assertTrue(set(seen) <= {200, 503}, seen)
+        self.assertGreater(seen.get(200, 0), 0, seen)
+
     def test_sighup_keeps_running(self):
         b = self.new()
         b.signal(signal.SIGHUP)

@@ -2,9 +2,13 @@
  * client.c - authenticating companies: HTTP Basic with the client id and
  * secret, each form-urlencoded first (RFC 6749 2.3.1).
  *
- * Failures are counted per client and per address and slowed down like
- * customer log-ins; an unknown client, a wrong secret and a disabled
- * company all get the same invalid_client answer.
+ * Failures are counted per client and per address, and past the limit
+ * answered 429 like customer log-ins; an unknown client, a wrong secret
+ * and a disabled company all get the same invalid_client answer.
+ * Unlike a log-in, valid credentials pass whatever the counts: a secret
+ * of 256 random bits, or a registered certificate, cannot be guessed, so
+ * refusing them would only let anyone who knows a client id (they are
+ * public) lock that company out with a few wrong attempts.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,13 +71,45 @@ urldecode(char *s)
 	return api_form_decode(s, s, strlen(s)) < 0 ? -1 : 0;
 }
 
+/*
+ * Turns the store's verdict on client id's credentials into the
+ * request's: 0 (r->client_id set), or invalid_client, counted per client
+ * and per address, and 429 once either count is past its limit.
+ */
+static int
+outcome(struct api_request *r, int rc, const char *id, int64_t now)
+{
+	char ckey[96], ikey[80];
+	unsigned wait;
+
+	if (rc == 0) {
+		memcpy(r->client_id, id, strlen(id) + 1);
+		return 0;
+	}
+	if (rc != BROKER_E_BADPASS && rc != BROKER_E_DISABLED)
+		return rc;
+	/* id passed broker_client_id_check: at most 64 bytes. */
+	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
+	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
+	wait = api_throttle_check_pair(r->srv->throttle, ckey,
+	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
+	    now);
+	if (wait > 0) {
+		r->retry_after = wait;
+		return api_fail(r, API_E_THROTTLED,
+		    "too many failed client authentications; retry later");
+	}
+	if (rc == BROKER_E_BADPASS)
+		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
+	return api_fail(r, API_E_INVALID_CLIENT, "client authentication failed");
+}
+
 int
 api_client_auth(struct api_request *r, const char *authz)
 {
-	char cred[CRED_MAX], ckey[96], ikey[80], *colon;
+	char cred[CRED_MAX], *colon;
 	struct broker_txn *t = NULL;
 	int64_t now = api_wall_now();
-	unsigned wait;
 	size_t n;
 	long len;
 	int rc;
@@ -97,34 +133,15 @@ api_client_auth(struct api_request *r, const char *authz)
 		return api_fail(r, API_E_INVALID_CLIENT,
 		    "client authentication failed");
 	}
-	/* cred passed broker_client_id_check: at most 64 bytes. */
-	snprintf(ckey, sizeof(ckey), "k:%.64s", cred);
-	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
-	wait = api_throttle_check_pair(r->srv->throttle, ckey,
-	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
-	    now);
-	if (wait > 0) {
-		certs_wipe(cred, sizeof(cred));
-		r->retry_after = wait;
-		return api_fail(r, API_E_THROTTLED,
-		    "too many failed client authentications; retry later");
-	}
 	if ((rc = broker_read_begin(r->srv->store, &t)) == 0) {
 		rc = broker_company_auth(t, cred, colon + 1, strlen(colon + 1),
 		    now);
 		broker_read_end(t);
 	}
-	if (rc == 0) {
-		memcpy(r->client_id, cred, strlen(cred) + 1);
-		api_throttle_clear(r->srv->throttle, ckey);
-	}
+	/* The secret is done with; cred keeps the client id. */
+	certs_wipe(colon + 1, strlen(colon + 1));
+	rc = outcome(r, rc, cred, now);
 	certs_wipe(cred, sizeof(cred));
-	if (rc == BROKER_E_BADPASS) {
-		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
-	}
-	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
-		return api_fail(r, API_E_INVALID_CLIENT,
-		    "client authentication failed");
 	return rc;
 }
 
@@ -164,9 +181,7 @@ api_client_tls_auth(struct api_request *r)
 	const char *id = api_form_get(&r->form, "client_id", NULL);
 	const char *thumb = api_peer_thumb(r);
 	struct broker_txn *t = NULL;
-	char ckey[96], ikey[80];
 	int64_t now = api_wall_now();
-	unsigned wait;
 	int rc;
 
 	if (id == NULL || broker_client_id_check(id) != 0)
@@ -175,30 +190,11 @@ api_client_tls_auth(struct api_request *r)
 	if (thumb == NULL)
 		return api_fail(r, API_E_INVALID_CLIENT,
 		    "no valid client certificate on this connection");
-	/* Slowed like HTTP Basic failures, on the same counters. */
-	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
-	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
-	wait = api_throttle_check_pair(r->srv->throttle, ckey,
-	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
-	    now);
-	if (wait > 0) {
-		r->retry_after = wait;
-		return api_fail(r, API_E_THROTTLED,
-		    "too many failed client authentications; retry later");
-	}
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 		return rc;
 	rc = broker_company_auth_cert(t, id, thumb);
 	broker_read_end(t);
-	if (rc == BROKER_E_BADPASS) {
-		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
-	}
-	if (rc == BROKER_E_BADPASS || rc == BROKER_E_DISABLED)
-		return api_fail(r, API_E_INVALID_CLIENT,
-		    "client authentication failed");
-	if (rc != 0)
-		return rc;
-	memcpy(r->client_id, id, strlen(id) + 1);
-	r->bound = 1;
-	return 0;
+	if ((rc = outcome(r, rc, id, now)) == 0)
+		r->bound = 1;
+	return rc;
 }

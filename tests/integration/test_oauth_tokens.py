@@ -605,17 +605,26 @@ class ThrottleTests(BrokerTestCase):
                 "grant_type": GRANT_TYPE, "grant_id": self.g_acme["id"]},
                 authz=wrong)
             self.assertEqual(st, 401)
-        # Now even the right secret waits, on every client endpoint.
-        retry = self.assertThrottled(self.acme.token(self.g_acme["id"]))
-        self.assertThrottled(self.acme.post("/oauth/introspect",
-                                            {"token": "x"}))
-        self.assertThrottled(self.acme.post("/oauth/revoke", {"token": "x"}))
+        # Now wrong secrets wait, on every client endpoint ...
+        retry = self.assertThrottled(self.acme.post("/oauth/token", {
+            "grant_type": GRANT_TYPE, "grant_id": self.g_acme["id"]},
+            authz=wrong))
+        for path in ("/oauth/introspect", "/oauth/revoke"):
+            self.assertThrottled(self.acme.post(path, {"token": "x"},
+                                                authz=wrong))
+        # ... but the right one passes: whoever knows a client id (they
+        # are public) cannot lock the company out.
+        self.assertEqual(self.acme.token(self.g_acme["id"])[0], 200)
+        self.assertEqual(self.acme.post("/oauth/introspect",
+                                        {"token": "x"})[0], 200)
         # Another company from the same address is not affected.
         self.assertEqual(self.other.token(self.g_other["id"])[0], 200)
-        # The window ends when Retry-After said.
+        # The window ends when Retry-After said: wrong secrets are
+        # answered 401 again.
         time.sleep(retry + 0.1)
-        ok = wait_until(lambda: self.acme.token(self.g_acme["id"])[0] == 200,
-                        timeout=1.5, interval=0.2)
+        ok = wait_until(lambda: self.acme.post("/oauth/token", {
+            "grant_type": GRANT_TYPE, "grant_id": self.g_acme["id"]},
+            authz=wrong)[0] == 401, timeout=1.5, interval=0.2)
         self.assertTrue(ok, "still throttled after Retry-After")
 
     def test_per_address(self):
@@ -624,8 +633,15 @@ class ThrottleTests(BrokerTestCase):
                 "grant_type": GRANT_TYPE, "grant_id": "x"},
                 authz=basic("guess-%d" % i, "nope"))
             self.assertEqual(st, 401)
-        # Six failures over six client ids: the address is throttled.
-        self.assertThrottled(self.other.token(self.g_other["id"]))
+        # Six failures over six client ids: the address is throttled,
+        # for any further guess, while the right secrets still pass.
+        self.assertThrottled(self.acme.post("/oauth/token", {
+            "grant_type": GRANT_TYPE, "grant_id": "x"},
+            authz=basic("guess-7", "nope")))
+        self.assertThrottled(self.acme.post("/oauth/token", {
+            "grant_type": GRANT_TYPE, "grant_id": "x"},
+            authz=basic(self.other.id, "nope")))
+        self.assertEqual(self.other.token(self.g_other["id"])[0], 200)
 
     def test_successes_do_not_count(self):
         for _ in range(8):

@@ -179,6 +179,7 @@ verify(struct api_server *srv, const struct api_keyring *ring,
 
 		if (x == NULL || strlen(x) != CERTS_THUMB_LEN) {
 			snprintf(detail, detailcap, "unsupported cnf claim");
+			policy_scopes_free(scopes);
 			json_decref(claims);
 			api_tok_put(t);
 			return API_E_INVALID_TOKEN;

@@ -41,8 +41,10 @@ class TokenEndpointTests(OAuthTestCase):
     # ---- the grant exchange -------------------------------------------
 
     def test_grant_exchange_issues_verifiable_token(self):
+        # A grant of a day: one of an hour would cap the token's
+        # lifetime once a second has passed since it was made.
         g = self.alice.grant(self.acme, ["read:contact.email",
-                                         "read:communication"])
+                                         "read:communication"], ttl=86400)
         doc, header, claims = self.assertTokenResponse(
             self.acme.token(g["id"]),
             scope="read:communication read:contact.email")

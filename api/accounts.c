@@ -104,6 +104,23 @@ tkey(char *out, size_t cap, const char *prefix, const char *value)
 		out[0] = '\0';
 }
 
+/*
+ * Uncounts an attempt taken from the throttle that was not a failure: the
+ * login's, and with addr the address's too.
+ */
+static void
+give_back(struct api_request *r, const struct acct *a, int addr)
+{
+	char key[80]; /* as the keys taken: the same truncation */
+
+	tkey(key, sizeof(key), "l:", a->login);
+	api_throttle_give_back(r->srv->throttle, key);
+	if (addr) {
+		tkey(key, sizeof(key), "i:", r->ip);
+		api_throttle_give_back(r->srv->throttle, key);
+	}
+}
+
 static int
 check_login_and_password(struct api_request *r, struct acct *a,
     const char *pwfield)
@@ -214,7 +231,8 @@ api_h_login(struct api_request *r)
 			a->login[0] = '\0';
 		tkey(lkey, sizeof(lkey), "l:", a->login);
 		tkey(ikey, sizeof(ikey), "i:", r->ip);
-		wait = api_throttle_check_pair(r->srv->throttle, lkey,
+		/* Counted as a failure now, given back if it is not one. */
+		wait = api_throttle_take_pair(r->srv->throttle, lkey,
 		    r->srv->cfg.login_max_failures, ikey,
 		    r->srv->cfg.ip_max_failures, now);
 		if (wait > 0) {
@@ -223,9 +241,9 @@ api_h_login(struct api_request *r)
 			    "too many failed log-ins; try again later");
 		}
 		a->job.encoded[0] = '\0';
-		if (a->login[0] != '\0') {
-			if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
-				return rc;
+		rc = 0;
+		if (a->login[0] != '\0' &&
+		    (rc = broker_read_begin(r->srv->store, &t)) == 0) {
 			rc = broker_customer_by_login(t, a->login, &c);
 			broker_read_end(t);
 			if (rc == 0) {
@@ -234,18 +252,17 @@ api_h_login(struct api_request *r)
 				a->epoch = c.epoch;
 			}
 			certs_wipe(&c, sizeof(c));
-			if (rc != 0 && rc != BROKER_E_NOTFOUND)
-				return rc;
 		}
-		return kdf_member(r, a, BROKER_KDF_VERIFY, "password", 1);
+		if (rc == 0 || rc == BROKER_E_NOTFOUND)
+			rc = kdf_member(r, a, BROKER_KDF_VERIFY, "password", 1);
+		if (rc != API_SUSPENDED)
+			give_back(r, a, 1);
+		return rc;
 	case 1:
-		if (a->job.rc == BROKER_E_BADPASS) {
-			tkey(lkey, sizeof(lkey), "l:", a->login);
-			tkey(ikey, sizeof(ikey), "i:", r->ip);
-			api_throttle_hit_pair(r->srv->throttle, lkey, ikey, now);
+		if (a->job.rc == BROKER_E_BADPASS)
 			return api_fail(r, API_E_UNAUTH,
 			    "wrong login or password");
-		}
+		give_back(r, a, 1);
 		if (a->job.rc != 0)
 			return a->job.rc;
 		tkey(lkey, sizeof(lkey), "l:", a->login);
@@ -343,21 +360,23 @@ api_h_password(struct api_request *r)
 		if ((rc = policy_password_check(pw, plen, a->login, &why)) != 0)
 			return api_fail(r, rc, "%s", why);
 		tkey(lkey, sizeof(lkey), "l:", a->login);
-		wait = api_throttle_check(r->srv->throttle, lkey,
+		/* Counted as a failure now, given back if it is not one. */
+		wait = api_throttle_take(r->srv->throttle, lkey,
 		    r->srv->cfg.login_max_failures, now);
 		if (wait > 0) {
 			r->retry_after = wait;
 			return api_fail(r, API_E_THROTTLED,
 			    "too many failed attempts; try again later");
 		}
-		return kdf_member(r, a, BROKER_KDF_VERIFY, "current", 1);
+		rc = kdf_member(r, a, BROKER_KDF_VERIFY, "current", 1);
+		if (rc != API_SUSPENDED)
+			give_back(r, a, 0);
+		return rc;
 	case 1:
-		if (a->job.rc == BROKER_E_BADPASS) {
-			tkey(lkey, sizeof(lkey), "l:", a->login);
-			api_throttle_hit(r->srv->throttle, lkey, now);
+		if (a->job.rc == BROKER_E_BADPASS)
 			return api_fail(r, API_E_WRONG_PASSWORD,
 			    "the current password is wrong");
-		}
+		give_back(r, a, 0);
 		if (a->job.rc != 0)
 			return a->job.rc;
 		memset(&a->job, 0, sizeof(a->job));

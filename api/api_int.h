@@ -574,6 +574,20 @@ unsigned api_throttle_check_pair(struct api_throttle *t, const char *key,
 void api_throttle_hit_pair(struct api_throttle *t, const char *key,
     const char *addr_key, int64_t now);
 
+/*
+ * Checks and counts at once, under one lock: 0 and the attempt counted
+ * as a failure until given back, or the seconds to wait (nothing
+ * counted).  For checks that take a while (a password hash), so that
+ * concurrent attempts cannot all pass before any has failed.  The pair
+ * takes from both or from neither.
+ */
+unsigned api_throttle_take(struct api_throttle *t, const char *key,
+    unsigned max, int64_t now);
+unsigned api_throttle_take_pair(struct api_throttle *t, const char *key,
+    unsigned max, const char *addr_key, unsigned addr_max, int64_t now);
+/* Uncounts one taken attempt that turned out not to be a failure. */
+void api_throttle_give_back(struct api_throttle *t, const char *key);
+
 /* Forgets key (a successful log-in clears its failures). */
 void api_throttle_clear(struct api_throttle *t, const char *key);
 

@@ -115,6 +115,55 @@ api_throttle_hit(struct api_throttle *t, const char *key, int64_t now)
 	pthread_mutex_unlock(l);
 }
 
+unsigned
+api_throttle_take(struct api_throttle *t, const char *key, unsigned max,
+    int64_t now)
+{
+	uint64_t h = hash(t, key);
+	size_t i = (size_t)(h % t->n);
+	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	struct slot *s = &t->slots[i];
+	unsigned wait = 0;
+
+	pthread_mutex_lock(l);
+	if (s->key != h || now - s->start >= t->window) {
+		s->key = h;
+		s->start = now;
+		s->count = 0;
+	}
+	if (s->count >= max)
+		wait = (unsigned)(t->window - (now - s->start));
+	else
+		s->count++;
+	pthread_mutex_unlock(l);
+	return wait;
+}
+
+void
+api_throttle_give_back(struct api_throttle *t, const char *key)
+{
+	uint64_t h = hash(t, key);
+	size_t i = (size_t)(h % t->n);
+	pthread_mutex_t *l = &t->lock[i % SHARDS];
+
+	pthread_mutex_lock(l);
+	if (t->slots[i].key == h && t->slots[i].count > 0)
+		t->slots[i].count--;
+	pthread_mutex_unlock(l);
+}
+
+unsigned
+api_throttle_take_pair(struct api_throttle *t, const char *key, unsigned max,
+    const char *addr_key, unsigned addr_max, int64_t now)
+{
+	unsigned wait = api_throttle_take(t, key, max, now);
+
+	if (wait == 0 &&
+	    (wait = api_throttle_take(t, addr_key, addr_max, now)) != 0)
+		api_throttle_give_back(t, key);
+	return wait;
+}
+
 void
 api_throttle_clear(struct api_throttle *t, const char *key)
 {

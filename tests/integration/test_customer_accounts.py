@@ -157,6 +157,27 @@ class AccountTests(unittest.TestCase):
         # Another account from the same address is not affected.
         self.assertEqual(self.c.login("bystander")[0], 201)
 
+    def test_concurrent_failed_logins_are_throttled_too(self):
+        # Wrong passwords sent all at once: each attempt is counted before
+        # its password is checked, so no more than the limit get checked.
+        import threading
+        self.c.register("racer")
+        seen, lock = [], threading.Lock()
+
+        def attempt():
+            st = self.c.login("racer", "wrong password!!")[0]
+            with lock:
+                seen.append(st)
+
+        threads = [threading.Thread(target=attempt) for _ in range(12)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(sorted(set(seen)), [401, 429], seen)
+        self.assertEqual(seen.count(401), 3, seen)
+        self.assertProblem(self.c.login("racer"), 429, "too-many-requests")
+
     # ---- sessions ----------------------------------------------------------
 
     def test_profile_needs_a_live_session(self):

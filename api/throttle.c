@@ -7,6 +7,7 @@
  * collisions at someone else's counter.  Locks are sharded; nothing on a
  * company's fetch path ever comes here.
  */
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,53 +80,50 @@ hash(const struct api_throttle *t, const char *key)
 	return h ? h : 1;
 }
 
+/*
+ * Locks the slot key maps to and returns it; *h receives the key's hash
+ * (the slot is key's own only when its key field equals it).  Unlock
+ * with slot_unlock.
+ */
+static struct slot *
+slot_lock(struct api_throttle *t, const char *key, uint64_t *h)
+{
+	size_t i;
+
+	*h = hash(t, key);
+	i = (size_t)(*h % t->n);
+	pthread_mutex_lock(&t->lock[i % SHARDS]);
+	return &t->slots[i];
+}
+
+static void
+slot_unlock(struct api_throttle *t, struct slot *s)
+{
+	pthread_mutex_unlock(&t->lock[(size_t)(s - t->slots) % SHARDS]);
+}
+
 unsigned
 api_throttle_check(struct api_throttle *t, const char *key, unsigned max,
     int64_t now)
 {
-	uint64_t h = hash(t, key);
-	size_t i = (size_t)(h % t->n);
-	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	uint64_t h;
+	struct slot *s = slot_lock(t, key, &h);
 	unsigned wait = 0;
 
-	pthread_mutex_lock(l);
-	if (t->slots[i].key == h && now - t->slots[i].start < t->window &&
-	    t->slots[i].count >= max)
-		wait = (unsigned)(t->window - (now - t->slots[i].start));
-	pthread_mutex_unlock(l);
+	if (s->key == h && now - s->start < t->window && s->count >= max)
+		wait = (unsigned)(t->window - (now - s->start));
+	slot_unlock(t, s);
 	return wait;
-}
-
-void
-api_throttle_hit(struct api_throttle *t, const char *key, int64_t now)
-{
-	uint64_t h = hash(t, key);
-	size_t i = (size_t)(h % t->n);
-	pthread_mutex_t *l = &t->lock[i % SHARDS];
-	struct slot *s = &t->slots[i];
-
-	pthread_mutex_lock(l);
-	if (s->key != h || now - s->start >= t->window) {
-		s->key = h;
-		s->start = now;
-		s->count = 0;
-	}
-	if (s->count < UINT32_MAX)
-		s->count++;
-	pthread_mutex_unlock(l);
 }
 
 unsigned
 api_throttle_take(struct api_throttle *t, const char *key, unsigned max,
     int64_t now)
 {
-	uint64_t h = hash(t, key);
-	size_t i = (size_t)(h % t->n);
-	pthread_mutex_t *l = &t->lock[i % SHARDS];
-	struct slot *s = &t->slots[i];
+	uint64_t h;
+	struct slot *s = slot_lock(t, key, &h);
 	unsigned wait = 0;
 
-	pthread_mutex_lock(l);
 	if (s->key != h || now - s->start >= t->window) {
 		s->key = h;
 		s->start = now;
@@ -135,21 +133,26 @@ api_throttle_take(struct api_throttle *t, const char *key, unsigned max,
 		wait = (unsigned)(t->window - (now - s->start));
 	else
 		s->count++;
-	pthread_mutex_unlock(l);
+	slot_unlock(t, s);
 	return wait;
+}
+
+void
+api_throttle_hit(struct api_throttle *t, const char *key, int64_t now)
+{
+	/* Counting up to the counter's own limit: never refused. */
+	(void)api_throttle_take(t, key, UINT_MAX, now);
 }
 
 void
 api_throttle_give_back(struct api_throttle *t, const char *key)
 {
-	uint64_t h = hash(t, key);
-	size_t i = (size_t)(h % t->n);
-	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	uint64_t h;
+	struct slot *s = slot_lock(t, key, &h);
 
-	pthread_mutex_lock(l);
-	if (t->slots[i].key == h && t->slots[i].count > 0)
-		t->slots[i].count--;
-	pthread_mutex_unlock(l);
+	if (s->key == h && s->count > 0)
+		s->count--;
+	slot_unlock(t, s);
 }
 
 unsigned
@@ -167,14 +170,12 @@ api_throttle_take_pair(struct api_throttle *t, const char *key, unsigned max,
 void
 api_throttle_clear(struct api_throttle *t, const char *key)
 {
-	uint64_t h = hash(t, key);
-	size_t i = (size_t)(h % t->n);
-	pthread_mutex_t *l = &t->lock[i % SHARDS];
+	uint64_t h;
+	struct slot *s = slot_lock(t, key, &h);
 
-	pthread_mutex_lock(l);
-	if (t->slots[i].key == h)
-		memset(&t->slots[i], 0, sizeof(t->slots[i]));
-	pthread_mutex_unlock(l);
+	if (s->key == h)
+		memset(s, 0, sizeof(*s));
+	slot_unlock(t, s);
 }
 
 unsigned

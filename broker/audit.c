@@ -42,6 +42,16 @@ now_usec(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+/* For intervals: a step of the wall clock neither stalls nor hurries. */
+static int64_t
+mono_usec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Inverted time and sequence: a forward scan yields newest first. */
 static void
 akey(unsigned char k[AKEY_LEN], const char *cid, int64_t ts, uint32_t s)
@@ -316,8 +326,17 @@ purge_some(struct broker_txn *t, void *arg)
 	return 0;
 }
 
-int
-broker_audit_purge(struct broker_store *s, int64_t before_sec, size_t *purged)
+static void flush(struct broker_audit *a);
+
+/*
+ * Deletes the records older than before_sec, a batch per commit.  With
+ * drain, the queue of reads is emptied between batches, so that a long
+ * purge keeps reads durable within the flush interval and fetches need
+ * not wait for room.
+ */
+static int
+purge(struct broker_store *s, int64_t before_sec, size_t *purged,
+    struct broker_audit *drain)
 {
 	struct purge p = { 0 };
 	int rc;
@@ -330,9 +349,17 @@ broker_audit_purge(struct broker_store *s, int64_t before_sec, size_t *purged)
 		if ((rc = broker_write(s, purge_some, &p)) != 0)
 			break;
 		*purged += p.n;
+		if (drain != NULL)
+			flush(drain);
 	} while (p.n == PURGE_BATCH);
 	free(p.keys);
 	return rc;
+}
+
+int
+broker_audit_purge(struct broker_store *s, int64_t before_sec, size_t *purged)
+{
+	return purge(s, before_sec, purged, NULL);
 }
 
 /* ---- the read-side queue ---------------------------------------------- */
@@ -399,7 +426,7 @@ struct broker_audit {
 	pthread_t thread;
 	pthread_mutex_t lock; /* the flusher's sleep, not the rings */
 	pthread_cond_t wake;
-	int stop;
+	_Atomic int stop;
 	int64_t last_purge;
 	unsigned gen;
 	struct item *batch;
@@ -470,8 +497,8 @@ broker_audit_read(struct broker_audit *a, const char *customer,
 	while (head - atomic_load_explicit(&r->tail, memory_order_acquire) >=
 	    a->o.queue) {
 		if (since == 0)
-			since = now_usec();
-		else if (now_usec() - since >= (int64_t)a->o.wait_ms * 1000) {
+			since = mono_usec();
+		else if (mono_usec() - since >= (int64_t)a->o.wait_ms * 1000) {
 			atomic_fetch_add_explicit(&a->refused, 1,
 			    memory_order_relaxed);
 			return BROKER_E_BUSY;
@@ -670,8 +697,8 @@ maybe_purge(struct broker_audit *a)
 		a->o.maintain(a->o.maintain_arg);
 	if (a->o.retention_days == 0)
 		return;
-	if (broker_audit_purge(a->store,
-		now - (int64_t)a->o.retention_days * 86400, &n) == 0)
+	if (purge(a->store, now - (int64_t)a->o.retention_days * 86400, &n,
+		a) == 0)
 		atomic_fetch_add(&a->purged, n);
 }
 
@@ -728,11 +755,11 @@ flusher_main(void *arg)
 
 	(void)prctl(PR_SET_NAME, "ccx-audit", 0, 0, 0);
 	fold_leftovers(a);
-	a->last_fold = now_usec();
+	a->last_fold = mono_usec();
 
 	while (!stop) {
 		pthread_mutex_lock(&a->lock);
-		clock_gettime(CLOCK_REALTIME, &until);
+		clock_gettime(CLOCK_MONOTONIC, &until);
 		until.tv_nsec += (long)(a->o.flush_ms % 1000) * 1000000L;
 		until.tv_sec += a->o.flush_ms / 1000 +
 		    until.tv_nsec / 1000000000L;
@@ -746,10 +773,10 @@ flusher_main(void *arg)
 		busy = atomic_load(&a->flushed) != before;
 		/* The last pass files everything, so a closed queue's reads
 		 * are all in their customers' trails. */
-		folded = stop || now_usec() - a->last_fold >=
+		folded = stop || mono_usec() - a->last_fold >=
 		    (int64_t)a->o.fold_ms * 1000;
 		if (folded) {
-			a->last_fold = now_usec();
+			a->last_fold = mono_usec();
 			fold(a);
 		}
 		maybe_trim(a, busy, folded);
@@ -763,6 +790,7 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
     struct broker_audit **out)
 {
 	struct broker_audit *a;
+	pthread_condattr_t ca;
 
 	*out = NULL;
 	if ((a = calloc(1, sizeof(*a))) == NULL)
@@ -785,7 +813,11 @@ broker_audit_open(struct broker_store *s, const struct broker_audit_opts *o,
 		return BROKER_E_NOMEM;
 	}
 	pthread_mutex_init(&a->lock, NULL);
-	pthread_cond_init(&a->wake, NULL);
+	/* The flusher's timed waits run on the monotonic clock. */
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&a->wake, &ca);
+	pthread_condattr_destroy(&ca);
 	if (pthread_create(&a->thread, NULL, flusher_main, a) != 0) {
 		pthread_cond_destroy(&a->wake);
 		pthread_mutex_destroy(&a->lock);

@@ -160,14 +160,13 @@ api_h_register(struct api_request *r)
 			return rc;
 		/* Sign-up reveals whether a login exists: rate-limit it. */
 		tkey(key, sizeof(key), "s:", r->ip);
-		wait = api_throttle_check(r->srv->throttle, key,
+		wait = api_throttle_take(r->srv->throttle, key,
 		    r->srv->cfg.signup_max, api_wall_now());
 		if (wait > 0) {
 			r->retry_after = wait;
 			return api_fail(r, API_E_THROTTLED,
 			    "too many sign-ups from this address");
 		}
-		api_throttle_hit(r->srv->throttle, key, api_wall_now());
 		/* Spare the hash when the login is visibly taken. */
 		if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 			return rc;

@@ -562,24 +562,18 @@ void api_throttle_free(struct api_throttle *t);
 unsigned api_throttle_check(struct api_throttle *t, const char *key,
     unsigned max, int64_t now);
 
-/* Counts one event for key. */
-void api_throttle_hit(struct api_throttle *t, const char *key, int64_t now);
-
 /*
  * The usual pair, an account (or client) and an address: seconds to wait
- * when either is over its max; and counting a failure on both.
+ * when either is over its max.
  */
 unsigned api_throttle_check_pair(struct api_throttle *t, const char *key,
     unsigned max, const char *addr_key, unsigned addr_max, int64_t now);
-void api_throttle_hit_pair(struct api_throttle *t, const char *key,
-    const char *addr_key, int64_t now);
 
 /*
- * Checks and counts at once, under one lock: 0 and the attempt counted
- * as a failure until given back, or the seconds to wait (nothing
- * counted).  For checks that take a while (a password hash), so that
- * concurrent attempts cannot all pass before any has failed.  The pair
- * takes from both or from neither.
+ * Checks and counts at once, under one lock: 0 and the event counted
+ * (a failure, a sign-up) until given back, or the seconds to wait
+ * (nothing counted).  Concurrent attempts cannot all pass the check
+ * before any is counted.  The pair takes from both or from neither.
  */
 unsigned api_throttle_take(struct api_throttle *t, const char *key,
     unsigned max, int64_t now);

@@ -91,16 +91,16 @@ outcome(struct api_request *r, int rc, const char *id, int64_t now)
 	/* id passed broker_client_id_check: at most 64 bytes. */
 	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
 	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
-	wait = api_throttle_check_pair(r->srv->throttle, ckey,
-	    r->srv->cfg.login_max_failures, ikey, r->srv->cfg.ip_max_failures,
-	    now);
+	/* A wrong credential is counted; a disabled company's is not. */
+	wait = (rc == BROKER_E_BADPASS ? api_throttle_take_pair
+				       : api_throttle_check_pair)(
+	    r->srv->throttle, ckey, r->srv->cfg.login_max_failures, ikey,
+	    r->srv->cfg.ip_max_failures, now);
 	if (wait > 0) {
 		r->retry_after = wait;
 		return api_fail(r, API_E_THROTTLED,
 		    "too many failed client authentications; retry later");
 	}
-	if (rc == BROKER_E_BADPASS)
-		api_throttle_hit_pair(r->srv->throttle, ckey, ikey, now);
 	return api_fail(r, API_E_INVALID_CLIENT, "client authentication failed");
 }
 

@@ -7,7 +7,6 @@
  * collisions at someone else's counter.  Locks are sharded; nothing on a
  * company's fetch path ever comes here.
  */
-#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,13 +137,6 @@ api_throttle_take(struct api_throttle *t, const char *key, unsigned max,
 }
 
 void
-api_throttle_hit(struct api_throttle *t, const char *key, int64_t now)
-{
-	/* Counting up to the counter's own limit: never refused. */
-	(void)api_throttle_take(t, key, UINT_MAX, now);
-}
-
-void
 api_throttle_give_back(struct api_throttle *t, const char *key)
 {
 	uint64_t h;
@@ -185,12 +177,4 @@ api_throttle_check_pair(struct api_throttle *t, const char *key, unsigned max,
 	unsigned wait = api_throttle_check(t, key, max, now);
 
 	return wait != 0 ? wait : api_throttle_check(t, addr_key, addr_max, now);
-}
-
-void
-api_throttle_hit_pair(struct api_throttle *t, const char *key,
-    const char *addr_key, int64_t now)
-{
-	api_throttle_hit(t, key, now);
-	api_throttle_hit(t, addr_key, now);
 }

@@ -277,6 +277,27 @@ class ThrottleTests(unittest.TestCase):
         self.assertGreater(int(h.get("Retry-After")), 0)
         self.assertEqual(c.login("third-one")[0], 401)
 
+    def test_concurrent_signups_per_address(self):
+        # Sent all at once: each sign-up is counted as it is checked, so
+        # no more than the limit pass.
+        import threading
+        self.broker = Broker(flags=FAST + ["--signup-max", "2"])
+        c = Customer(self.broker)
+        seen, lock = [], threading.Lock()
+
+        def attempt(i):
+            st = c.register("racer-%d" % i)[0]
+            with lock:
+                seen.append(st)
+
+        threads = [threading.Thread(target=attempt, args=(i,))
+                   for i in range(8)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(sorted(seen), [201] * 2 + [429] * 6, seen)
+
     def test_failed_logins_per_address(self):
         self.broker = Broker(flags=FAST + ["--ip-max-failures", "2",
                                            "--login-max-failures", "100"])

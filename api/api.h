@@ -71,6 +71,8 @@ struct api_config {
 	unsigned login_max_failures; /* per login within the window */
 	unsigned ip_max_failures;    /* per address within the window */
 	unsigned signup_max;	     /* sign-ups per address within the window */
+	unsigned grant_create_max;   /* grants a customer makes within it */
+	unsigned grant_max;	     /* live grants per customer (and ended kept) */
 	unsigned token_lifetime;     /* seconds an access token lives */
 	unsigned code_lifetime;	     /* seconds an authorization code lives */
 	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */

@@ -452,6 +452,7 @@ struct api_request {
 	char csrf[BROKER_ID_LEN + 1];	   /* the session's CSRF token */
 	char *problem_redirect;		   /* a "redirect" for the problem */
 	const char *write_notfound;	   /* detail when a write finds nothing */
+	const char *write_limit;	   /* detail when it meets a quota */
 	int64_t session_expires;
 	char client_id[BROKER_CLIENT_ID_MAX + 1]; /* API_AUTH_CLIENT routes */
 	char detail[API_DETAIL_MAX];
@@ -480,6 +481,13 @@ int api_add_header(struct api_request *r, const char *name,
  * json_t array arr.
  */
 int api_grant_append(void *arr, const struct broker_grant *g);
+
+/*
+ * Admits a new grant of r's customer (POST /v1/me/grants, consent alike):
+ * counts it against the rate of making grants (429 past it) and sets the
+ * quota gn's commit enforces.  0, or the error already described in r.
+ */
+int api_grant_admit(struct api_request *r, struct broker_grant_new *gn);
 
 /* Adds the ETag header for an unquoted BROKER_ETAG_LEN tag. */
 int api_add_etag(struct api_request *r, const char *etag);

@@ -495,6 +495,8 @@ api_h_decide(struct api_request *r)
 	d->cn.redirect_uri = d->a.redirect_uri;
 	d->cn.challenge = d->a.challenge;
 	d->cn.lifetime = r->srv->cfg.code_lifetime;
+	if ((rc = api_grant_admit(r, &d->cn.grant)) != 0)
+		return rc;
 	d->step = 1;
 	return api_write(r, broker_code_issue, &d->cn);
 }

@@ -66,6 +66,7 @@ static const struct row table[] = {
 	{ BROKER_E_DISABLED,  { 403, "forbidden", "The company is disabled", NULL } },
 	{ BROKER_E_REVOKED,   { 404, "not-found", "Revoked or expired", NULL } },
 	{ BROKER_E_STALE,     { 412, "precondition-failed", "The resource has changed", NULL } },
+	{ BROKER_E_LIMIT,     { 409, "quota-exceeded", "Quota exceeded", NULL } },
 	{ BROKER_E_FULL,      { 507, "insufficient-storage", "Storage is full", NULL } },
 	{ BROKER_E_BUSY,      { 503, "unavailable", "Too many pending writes", NULL } },
 	{ BROKER_E_STOPPED,   { 503, "unavailable", "Service is shutting down", NULL } },

@@ -177,6 +177,32 @@ respond_grant(struct api_request *r, const char *id, unsigned status)
 	return rc;
 }
 
+/*
+ * What every new grant passes, made here or on the consent page: the
+ * customer's rate of making them now, the quota of live ones in the
+ * commit (where concurrent requests cannot both take the last place).
+ */
+int
+api_grant_admit(struct api_request *r, struct broker_grant_new *gn)
+{
+	char key[8 + BROKER_ID_LEN];
+	unsigned wait;
+
+	if (snprintf(key, sizeof(key), "g:%s", r->customer_id) < 0)
+		return API_E_INTERNAL;
+	wait = api_throttle_take(r->srv->throttle, key,
+	    r->srv->cfg.grant_create_max, api_wall_now());
+	if (wait > 0) {
+		r->retry_after = wait;
+		return api_fail(r, API_E_THROTTLED,
+		    "too many grants made lately; try again later");
+	}
+	gn->max_live = r->srv->cfg.grant_max;
+	r->write_limit = "you hold as many live grants as an account may; "
+			 "revoke one first";
+	return 0;
+}
+
 /* POST /v1/me/grants */
 int
 api_h_grant_create(struct api_request *r)
@@ -199,7 +225,7 @@ api_h_grant_create(struct api_request *r)
 	if (rc == BROKER_E_NOTFOUND || rc == BROKER_E_DISABLED)
 		return api_fail(r, API_E_NOTFOUND, "no such company: %s",
 		    s->company);
-	if (rc != 0)
+	if (rc != 0 || (rc = api_grant_admit(r, &s->gn)) != 0)
 		return rc;
 	s->step = 1;
 	return api_write(r, broker_grant_create, &s->gn);

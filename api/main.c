@@ -27,6 +27,7 @@ static const char usage[] =
     "                  [--session-idle SECONDS] [--session-lifetime SECONDS]\n"
     "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
     "                  [--ip-max-failures N] [--signup-max N]\n"
+    "                  [--grant-create-max N] [--grant-max N]\n"
     "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n"
     "                  [--token-lifetime SECONDS] [--code-lifetime SECONDS]\n"
     "                  [--jwks-max-age SECONDS]\n"
@@ -43,7 +44,8 @@ enum {
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
 	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
 	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
-	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_HELP,
+	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_GRANT_CREATE_MAX,
+	OPT_GRANT_MAX, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -68,6 +70,8 @@ static const struct option options[] = {
 	{ "login-max-failures", required_argument, NULL, OPT_LOGIN_MAX },
 	{ "ip-max-failures", required_argument, NULL, OPT_IP_MAX },
 	{ "signup-max", required_argument, NULL, OPT_SIGNUP_MAX },
+	{ "grant-create-max", required_argument, NULL, OPT_GRANT_CREATE_MAX },
+	{ "grant-max", required_argument, NULL, OPT_GRANT_MAX },
 	{ "kdf-memory", required_argument, NULL, OPT_KDF_MEM },
 	{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
 	{ "kdf-threads", required_argument, NULL, OPT_KDF_THREADS },
@@ -177,6 +181,12 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_SIGNUP_MAX:
 			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
 			cfg->signup_max = (unsigned)v; break;
+		case OPT_GRANT_CREATE_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->grant_create_max = (unsigned)v; break;
+		case OPT_GRANT_MAX:
+			if (parse_num(optarg, 1, 100000, &v)) goto bad;
+			cfg->grant_max = (unsigned)v; break;
 		case OPT_KDF_MEM:
 			/* Below the OWASP minimum only for tests and loaders. */
 			if (parse_num(optarg, 8, 4u << 20, &v)) goto bad;

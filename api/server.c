@@ -60,6 +60,8 @@ api_config_defaults(struct api_config *c)
 	c->login_max_failures = 5;
 	c->ip_max_failures = 50;
 	c->signup_max = 20;
+	c->grant_create_max = 50;
+	c->grant_max = 100;
 	c->token_lifetime = 3600;
 	c->code_lifetime = 60;
 	c->jwks_max_age = 300;
@@ -424,6 +426,10 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url,
 			    r->write_notfound != NULL)
 				api_fail(r, API_E_NOTFOUND, "%s",
 				    r->write_notfound);
+			else if (r->write_rc == BROKER_E_LIMIT &&
+			    r->write_limit != NULL)
+				api_fail(r, BROKER_E_LIMIT, "%s",
+				    r->write_limit);
 			return answer_error(r, r->write_rc);
 		}
 	}

@@ -37,6 +37,7 @@ enum {
 	BROKER_E_STALE = -314,	  /* If-Match does not match */
 	BROKER_E_DISABLED = -315, /* the company is disabled */
 	BROKER_E_REVOKED = -316,  /* grant or token revoked or expired */
+	BROKER_E_LIMIT = -317,	  /* an owner's quota of records is used up */
 };
 
 /* Returns a static English description of a BROKER_E_* code. */
@@ -541,13 +542,20 @@ struct broker_grant_new {
 	const char *purpose;
 	int64_t expires;
 	int64_t now;
+	/*
+	 * The customer's quota, 0 for none: at most this many live grants,
+	 * and this many ended ones are kept (the oldest beyond go).
+	 */
+	unsigned max_live;
 	char id[BROKER_ID_LEN + 1]; /* out */
 };
 
 /*
  * Creates a grant (and its audit record).  BROKER_E_NOTFOUND for an
  * unknown company, BROKER_E_DISABLED for a disabled one, BROKER_E_INVAL
- * for an expiry not in the future.
+ * for an expiry not in the future, BROKER_E_LIMIT when the customer
+ * already holds max_live live grants (nothing changed).  Ended grants
+ * beyond the newest max_live are erased in the same commit.
  */
 int broker_grant_create(struct broker_txn *txn, void *arg);
 

@@ -344,6 +344,107 @@ audit_grant(struct broker_txn *t, const struct broker_grant *g,
 	return rc;
 }
 
+/* ---- a customer's quota ------------------------------------------------ */
+
+struct ended {
+	int64_t at, created;
+	char id[BROKER_ID_LEN + 1];
+	char company[BROKER_CLIENT_ID_MAX + 1];
+};
+
+struct tally {
+	int64_t now;
+	size_t live, n, cap;
+	struct ended *ended;
+};
+
+static int
+tally_one(void *arg, const struct broker_grant *g)
+{
+	struct tally *y = arg;
+	struct ended *e;
+
+	if (g->revoked_at == 0 && y->now < g->expires) {
+		y->live++;
+		return 0;
+	}
+	if (y->n == y->cap) {
+		size_t cap = y->cap ? 2 * y->cap : 64;
+
+		if ((e = realloc(y->ended, cap * sizeof(*e))) == NULL)
+			return BROKER_E_NOMEM;
+		y->ended = e;
+		y->cap = cap;
+	}
+	e = &y->ended[y->n++];
+	e->at = g->revoked_at != 0 && g->revoked_at < g->expires
+	    ? g->revoked_at
+	    : g->expires;
+	e->created = g->created;
+	memcpy(e->id, g->id, sizeof(e->id));
+	memcpy(e->company, g->company, sizeof(e->company));
+	return 0;
+}
+
+/* Oldest end first, then oldest made; ids make the order total. */
+static int
+by_end(const void *a, const void *b)
+{
+	const struct ended *x = a, *y = b;
+
+	if (x->at != y->at)
+		return x->at < y->at ? -1 : 1;
+	if (x->created != y->created)
+		return x->created < y->created ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* A grant and both its index entries; tokens of it find nothing after. */
+static int
+erase(struct broker_txn *t, const char *customer, const struct ended *e)
+{
+	char key[KEY_MAX], idx[KEY_MAX];
+	int n, rc;
+
+	if ((n = key_of(key, sizeof(key), "g:", e->id, "")) < 0 ||
+	    (rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n)) != 0)
+		return n < 0 ? n : rc;
+	if ((n = key_of(key, sizeof(key), "c:", customer, e->id)) < 0 ||
+	    ((rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n)) != 0 &&
+		rc != BROKER_E_NOTFOUND))
+		return n < 0 ? n : rc;
+	if (key_of(idx, sizeof(idx), e->company, ":", e->id) < 0 ||
+	    (n = key_of(key, sizeof(key), "o:", idx, "")) < 0)
+		return BROKER_E_INVAL;
+	rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n);
+	return rc == BROKER_E_NOTFOUND ? 0 : rc;
+}
+
+/*
+ * Refuses a grant beyond the customer's live quota, and keeps only the
+ * newest ended grants, so that what one account can make the store hold
+ * is bounded whatever it does.
+ */
+static int
+quota(struct broker_txn *t, const struct broker_grant_new *n)
+{
+	struct tally y = { .now = n->now };
+	int rc;
+
+	if (n->max_live == 0)
+		return 0;
+	rc = broker_grants_of_customer(t, n->customer, tally_one, &y);
+	if (rc == 0 && y.live >= n->max_live)
+		rc = BROKER_E_LIMIT;
+	if (rc == 0 && y.n > n->max_live) {
+		qsort(y.ended, y.n, sizeof(*y.ended), by_end);
+		for (size_t i = 0; i < y.n - n->max_live && rc == 0; i++)
+			rc = erase(t, n->customer, &y.ended[i]);
+	}
+	free(y.ended);
+	return rc;
+}
+
 int
 broker_grant_create(struct broker_txn *t, void *arg)
 {
@@ -356,7 +457,8 @@ broker_grant_create(struct broker_txn *t, void *arg)
 	    strlen(n->purpose) >= sizeof(g.purpose) ||
 	    strlen(n->customer) != BROKER_ID_LEN || n->scopes == NULL)
 		return BROKER_E_INVAL;
-	if ((rc = broker_company_live(t, n->company)) != 0)
+	if ((rc = broker_company_live(t, n->company)) != 0 ||
+	    (rc = quota(t, n)) != 0)
 		return rc;
 	if (certs_random_token(n->id, sizeof(n->id), 16) != 0)
 		return BROKER_E_STORAGE;

@@ -71,6 +71,7 @@ broker_strerror(int err)
 	case BROKER_E_STALE: return "the resource has changed";
 	case BROKER_E_DISABLED: return "the company is disabled";
 	case BROKER_E_REVOKED: return "revoked or expired";
+	case BROKER_E_LIMIT: return "quota of records used up";
 	default: return "unknown broker error";
 	}
 }

@@ -472,6 +472,7 @@ static const struct error_row error_rows[] = {
 	{ BROKER_E_FULL, 507, "insufficient-storage" },
 	{ BROKER_E_STALE, 412, "precondition-failed" },
 	{ BROKER_E_DISABLED, 403, "forbidden" },
+	{ BROKER_E_LIMIT, 409, "quota-exceeded" },
 	{ BROKER_E_BUSY, 503, "unavailable" },
 	{ API_E_INVALID_CLIENT, 401, "invalid-client" },
 	{ API_E_INVALID_GRANT, 400, "invalid-grant" },

@@ -1546,6 +1546,110 @@ test_grants(void **state)
 	broker_read_end(t);
 }
 
+static int
+grant_count(struct fixture *f, const char *cid, const char *company)
+{
+	struct broker_txn *t;
+	int n = 0, m = 0;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_grants_of_customer(t, cid, count_grant, &n),
+	    0);
+	assert_int_equal(broker_grants_of_company(t, company, count_grant,
+	    &m), 0);
+	broker_read_end(t);
+	assert_int_equal(n, m); /* both indexes agree */
+	return n;
+}
+
+static int
+grant_exists(struct fixture *f, const char *id)
+{
+	struct broker_grant g;
+	struct broker_txn *t;
+	int rc;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	rc = broker_grant_get(t, id, &g);
+	broker_grant_clear(&g);
+	broker_read_end(t);
+	assert_true(rc == 0 || rc == BROKER_E_NOTFOUND);
+	return rc == 0;
+}
+
+/*
+ * The quota: live grants (not revoked, not expired) are capped, ended ones
+ * beyond the newest max_live are erased, oldest end first, with both
+ * indexes; a refusal changes nothing; max_live 0 is no quota.
+ */
+static void
+test_grant_quota(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], id[4][BROKER_ID_LEN + 1];
+	struct broker_grant_new n = { .company = "quo", .scopes =
+		"read:language", .purpose = "service", .now = 1000,
+		.expires = 100000, .max_live = 2 };
+	struct broker_grant_end e = { 0 };
+	int i;
+
+	add_company(f, "quo", secret);
+	new_session(f, "quota", 1000, cid, tok);
+	n.customer = cid;
+	e.customer = cid;
+	for (i = 0; i < 2; i++) {
+		assert_int_equal(broker_write(f->store, broker_grant_create,
+		    &n), 0);
+		memcpy(id[i], n.id, sizeof(id[i]));
+	}
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n),
+	    BROKER_E_LIMIT);
+	assert_int_equal(grant_count(f, cid, "quo"), 2);
+	/* One revoked (at 2000) and one expired (at 3000): both free. */
+	e.id = id[0];
+	e.now = 2000;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	n.now = 2500;
+	n.expires = 3000;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	memcpy(id[2], n.id, sizeof(id[2]));
+	n.now = 2900;
+	n.expires = 100000;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n),
+	    BROKER_E_LIMIT);
+	e.id = id[1];
+	e.now = 3500;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	n.now = 4000;
+	/* Ended: id0 (2000), id2 (3000), id1 (3500); two are kept. */
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	memcpy(id[3], n.id, sizeof(id[3]));
+	assert_false(grant_exists(f, id[0]));
+	assert_true(grant_exists(f, id[1]) && grant_exists(f, id[2]));
+	assert_int_equal(grant_count(f, cid, "quo"), 3);
+	/* Ended ones within the number kept stay. */
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n),
+	    BROKER_E_LIMIT);
+	assert_int_equal(grant_count(f, cid, "quo"), 4);
+	e.id = id[3];
+	e.now = 4500;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	n.now = 5000;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	assert_false(grant_exists(f, id[2])); /* ended at 3000: oldest */
+	assert_true(grant_exists(f, id[1]) && grant_exists(f, id[3]));
+	assert_int_equal(grant_count(f, cid, "quo"), 4);
+	/* Without a quota, nothing is refused or erased. */
+	n.max_live = 0;
+	for (i = 0; i < 3; i++)
+		assert_int_equal(broker_write(f->store, broker_grant_create,
+		    &n), 0);
+	assert_int_equal(grant_count(f, cid, "quo"), 7);
+	assert_true(grant_exists(f, id[1]));
+}
+
 static void
 test_refresh_rotation(void **state)
 {
@@ -2207,6 +2311,7 @@ main(void)
 		cmocka_unit_test(test_profile_put),
 		cmocka_unit_test(test_company_credentials),
 		cmocka_unit_test(test_grants),
+		cmocka_unit_test(test_grant_quota),
 		cmocka_unit_test(test_refresh_rotation),
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),

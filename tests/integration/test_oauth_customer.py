@@ -12,6 +12,9 @@ from harness import wait_until
 from test_customer_accounts import PASSWORD
 from test_oauth_common import (BASE_FLAGS, PROFILE, PURPOSES, OAuthTestCase,
                                fetch, pairwise_sub)
+from test_web_common import CodeFlow, WebWorld, qs
+
+REDIRECT = "https://acme.example/cb"
 
 DAY = 86400
 GRANT_KEYS = {"id", "company", "scopes", "purpose", "created_at",
@@ -281,6 +284,122 @@ class GrantTests(OAuthTestCase):
         self.assertNotEqual(theirs[0]["sub"], sub_alice)
         self.assertEqual(theirs[0]["sub"],
                          pairwise_sub(self.b, self.alice.id, co_b.id))
+
+
+class GrantQuotaTests(OAuthTestCase):
+    """What one account can make the store hold: at most --grant-max live
+    grants, the newest --grant-max ended ones kept, and no more than
+    --grant-create-max new grants within the throttle window."""
+
+    broker_flags = BASE_FLAGS + ["--grant-max", "3",
+                                 "--grant-create-max", "8"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.w = WebWorld(cls.b)
+        cls.acme = cls.w.company("acme", extra=("--redirect-uri", REDIRECT))
+        cls.flow = CodeFlow(cls.acme, REDIRECT)
+
+    def over_quota(self, resp):
+        p = self.assertProblem(self.b, resp, 409, "quota-exceeded")
+        self.assertIn("revoke one", p["detail"])
+
+    def body(self, scopes=("read:language",)):
+        return {"company": self.acme.id, "scopes": list(scopes),
+                "purpose": "service", "expires_at": int(time.time()) + DAY}
+
+    def test_live_grants_are_capped(self):
+        alice = self.w.web_customer("alice")
+        made = [alice.grant(self.acme, ["read:language"]) for _ in range(3)]
+        trail = len(alice.audit_all())
+        self.over_quota(alice.grant_raw(self.body()))
+        # The consent screen meets the same quota, and says so.
+        pairs, _ = self.flow.params("read:language")
+        self.over_quota(self.flow.decide(alice, qs(pairs), "approve",
+                                         ["read:language"]))
+        # Refusals changed nothing.
+        self.assertEqual(sorted(g["id"] for g in alice.grants_list()),
+                         sorted(g["id"] for g in made))
+        self.assertEqual(len(alice.audit_all()), trail)
+        # Another account has its own quota.
+        bob = self.w.customer("bob")
+        bob.grant(self.acme, ["read:language"])
+        # An ended grant frees its place, whichever way it is made.
+        alice.revoke_grant(made[0]["id"])
+        self.flow.code(alice, "read:language")
+        self.over_quota(alice.grant_raw(self.body()))
+        alice.revoke_grant(made[1]["id"])
+        st, _, data = alice.grant_raw(self.body())
+        self.assertEqual(st, 201, data)
+
+    def test_concurrent_grants_cannot_pass_the_quota(self):
+        import threading
+        carol = self.w.customer("carol")
+        seen, lock = [], threading.Lock()
+
+        def attempt():
+            st = carol.grant_raw(self.body())[0]
+            with lock:
+                seen.append(st)
+
+        threads = [threading.Thread(target=attempt) for _ in range(6)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        self.assertEqual(sorted(seen), [201] * 3 + [409] * 3, seen)
+        self.assertEqual(len(carol.get_json("/v1/me/grants")["grants"]), 3)
+
+    def test_oldest_ended_grants_are_erased(self):
+        dave = self.w.customer("dave")
+        first = dave.grant(self.acme, ["read:language"])
+        tok = self.acme.tokens(first["id"])
+        self.assertEqual(fetch(self.b, tok["access_token"])[0], 200)
+        ended = [first] + [dave.grant(self.acme, ["read:diet"])
+                           for _ in range(2)]
+        dave.revoke_grant(first["id"])
+        time.sleep(1.1)  # ends are kept to the second: make it the oldest
+        for g in ended[1:]:
+            dave.revoke_grant(g["id"])
+        # Three ended: all kept.
+        live = dave.grant(self.acme, ["read:sizes"])
+        self.assertEqual(len(dave.get_json("/v1/me/grants")["grants"]), 4)
+        dave.revoke_grant(live["id"])
+        # A fourth ended one: the next grant erases the oldest.
+        newest = dave.grant(self.acme, ["read:interests"])
+        ids = [g["id"] for g in dave.get_json("/v1/me/grants")["grants"]]
+        self.assertEqual(sorted(ids), sorted(
+            [g["id"] for g in ended[1:]] + [live["id"], newest["id"]]))
+        self.assertProblem(self.b, dave.call(
+            "GET", "/v1/me/grants/" + first["id"]), 404, "not-found")
+        self.assertProblem(self.b, dave.call(
+            "DELETE", "/v1/me/grants/" + first["id"]), 404, "not-found")
+        self.assertNotIn(first["id"], [g["id"] for g in self.acme.grants()])
+        # Its tokens stay dead.
+        self.assertBearerError(fetch(self.b, tok["access_token"]))
+        self.assertOAuthError(self.acme.refresh(tok["refresh_token"]), 400,
+                              "invalid_grant")
+        # Its records in the trail stay.
+        self.assertIn(first["id"], [i.get("grant") for i in dave.audit_all()])
+
+    def test_grant_creation_is_rate_limited(self):
+        erin = self.w.customer("erin")
+        for _ in range(8):
+            g = erin.grant(self.acme, ["read:language"])
+            erin.revoke_grant(g["id"])
+        resp = erin.grant_raw(self.body())
+        self.assertProblem(self.b, resp, 429, "too-many-requests")
+        self.assertGreater(int(resp[1].get("Retry-After")), 0)
+        pairs, _ = self.flow.params("read:language")
+        self.assertProblem(self.b, self.flow.decide(
+            erin, qs(pairs), "approve", ["read:language"]), 429,
+            "too-many-requests")
+        # Others are not held back, and erin still reads and revokes.
+        frank = self.w.customer("frank")
+        frank.grant(self.acme, ["read:language"])
+        # Three ended ones kept when the eighth was made, and the eighth.
+        self.assertEqual(len(erin.get_json("/v1/me/grants")["grants"]), 4)
 
 
 class AuditTests(OAuthTestCase):

@@ -73,6 +73,7 @@ struct api_config {
 	unsigned signup_max;	     /* sign-ups per address within the window */
 	unsigned grant_create_max;   /* grants a customer makes within it */
 	unsigned grant_max;	     /* live grants per customer (and ended kept) */
+	unsigned refresh_reuse_window; /* seconds a spent refresh token is kept */
 	unsigned token_lifetime;     /* seconds an access token lives */
 	unsigned code_lifetime;	     /* seconds an authorization code lives */
 	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */

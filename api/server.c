@@ -62,6 +62,7 @@ api_config_defaults(struct api_config *c)
 	c->signup_max = 20;
 	c->grant_create_max = 50;
 	c->grant_max = 100;
+	c->refresh_reuse_window = 30 * 86400;
 	c->token_lifetime = 3600;
 	c->code_lifetime = 60;
 	c->jwks_max_age = 300;
@@ -497,14 +498,17 @@ on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
 
 /* Hourly housekeeping, on the audit flusher's thread. */
 static void
-maintain(void *arg)
+maintain(void *arg, void (*drain)(void *), void *drain_arg)
 {
 	struct api_server *srv = arg;
+	struct broker_sweep sw = { api_wall_now(), drain, drain_arg };
 	size_t n;
 
-	(void)broker_sessions_sweep(srv->store, api_wall_now(),
-	    srv->cfg.session_idle, &n);
-	(void)broker_tokens_sweep(srv->store, api_wall_now(), &n);
+	(void)broker_sessions_sweep(srv->store, &sw, srv->cfg.session_idle,
+	    &n);
+	sw.now = api_wall_now();
+	(void)broker_tokens_sweep(srv->store, &sw,
+	    srv->cfg.refresh_reuse_window, &n);
 }
 
 static int

@@ -357,12 +357,13 @@ broker_profile_put(struct broker_txn *t, void *arg)
 
 /* ---- sweeping ended sessions -------------------------------------------- */
 
-#define SWEEP_BATCH 1024
+#define SWEEP_BATCH 1024 /* deletions per commit, at most */
+#define SWEEP_SCAN 8192	 /* sessions looked at per commit, at most */
 
 struct sweep {
 	int64_t now, idle;
 	uint8_t keys[SWEEP_BATCH][CERTS_SHA256_LEN];
-	size_t n;
+	size_t n, scanned;
 	uint8_t from[CERTS_SHA256_LEN]; /* resume point */
 	int more;
 	struct broker_txn *t;
@@ -380,11 +381,12 @@ sweep_one(void *arg, const void *key, size_t klen, const void *val,
 
 	if (klen != CERTS_SHA256_LEN)
 		return 0;
-	if (w->n == SWEEP_BATCH) {
+	if (w->n == SWEEP_BATCH || w->scanned == SWEEP_SCAN) {
 		memcpy(w->from, key, klen);
 		w->more = 1;
 		return 1;
 	}
+	w->scanned++;
 	if (broker_rec_load(val, len, &o) != 0)
 		dead = 1; /* unreadable: of no use to anyone */
 	json_decref(o);
@@ -406,7 +408,7 @@ sweep_some(struct broker_txn *t, void *arg)
 	struct sweep *w = arg;
 	int rc;
 
-	w->n = 0;
+	w->n = w->scanned = 0;
 	w->more = 0;
 	w->t = t;
 	rc = broker_txn_scan(t, BROKER_DB_SESSIONS, w->from, sizeof(w->from),
@@ -421,8 +423,8 @@ sweep_some(struct broker_txn *t, void *arg)
 }
 
 int
-broker_sessions_sweep(struct broker_store *store, int64_t now, int64_t idle,
-    size_t *n)
+broker_sessions_sweep(struct broker_store *store,
+    const struct broker_sweep *sw, int64_t idle, size_t *n)
 {
 	struct sweep *w = calloc(1, sizeof(*w));
 	int rc;
@@ -430,12 +432,14 @@ broker_sessions_sweep(struct broker_store *store, int64_t now, int64_t idle,
 	*n = 0;
 	if (w == NULL)
 		return BROKER_E_NOMEM;
-	w->now = now;
+	w->now = sw->now;
 	w->idle = idle;
 	do {
 		if ((rc = broker_write(store, sweep_some, w)) != 0)
 			break;
 		*n += w->n;
+		if (sw->between != NULL)
+			sw->between(sw->between_arg);
 	} while (w->more);
 	free(w);
 	return rc;

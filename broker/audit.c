@@ -684,6 +684,13 @@ fold_leftovers(struct broker_audit *a)
 		usleep(100000);
 }
 
+/* For the hourly jobs, between their commits: see purge(). */
+static void
+drain(void *arg)
+{
+	flush(arg);
+}
+
 static void
 maybe_purge(struct broker_audit *a)
 {
@@ -694,7 +701,7 @@ maybe_purge(struct broker_audit *a)
 		return;
 	a->last_purge = now;
 	if (a->o.maintain != NULL)
-		a->o.maintain(a->o.maintain_arg);
+		a->o.maintain(a->o.maintain_arg, drain, a);
 	if (a->o.retention_days == 0)
 		return;
 	if (purge(a->store, now - (int64_t)a->o.retention_days * 86400, &n,

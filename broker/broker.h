@@ -365,11 +365,22 @@ int broker_session_delete(struct broker_txn *txn, void *arg);
 int broker_session_revoke_all(struct broker_txn *txn, void *arg);
 
 /*
+ * Housekeeping deletes in many small commits, so that writers are never
+ * held up long; between two of them it calls between (when not NULL),
+ * with which the audit flusher files the reads queued meanwhile.
+ */
+struct broker_sweep {
+	int64_t now;
+	void (*between)(void *arg);
+	void *between_arg;
+};
+
+/*
  * Deletes ended sessions: past either limit, of an older epoch, or of a
  * deleted customer.  *n counts them.
  */
-int broker_sessions_sweep(struct broker_store *store, int64_t now,
-    int64_t idle, size_t *n);
+int broker_sessions_sweep(struct broker_store *store,
+    const struct broker_sweep *sw, int64_t idle, size_t *n);
 
 /* Records a session's use (a broker_write_fn; args: broker_session_end). */
 int broker_session_touch(struct broker_txn *txn, void *arg);
@@ -601,8 +612,11 @@ struct broker_audit_opts {
 	unsigned wait_ms;	 /* a read waits for room this long; 0: 2000 */
 	unsigned queue;		 /* reads queued per thread; 0: 8192 */
 	unsigned retention_days; /* purge older records; 0: never */
-	/* Also run, on the flusher thread, at start and then hourly. */
-	void (*maintain)(void *arg);
+	/*
+	 * Also run, on the flusher thread, at start and then hourly; long
+	 * jobs call drain(drain_arg) between their commits.
+	 */
+	void (*maintain)(void *arg, void (*drain)(void *), void *drain_arg);
 	void *maintain_arg;
 };
 
@@ -762,10 +776,14 @@ struct broker_code_use {
 int broker_code_redeem(struct broker_txn *txn, void *arg);
 
 /*
- * Deletes authorization codes and revoked-jti records whose expiry has
- * passed (they can no longer matter).  *n counts them.
+ * Deletes what can no longer matter: authorization codes and revoked-jti
+ * records past their expiry; refresh tokens of a dead family or of an
+ * ended or erased grant, with the family's record; spent refresh tokens
+ * older than spent_keep seconds (their replay no longer kills the
+ * family); revoked families' records.  *n counts the records deleted.
  */
-int broker_tokens_sweep(struct broker_store *store, int64_t now, size_t *n);
+int broker_tokens_sweep(struct broker_store *store,
+    const struct broker_sweep *sw, int64_t spent_keep, size_t *n);
 
 /* 1 when jti has been revoked, 0 when not, or a BROKER_E_* code. */
 int broker_jti_revoked(struct broker_txn *txn, const char *jti);

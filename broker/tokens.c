@@ -451,42 +451,116 @@ out:
 
 /* ---- sweeping ----------------------------------------------------------- */
 
-#define SWEEP_BATCH 1024
+#define SWEEP_BATCH 1024 /* deletions per commit, at most */
+#define SWEEP_SCAN 8192	 /* records looked at per commit, at most */
+#define SKEY_MAX 72
 
 struct tsweep {
-	int64_t now;
+	const struct broker_sweep *sw;
+	int64_t spent_keep;
 	enum broker_db db;
-	const char *field; /* the record's expiry */
-	char keys[SWEEP_BATCH][72];
+	const char *field; /* CODES, TOKENS: the record's expiry */
+	struct broker_txn *t;
+	char keys[SWEEP_BATCH][SKEY_MAX];
 	size_t klen[SWEEP_BATCH];
-	size_t n;
+	size_t n, scanned, deleted;
+	char from[SKEY_MAX]; /* where the next commit resumes */
+	size_t fromlen;
 	int more;
 };
 
+static void
+doom(struct tsweep *w, const void *key, size_t klen)
+{
+	memcpy(w->keys[w->n], key, klen);
+	w->klen[w->n++] = klen;
+}
+
 /* Codes past their expiry and revoked jtis past their token's: done. */
 static int
-tsweep_one(void *arg, const void *key, size_t klen, const void *val,
-    size_t len)
+expired(const struct tsweep *w, const void *val, size_t len)
 {
-	struct tsweep *w = arg;
 	json_t *o = NULL;
 	int64_t until;
 
-	if (klen >= sizeof(w->keys[0]))
-		return 0;
-	if (w->n == SWEEP_BATCH) {
-		w->more = 1;
-		return 1;
-	}
 	if (broker_rec_load(val, len, &o) != 0)
 		return 0;
 	until = json_integer_value(json_object_get(o, w->field));
 	json_decref(o);
 	/* A minute's grace past the clock leeway tokens are allowed. */
-	if (until != 0 && until + 60 < w->now) {
-		memcpy(w->keys[w->n], key, klen);
-		w->klen[w->n++] = klen;
+	return until != 0 && until + 60 < w->sw->now;
+}
+
+/*
+ * A refresh token whose family or grant is dead can never be honoured
+ * again, and its replay has nothing left to kill: it goes, with the
+ * family's record (a family without one counts as dead).  A spent token
+ * is remembered spent_keep seconds, for the replay that kills its family;
+ * a revoked family's record goes once its tokens can.
+ */
+static void
+refresh_doom(struct tsweep *w, const void *key, size_t klen,
+    const void *val, size_t len)
+{
+	struct broker_grant g;
+	const char *grant, *family;
+	char fkey[FKEY_MAX];
+	size_t fklen;
+	json_t *o = NULL;
+	int dead = 0, rc;
+
+	if (broker_rec_load(val, len, &o) != 0)
+		return; /* left for a person to look at */
+	if (klen != CERTS_SHA256_LEN) {
+		if (json_is_true(json_object_get(o, "revoked")))
+			doom(w, key, klen);
+		json_decref(o);
+		return;
 	}
+	grant = json_string_value(json_object_get(o, "grant"));
+	family = json_string_value(json_object_get(o, "family"));
+	if (grant == NULL || family == NULL ||
+	    (fklen = family_key(fkey, family)) == 0) {
+		json_decref(o);
+		return;
+	}
+	if ((rc = broker_grant_get(w->t, grant, &g)) == BROKER_E_NOTFOUND ||
+	    (rc == 0 && (g.revoked_at != 0 || g.expires + 60 < w->sw->now))) {
+		doom(w, key, klen);
+		doom(w, fkey, fklen);
+	} else if (rc == 0) {
+		dead = family_dead(w->t, family) == 1 ||
+		    (json_is_true(json_object_get(o, "spent")) &&
+			json_integer_value(json_object_get(o, "spent_at")) +
+				w->spent_keep <
+			    w->sw->now);
+		if (dead)
+			doom(w, key, klen);
+	}
+	broker_grant_clear(&g);
+	json_decref(o);
+}
+
+static int
+tsweep_one(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct tsweep *w = arg;
+
+	if (klen >= SKEY_MAX)
+		return 0;
+	/* Room for a token and its family; a bounded commit either way. */
+	if (w->n + 2 > SWEEP_BATCH || w->scanned == SWEEP_SCAN) {
+		memcpy(w->from, key, klen);
+		w->fromlen = klen;
+		w->more = 1;
+		return 1;
+	}
+	w->scanned++;
+	if (w->db == BROKER_DB_REFRESH)
+		refresh_doom(w, key, klen, val, len);
+	else if (expired(w, val, len))
+		doom(w, key, klen);
 	return 0;
 }
 
@@ -496,19 +570,26 @@ tsweep_some(struct broker_txn *t, void *arg)
 	struct tsweep *w = arg;
 	int rc;
 
-	w->n = 0;
+	w->n = w->scanned = w->deleted = 0;
 	w->more = 0;
-	rc = broker_txn_scan(t, w->db, NULL, 0, tsweep_one, w);
+	w->t = t;
+	rc = broker_txn_scan(t, w->db, w->fromlen ? w->from : NULL,
+	    w->fromlen, tsweep_one, w);
 	if (rc < 0)
 		return rc;
-	for (size_t i = 0; i < w->n; i++)
-		if ((rc = broker_txn_del(t, w->db, w->keys[i], w->klen[i])) != 0)
+	for (size_t i = 0; i < w->n; i++) {
+		rc = broker_txn_del(t, w->db, w->keys[i], w->klen[i]);
+		/* A family is doomed once per token of it. */
+		if (rc != 0 && rc != BROKER_E_NOTFOUND)
 			return rc;
+		w->deleted += rc == 0;
+	}
 	return 0;
 }
 
 int
-broker_tokens_sweep(struct broker_store *s, int64_t now, size_t *n)
+broker_tokens_sweep(struct broker_store *s, const struct broker_sweep *sw,
+    int64_t spent_keep, size_t *n)
 {
 	static const struct {
 		enum broker_db db;
@@ -516,6 +597,7 @@ broker_tokens_sweep(struct broker_store *s, int64_t now, size_t *n)
 	} tables[] = {
 		{ BROKER_DB_CODES, "expires" },
 		{ BROKER_DB_TOKENS, "exp" },
+		{ BROKER_DB_REFRESH, NULL },
 	};
 	struct tsweep *w = calloc(1, sizeof(*w));
 	int rc = 0;
@@ -523,16 +605,20 @@ broker_tokens_sweep(struct broker_store *s, int64_t now, size_t *n)
 	*n = 0;
 	if (w == NULL)
 		return BROKER_E_NOMEM;
-	w->now = now;
+	w->sw = sw;
+	w->spent_keep = spent_keep;
 	for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]) && rc == 0;
 	    i++) {
 		w->db = tables[i].db;
 		w->field = tables[i].field;
+		w->fromlen = 0;
 		do {
 			if ((rc = broker_write(s, tsweep_some, w)) != 0)
 				break;
-			*n += w->n;
-		} while (w->more && w->n > 0);
+			*n += w->deleted;
+			if (sw->between != NULL)
+				sw->between(sw->between_arg);
+		} while (w->more);
 	}
 	free(w);
 	return rc;

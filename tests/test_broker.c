@@ -1739,6 +1739,132 @@ test_refresh_rotation(void **state)
 	}
 }
 
+static int
+count_rec(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)len;
+	(*(int *)arg)++;
+	return 0;
+}
+
+static int
+refresh_records(struct fixture *f)
+{
+	struct broker_txn *t;
+	int n = 0;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	assert_int_equal(broker_txn_scan(t, BROKER_DB_REFRESH, NULL, 0,
+	    count_rec, &n), 0);
+	broker_read_end(t);
+	return n;
+}
+
+static void
+count_call(void *arg)
+{
+	(*(int *)arg)++;
+}
+
+static int
+refresh_known(struct fixture *f, const char *tok)
+{
+	char grant[BROKER_ID_LEN + 1], *scopes = NULL;
+	struct broker_txn *t;
+	int rc;
+
+	assert_int_equal(broker_read_begin(f->store, &t), 0);
+	rc = broker_refresh_lookup(t, tok, strlen(tok), "swp", grant, &scopes);
+	broker_read_end(t);
+	free(scopes);
+	return rc == 0;
+}
+
+/*
+ * The sweep of refresh tokens: a dead family's tokens and record go, so
+ * do an ended grant's, and spent tokens once the reuse window has passed;
+ * a family's live token and, within the window, its spent ones stay.
+ */
+static void
+test_refresh_sweep(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], spent[BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new a = { .company = "swp", .scopes =
+		"read:language", .purpose = "service", .now = 100,
+		.expires = 1000000 };
+	struct broker_grant_new b = a;
+	struct broker_refresh_new rn = { .company = "swp", .now = 100 };
+	struct broker_refresh_use u = { .company = "swp", .now = 200 };
+	struct broker_token_revoke rv = { .company = "swp", .now = 250 };
+	struct broker_grant_end e = { .now = 300 };
+	int calls = 0;
+	struct broker_sweep sw = { .now = 1000, .between = count_call,
+		.between_arg = &calls };
+	struct broker_sweep pre = { .now = 20000 };
+	size_t n;
+	int base;
+
+	/* Earlier tests' records: what is dead by the end goes now. */
+	assert_int_equal(broker_tokens_sweep(f->store, &pre, 10000, &n), 0);
+	base = refresh_records(f);
+	add_company(f, "swp", secret);
+	new_session(f, "sweeps", 100, cid, tok);
+	a.customer = b.customer = rn.customer = e.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &a), 0);
+	assert_int_equal(broker_write(f->store, broker_grant_create, &b), 0);
+	rn.scopes = a.scopes;
+	/* Family 1 of grant a: one spent token and its live successor. */
+	rn.grant = a.id;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	memcpy(spent, rn.token, sizeof(spent));
+	u.presented = spent;
+	u.len = strlen(spent);
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_OK);
+	free(u.scopes);
+	broker_grant_clear(&u.grant);
+	/* Family 2 of grant a, revoked by its company. */
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	rv.presented = rn.token;
+	rv.len = strlen(rn.token);
+	assert_int_equal(broker_write(f->store, broker_token_revoke, &rv), 0);
+	/* Family 3, of grant b, which the customer revokes. */
+	rn.grant = b.id;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	e.id = b.id;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(refresh_records(f), base + 7);
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(refresh_records(f), base + 3);
+	assert_true(calls > 0);
+	assert_true(refresh_known(f, u.token));
+	/* Nothing more to do at the same time. */
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
+	assert_int_equal(n, 0);
+	/* Past the window the spent token goes; the live one stays. */
+	sw.now = 10201;
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
+	assert_int_equal(n, 1);
+	assert_true(refresh_known(f, u.token));
+	u.now = 10300;
+	assert_int_equal(broker_write(f->store, broker_refresh_redeem, &u), 0);
+	assert_int_equal(u.outcome, BROKER_REFRESH_INVALID);
+	/* Once grant a ends, its last family goes too. */
+	e.id = a.id;
+	e.now = 10400;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(refresh_records(f), base);
+}
+
 static void
 test_jti_revocation(void **state)
 {
@@ -1942,7 +2068,12 @@ test_tokens_sweep(void **state)
 	assert_int_equal(broker_write(f->store, broker_token_revoke, &old), 0);
 	assert_int_equal(broker_write(f->store, broker_token_revoke, &live),
 	    0);
-	assert_int_equal(broker_tokens_sweep(f->store, 2000, &n), 0);
+	struct broker_sweep sw = { .now = 0 };
+
+	/* What earlier tests left dead is not counted below. */
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 86400, &n), 0);
+	sw.now = 2000;
+	assert_int_equal(broker_tokens_sweep(f->store, &sw, 86400, &n), 0);
 	assert_int_equal(n, 2);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	assert_int_equal(broker_jti_revoked(t, "old-jti"), 0);
@@ -2268,7 +2399,12 @@ test_customer_delete_and_sweep(void **state)
 	    &s), 0);
 	broker_read_end(t);
 	/* The dead session record is swept; the live one stays. */
-	assert_int_equal(broker_sessions_sweep(f->store, 101, 0, &swept), 0);
+	{
+		struct broker_sweep sw = { .now = 101 };
+
+		assert_int_equal(broker_sessions_sweep(f->store, &sw, 0,
+		    &swept), 0);
+	}
 	assert_true(swept >= 1);
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	assert_int_equal(broker_session_lookup(t, tok, strlen(tok), 101, 0, &s),
@@ -2315,6 +2451,7 @@ main(void)
 		cmocka_unit_test(test_refresh_rotation),
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),
+		cmocka_unit_test(test_refresh_sweep),
 		cmocka_unit_test(test_record_formats),
 		cmocka_unit_test(test_added_databases),
 		cmocka_unit_test(test_audit_trail),

@@ -191,7 +191,10 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--audit-flush-ms", "0"), ("--audit-fold-ms", "0"),
                  ("--audit-fold-ms", "60001"), ("--audit-wait-ms", "0"),
                  ("--audit-wait-ms", "60001"), ("--audit-queue", "15"),
-                 ("--audit-queue", "1048577")]
+                 ("--audit-queue", "1048577"), ("--grant-max", "0"),
+                 ("--grant-max", "100001"), ("--grant-create-max", "0"),
+                 ("--refresh-reuse-window", "59"),
+                 ("--refresh-reuse-window", "31622401")]
         for flag, value in cases:
             with self.subTest(flag=flag, value=value):
                 p = self.run_daemon(flag, value)

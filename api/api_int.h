@@ -132,6 +132,14 @@ struct api_form {
 	size_t cap;
 };
 
+/*
+ * The paging parameters of a list's query: limit (1 to max, dflt when
+ * absent; API_E_BADREQ with detail otherwise) and cursor (borrowed, NULL
+ * when absent; the caller checks its form).
+ */
+int api_page_args(struct api_request *r, size_t dflt, size_t max,
+    size_t *limit, const char **cursor);
+
 /* Parses a urlencoded body; API_E_BADREQ with detail when malformed. */
 int api_form_parse(const char *body, size_t len, struct api_form *f,
     char *detail, size_t detailcap);

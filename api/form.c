@@ -1,6 +1,6 @@
 /*
  * form.c - application/x-www-form-urlencoded request bodies (the OAuth
- * endpoints, RFC 6749 appendix B).
+ * endpoints, RFC 6749 appendix B), and the paging parameters of a query.
  *
  * Decodes into a copy owned by the form; refuses malformed escapes, NUL
  * bytes, repeated parameters (RFC 6749 3.1: parameters must not be
@@ -125,4 +125,26 @@ api_form_free(struct api_form *f)
 {
 	certs_free_secret(f->buf, f->cap);
 	memset(f, 0, sizeof(*f));
+}
+
+int
+api_page_args(struct api_request *r, size_t dflt, size_t max, size_t *limit,
+    const char **cursor)
+{
+	const char *lim = MHD_lookup_connection_value(r->conn,
+	    MHD_GET_ARGUMENT_KIND, "limit");
+	char *end;
+	long v;
+
+	*limit = dflt;
+	*cursor = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+	    "cursor");
+	if (lim == NULL)
+		return 0;
+	v = strtol(lim, &end, 10);
+	if (*lim < '0' || *lim > '9' || *end != '\0' || v < 1 ||
+	    (unsigned long)v > max)
+		return api_fail(r, API_E_BADREQ, "limit must be 1 to %zu", max);
+	*limit = (size_t)v;
+	return 0;
 }

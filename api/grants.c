@@ -310,9 +310,24 @@ api_h_grant_revoke(struct api_request *r)
 
 /* ---- GET /v1/company/grants ------------------------------------------ */
 
+/* A grant id: BROKER_ID_LEN base64url characters. */
+static int
+is_id(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			     "0123456789-_");
+
+	return n == BROKER_ID_LEN && s[n] == '\0';
+}
+
+#define COMPANY_PAGE 100
+#define COMPANY_PAGE_MAX 1000
+
 struct company_list {
 	struct api_request *r;
 	json_t *list;
+	size_t limit;
+	char next[BROKER_ID_LEN + 1]; /* "" when the page is the last */
 };
 
 static int
@@ -323,6 +338,14 @@ company_one(void *arg, const struct broker_grant *g)
 	json_t *o;
 	int rc;
 
+	if (json_array_size(c->list) == c->limit) {
+		/* One more exists: the page ends at the one before. */
+		const char *last = json_string_value(json_object_get(
+		    json_array_get(c->list, c->limit - 1), "id"));
+
+		memcpy(c->next, last, BROKER_ID_LEN + 1);
+		return 1;
+	}
 	if ((rc = api_pairwise_sub(c->r->srv, g->customer, g->company,
 		 sub)) != 0)
 		return rc;
@@ -334,22 +357,31 @@ company_one(void *arg, const struct broker_grant *g)
 	return json_array_append_new(c->list, o) == 0 ? 0 : API_E_NOMEM;
 }
 
+/* GET /v1/company/grants?limit=N&cursor=C: in grant id order. */
 int
 api_h_company_grants(struct api_request *r)
 {
-	struct company_list c = { r, json_array() };
+	struct company_list c = { r, NULL, 0, "" };
 	struct broker_txn *t = NULL;
+	const char *cursor;
 	int rc;
 
-	if (c.list == NULL)
+	if ((rc = api_page_args(r, COMPANY_PAGE, COMPANY_PAGE_MAX, &c.limit,
+		 &cursor)) != 0)
+		return rc;
+	if (cursor != NULL && !is_id(cursor))
+		return api_fail(r, API_E_BADREQ, "malformed cursor");
+	if ((c.list = json_array()) == NULL)
 		return API_E_NOMEM;
 	if ((rc = broker_read_begin(r->srv->store, &t)) == 0) {
-		rc = broker_grants_of_company(t, r->client_id, company_one, &c);
+		rc = broker_grants_of_company(t, r->client_id, cursor,
+		    company_one, &c);
 		broker_read_end(t);
 	}
 	if (rc != 0) {
 		json_decref(c.list);
 		return rc;
 	}
-	return api_respond_json(r, 200, json_pack("{s:o}", "grants", c.list));
+	return api_respond_json(r, 200, json_pack("{s:o, s:s?}", "grants",
+	    c.list, "next", c.next[0] ? c.next : NULL));
 }

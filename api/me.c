@@ -18,28 +18,21 @@
 int
 api_h_audit(struct api_request *r)
 {
-	const char *lim = MHD_lookup_connection_value(r->conn,
-	    MHD_GET_ARGUMENT_KIND, "limit");
-	const char *cursor = MHD_lookup_connection_value(r->conn,
-	    MHD_GET_ARGUMENT_KIND, "cursor");
+	const char *cursor;
 	struct broker_txn *t = NULL;
 	json_t *items = NULL;
-	char next[CURSOR_LEN + 1], *end;
-	long limit = AUDIT_PAGE;
+	char next[CURSOR_LEN + 1];
+	size_t limit;
 	int rc;
 
-	if (lim != NULL) {
-		limit = strtol(lim, &end, 10);
-		if (*lim == '\0' || *end != '\0' || limit < 1 ||
-		    limit > AUDIT_PAGE_MAX)
-			return api_fail(r, API_E_BADREQ,
-			    "limit must be 1 to %d", AUDIT_PAGE_MAX);
-	}
+	if ((rc = api_page_args(r, AUDIT_PAGE, AUDIT_PAGE_MAX, &limit,
+		 &cursor)) != 0)
+		return rc;
 	if (cursor != NULL && strlen(cursor) != CURSOR_LEN)
 		return api_fail(r, API_E_BADREQ, "malformed cursor");
 	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 		return rc;
-	rc = broker_audit_list(t, r->customer_id, cursor, (size_t)limit,
+	rc = broker_audit_list(t, r->customer_id, cursor, limit,
 	    &items, next, sizeof(next));
 	broker_read_end(t);
 	if (rc == BROKER_E_INVAL)

@@ -539,11 +539,16 @@ int broker_grant_live(struct broker_txn *txn, const struct broker_grant *g,
  */
 json_t *broker_grant_json(const struct broker_grant *g, int64_t now);
 
-/* Calls fn for each grant of a customer / to a company (id order). */
+/*
+ * Calls fn for each grant of a customer / to a company, in id order (a
+ * company's from the first id after `after`, when not NULL), until fn
+ * returns non-zero: 1 stops early and counts as success.
+ */
 int broker_grants_of_customer(struct broker_txn *txn, const char *customer,
     int (*fn)(void *arg, const struct broker_grant *g), void *arg);
 int broker_grants_of_company(struct broker_txn *txn, const char *company,
-    int (*fn)(void *arg, const struct broker_grant *g), void *arg);
+    const char *after, int (*fn)(void *arg, const struct broker_grant *g),
+    void *arg);
 
 /* Arguments of broker_grant_create (a broker_write_fn). */
 struct broker_grant_new {

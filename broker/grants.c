@@ -213,6 +213,7 @@ struct walk {
 	struct broker_txn *t;
 	size_t prefix;
 	const char *want;
+	const char *after; /* a grant id to start after, or NULL */
 	int (*fn)(void *arg, const struct broker_grant *g);
 	void *arg;
 };
@@ -235,6 +236,8 @@ walk_one(void *arg, const void *key, size_t klen, const void *val, size_t len)
 			   : 0;
 	memcpy(id, (const char *)key + w->prefix, BROKER_ID_LEN);
 	id[BROKER_ID_LEN] = '\0';
+	if (w->after != NULL && strcmp(id, w->after) == 0)
+		return 0;
 	if ((rc = broker_grant_get(w->t, id, &g)) != 0)
 		return rc;
 	rc = w->fn(w->arg, &g);
@@ -243,13 +246,18 @@ walk_one(void *arg, const void *key, size_t klen, const void *val, size_t len)
 }
 
 static int
-walk(struct broker_txn *t, const char *prefix,
+walk(struct broker_txn *t, const char *prefix, const char *after,
     int (*fn)(void *arg, const struct broker_grant *g), void *arg)
 {
-	struct walk w = { t, strlen(prefix), prefix, fn, arg };
-	int rc = broker_txn_scan(t, BROKER_DB_GRANTS, prefix, strlen(prefix),
-	    walk_one, &w);
+	struct walk w = { t, strlen(prefix), prefix, after, fn, arg };
+	char start[KEY_MAX];
+	int n, rc;
 
+	if ((n = key_of(start, sizeof(start), prefix, after ? after : "",
+		 "")) < 0)
+		return n;
+	rc = broker_txn_scan(t, BROKER_DB_GRANTS, start, (size_t)n, walk_one,
+	    &w);
 	return rc == 1 ? 0 : rc;
 }
 
@@ -261,18 +269,20 @@ broker_grants_of_customer(struct broker_txn *t, const char *customer,
 
 	if (key_of(prefix, sizeof(prefix), "c:", customer, "") < 0)
 		return BROKER_E_INVAL;
-	return walk(t, prefix, fn, arg);
+	return walk(t, prefix, NULL, fn, arg);
 }
 
 int
 broker_grants_of_company(struct broker_txn *t, const char *company,
-    int (*fn)(void *arg, const struct broker_grant *g), void *arg)
+    const char *after, int (*fn)(void *arg, const struct broker_grant *g),
+    void *arg)
 {
 	char prefix[KEY_MAX];
 
-	if (key_of(prefix, sizeof(prefix), "o:", company, ":") < 0)
+	if (key_of(prefix, sizeof(prefix), "o:", company, ":") < 0 ||
+	    (after != NULL && strlen(after) != BROKER_ID_LEN))
 		return BROKER_E_INVAL;
-	return walk(t, prefix, fn, arg);
+	return walk(t, prefix, after, fn, arg);
 }
 
 static unsigned char *

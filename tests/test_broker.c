@@ -1526,7 +1526,7 @@ test_grants(void **state)
 	assert_int_equal(broker_grants_of_customer(t, other, count_grant,
 	    &count), 0);
 	assert_int_equal(count, 0);
-	assert_int_equal(broker_grants_of_company(t, "shop", count_grant,
+	assert_int_equal(broker_grants_of_company(t, "shop", NULL, count_grant,
 	    &count), 0);
 	assert_int_equal(count, 1);
 	broker_read_end(t);
@@ -1555,7 +1555,7 @@ grant_count(struct fixture *f, const char *cid, const char *company)
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
 	assert_int_equal(broker_grants_of_customer(t, cid, count_grant, &n),
 	    0);
-	assert_int_equal(broker_grants_of_company(t, company, count_grant,
+	assert_int_equal(broker_grants_of_company(t, company, NULL, count_grant,
 	    &m), 0);
 	broker_read_end(t);
 	assert_int_equal(n, m); /* both indexes agree */

@@ -159,11 +159,22 @@ class Company:
             params["token_type_hint"] = hint
         return self.post("/oauth/revoke", params)
 
-    def grants(self):
-        st, _, data = self.b.request("GET", "/v1/company/grants",
+    def grants_page(self, query=""):
+        st, _, data = self.b.request("GET", "/v1/company/grants" + query,
                                      headers={"Authorization": self.authz})
         assert st == 200, (st, data)
-        return json.loads(data)["grants"]
+        return json.loads(data)
+
+    def grants(self):
+        """Every grant made to the company, following cursors."""
+        out, query = [], ""
+        for _ in range(1000):
+            page = self.grants_page(query)
+            out.extend(page["grants"])
+            if page["next"] is None:
+                return out
+            query = "?cursor=" + page["next"]
+        raise AssertionError("grant pagination never ended")
 
 
 def fetch(broker, access_token, headers=None):

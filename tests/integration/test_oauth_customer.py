@@ -286,6 +286,50 @@ class GrantTests(OAuthTestCase):
                          pairwise_sub(self.b, self.alice.id, co_b.id))
 
 
+    def test_company_grants_pages(self):
+        co = self.w.company("pager")
+        made = [self.alice.grant(co, ["read:language"]) for _ in range(3)]
+        bob = self.w.customer("bob")
+        made += [bob.grant(co, ["read:diet"]) for _ in range(2)]
+        ids = sorted(g["id"] for g in made)
+        self.assertEqual(co.grants_page(), {"grants": co.grants_page(
+            "?limit=1000")["grants"], "next": None})
+        self.assertEqual([g["id"] for g in co.grants_page()["grants"]], ids)
+        # Pages of two, in id order, each starting after the cursor.
+        seen, query, pages = [], "?limit=2", 0
+        while True:
+            page = co.grants_page(query)
+            pages += 1
+            got = [g["id"] for g in page["grants"]]
+            self.assertLessEqual(len(got), 2)
+            seen += got
+            if page["next"] is None:
+                break
+            self.assertEqual(page["next"], got[-1])
+            query = "?limit=2&cursor=" + page["next"]
+        self.assertEqual((seen, pages), (ids, 3))
+        # A page that ends exactly at the last grant says so.
+        self.assertIsNone(co.grants_page("?limit=5")["next"])
+        self.assertEqual(co.grants_page("?limit=4")["next"], ids[3])
+        # A cursor is a position: one past the last grant gives nothing.
+        self.assertEqual(co.grants_page("?cursor=" + "z" * 22),
+                         {"grants": [], "next": None})
+        self.assertEqual([g["id"] for g in co.grants_page(
+            "?cursor=" + "-" * 22)["grants"]], ids)
+        for q in ("?limit=0", "?limit=1001", "?limit=abc", "?limit=",
+                  "?limit=-1", "?limit=+2", "?limit=2x", "?cursor=short",
+                  "?cursor=" + "A" * 23, "?cursor=" + "A" * 21 + "%21"):
+            with self.subTest(q=q):
+                self.assertProblem(self.b, self.b.request(
+                    "GET", "/v1/company/grants" + q,
+                    headers={"Authorization": co.authz}), 400,
+                    "bad-request")
+        # Paging does not reach another company's grants.
+        other = self.w.company("pager-other")
+        self.alice.grant(other, ["read:language"])
+        self.assertEqual(sorted(g["id"] for g in co.grants()), ids)
+
+
 class GrantQuotaTests(OAuthTestCase):
     """What one account can make the store hold: at most --grant-max live
     grants, the newest --grant-max ended ones kept, and no more than

@@ -276,11 +276,19 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 	    "ccx_store_batch_max %llu\n"
 	    "# HELP ccx_store_queue_depth Writes waiting for a commit.\n"
 	    "# TYPE ccx_store_queue_depth gauge\n"
-	    "ccx_store_queue_depth %llu\n",
+	    "ccx_store_queue_depth %llu\n"
+	    "# HELP ccx_store_map_bytes The most the store may grow to.\n"
+	    "# TYPE ccx_store_map_bytes gauge\n"
+	    "ccx_store_map_bytes %llu\n"
+	    "# HELP ccx_store_file_bytes The store's high-water mark.\n"
+	    "# TYPE ccx_store_file_bytes gauge\n"
+	    "ccx_store_file_bytes %llu\n",
 	    (unsigned long long)st.commits, (unsigned long long)st.writes,
 	    (unsigned long long)st.write_errors,
 	    (unsigned long long)st.max_batch,
-	    (unsigned long long)st.queue_depth);
+	    (unsigned long long)st.queue_depth,
+	    (unsigned long long)st.map_bytes,
+	    (unsigned long long)st.file_bytes);
 	if (srv->audit != NULL) {
 		struct broker_audit_stats as;
 

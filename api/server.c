@@ -73,6 +73,7 @@ api_config_defaults(struct api_config *c)
 	c->audit_wait_ms = 2000;
 	c->audit_queue = 8192;
 	c->audit_retention = 400;
+	c->store.map_size = (size_t)1 << 30;
 	c->kdf.threads = 2;
 }
 

@@ -112,7 +112,7 @@ struct broker_store; /* opaque: the environment and its committer thread */
 struct broker_txn;   /* opaque: a read or write transaction */
 
 struct broker_store_opts {
-	size_t map_size;       /* bytes; 0: 1 GiB */
+	size_t map_size;       /* bytes; 0: the store's recorded size */
 	unsigned max_batch;    /* writes per shared commit; 0: 256 */
 	unsigned queue_cap;    /* pending writes before BROKER_E_BUSY; 0: 4096 */
 };
@@ -140,6 +140,8 @@ struct broker_store_stats {
 	uint64_t write_errors;	  /* writes that failed */
 	uint64_t max_batch;	  /* largest batch seen */
 	uint64_t queue_depth;	  /* writes waiting now */
+	uint64_t map_bytes;	  /* the map: the most the file may grow to */
+	uint64_t file_bytes;	  /* its high-water mark (free pages included) */
 };
 void broker_store_stats(const struct broker_store *store,
     struct broker_store_stats *out);

@@ -141,9 +141,14 @@ broker_path(char out[BROKER_PATH_MAX], const char *dir, const char *rel)
 	return 0;
 }
 
-/* Creates and opens the environment handle; the caller closes it. */
+/*
+ * Creates and opens the environment handle; the caller closes it.  A
+ * map_size of 0 takes the size the store was last committed with (as
+ * LMDB records it), so that the admin CLI never works in a smaller map
+ * than the daemon's; a new store starts at 1 GiB.
+ */
 static int
-env_open(const char *data_dir, size_t map_size, MDB_env **out)
+env_open(const char *data_dir, size_t map_size, int fresh, MDB_env **out)
 {
 	char path[BROKER_PATH_MAX];
 	MDB_env *env = NULL;
@@ -159,10 +164,12 @@ env_open(const char *data_dir, size_t map_size, MDB_env **out)
 	 * the thread that opened them, so a pool thread may end one that
 	 * another began.
 	 */
+	if (map_size == 0 && fresh)
+		map_size = DEFAULT_MAP_SIZE;
 	if ((rc = mdb_env_set_maxdbs(env, BROKER_DB_COUNT)) != 0 ||
 	    (rc = mdb_env_set_maxreaders(env, MAX_READERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(env,
-		 map_size ? map_size : DEFAULT_MAP_SIZE)) != 0 ||
+	    (map_size != 0 &&
+		(rc = mdb_env_set_mapsize(env, map_size)) != 0) ||
 	    (rc = mdb_env_open(env, path, MDB_NOTLS, 0600)) != 0) {
 		mdb_env_close(env);
 		return rc == ENOENT ? BROKER_E_NOTINIT : broker_mdb_err(rc);
@@ -188,7 +195,7 @@ broker_store_create(const char *data_dir, size_t map_size)
 		return rc;
 	if (mkdir(path, 0700) != 0)
 		return errno == EEXIST ? BROKER_E_EXISTS : BROKER_E_IO;
-	if ((rc = env_open(data_dir, map_size, &env)) != 0)
+	if ((rc = env_open(data_dir, map_size, 1, &env)) != 0)
 		return rc;
 	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
 		goto out;
@@ -363,7 +370,8 @@ broker_store_open(const char *data_dir, const struct broker_store_opts *opts,
 	s->queue_cap = opts && opts->queue_cap ? opts->queue_cap : 4096;
 	s->gen = atomic_fetch_add(&store_gens, 1) + 1;
 	pthread_mutex_init(&s->pool_lock, NULL);
-	if ((rc = env_open(data_dir, opts ? opts->map_size : 0, &s->env)) != 0)
+	if ((rc = env_open(data_dir, opts ? opts->map_size : 0, 0,
+		 &s->env)) != 0)
 		goto out;
 	if ((rc = open_dbs(s, 1)) != 0)
 		goto out;
@@ -400,6 +408,9 @@ broker_store_close(struct broker_store *s)
 void
 broker_store_stats(const struct broker_store *s, struct broker_store_stats *o)
 {
+	MDB_envinfo info;
+	MDB_stat st;
+
 	o->commits = atomic_load_explicit(&s->n_commits, memory_order_relaxed);
 	o->writes = atomic_load_explicit(&s->n_writes, memory_order_relaxed);
 	o->write_errors = atomic_load_explicit(&s->n_write_errors,
@@ -408,6 +419,12 @@ broker_store_stats(const struct broker_store *s, struct broker_store_stats *o)
 	    memory_order_relaxed);
 	o->queue_depth = atomic_load_explicit(&s->n_queued,
 	    memory_order_relaxed);
+	o->map_bytes = o->file_bytes = 0;
+	if (mdb_env_info(s->env, &info) == 0 &&
+	    mdb_env_stat(s->env, &st) == 0) {
+		o->map_bytes = info.me_mapsize;
+		o->file_bytes = (uint64_t)(info.me_last_pgno + 1) * st.ms_psize;
+	}
 }
 
 /* Keeps t as this thread's snapshot if the pool has room. */

@@ -706,6 +706,44 @@ get_len(struct broker_store *s, const char *key, size_t *len)
  * A full map fails that write with BROKER_E_FULL, keeps every earlier
  * record, and the store goes on serving reads and smaller writes.
  */
+static uint64_t
+map_bytes(struct broker_store *s)
+{
+	struct broker_store_stats st;
+
+	broker_store_stats(s, &st);
+	assert_true(st.file_bytes > 0 && st.file_bytes <= st.map_bytes);
+	return st.map_bytes;
+}
+
+/*
+ * Opened without a size, a store keeps the one it was last committed
+ * with: the admin CLI must not work in a smaller map than the daemon.
+ */
+static void
+test_map_size_adopted(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+	struct broker_store_opts big = { .map_size = (size_t)8 << 20 };
+	struct kv k = { .key = "k", .val = "v" };
+
+	(void)state;
+	assert_non_null(f);
+	assert_int_equal(make_store(f, (size_t)4 << 20), 0);
+	assert_int_equal(map_bytes(f->store), (size_t)4 << 20);
+	broker_store_close(f->store);
+	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
+	assert_int_equal(map_bytes(f->store), (size_t)4 << 20);
+	broker_store_close(f->store);
+	assert_int_equal(broker_store_open(f->dir, &big, &f->store), 0);
+	assert_int_equal(map_bytes(f->store), (size_t)8 << 20);
+	assert_int_equal(broker_write(f->store, put_kv, &k), 0);
+	broker_store_close(f->store);
+	assert_int_equal(broker_store_open(f->dir, NULL, &f->store), 0);
+	assert_int_equal(map_bytes(f->store), (size_t)8 << 20);
+	teardown((void **)&f);
+}
+
 static void
 test_map_full(void **state)
 {
@@ -2438,6 +2476,7 @@ main(void)
 		cmocka_unit_test(test_corrupt_record),
 		cmocka_unit_test(test_newer_format_refused),
 		cmocka_unit_test(test_map_full),
+		cmocka_unit_test(test_map_size_adopted),
 		cmocka_unit_test(test_audit_store_full),
 		cmocka_unit_test(test_kdf_run),
 		cmocka_unit_test(test_kdf_pool),

@@ -85,7 +85,9 @@ class MetricsTests(BrokerTestCase):
         for name, kind in (("ccx_requests_total", "counter"),
                            ("ccx_request_duration_seconds", "histogram"),
                            ("ccx_connections_total", "counter"),
-                           ("ccx_store_commits_total", "counter")):
+                           ("ccx_store_commits_total", "counter"),
+                           ("ccx_store_map_bytes", "gauge"),
+                           ("ccx_store_file_bytes", "gauge")):
             self.assertIn("# TYPE %s %s\n" % (name, kind), text)
         # Every sample line is "name{labels} value" with a numeric value.
         for line in text.splitlines():
@@ -96,6 +98,10 @@ class MetricsTests(BrokerTestCase):
         m = parse_metrics(text)
         self.assertEqual(m['ccx_request_duration_seconds_bucket{le="+Inf"}'],
                          m["ccx_request_duration_seconds_count"])
+        # The store's size against its map: the default map is 1 GiB.
+        self.assertEqual(m["ccx_store_map_bytes"], 1 << 30)
+        self.assertGreater(m["ccx_store_file_bytes"], 0)
+        self.assertLessEqual(m["ccx_store_file_bytes"], 1 << 30)
 
     def test_counters_increase(self):
         b = self.b

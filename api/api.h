@@ -73,6 +73,8 @@ struct api_config {
 	unsigned signup_max;	     /* sign-ups per address within the window */
 	unsigned grant_create_max;   /* grants a customer makes within it */
 	unsigned grant_max;	     /* live grants per customer (and ended kept) */
+	unsigned grant_token_max;    /* tokens issued per grant within the window */
+	unsigned refresh_families_max; /* live refresh-token families per grant */
 	unsigned refresh_reuse_window; /* seconds a spent refresh token is kept */
 	unsigned token_lifetime;     /* seconds an access token lives */
 	unsigned code_lifetime;	     /* seconds an authorization code lives */

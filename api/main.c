@@ -28,6 +28,7 @@ static const char usage[] =
     "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
     "                  [--ip-max-failures N] [--signup-max N]\n"
     "                  [--grant-create-max N] [--grant-max N]\n"
+    "                  [--grant-token-max N] [--refresh-families-max N]\n"
     "                  [--refresh-reuse-window SECONDS]\n"
     "                  [--kdf-memory KIB] [--kdf-time N] [--kdf-threads N]\n"
     "                  [--token-lifetime SECONDS] [--code-lifetime SECONDS]\n"
@@ -46,7 +47,8 @@ enum {
 	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
 	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
 	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_GRANT_CREATE_MAX,
-	OPT_GRANT_MAX, OPT_REFRESH_REUSE, OPT_HELP,
+	OPT_GRANT_MAX, OPT_REFRESH_REUSE, OPT_GRANT_TOKEN_MAX,
+	OPT_REFRESH_FAMILIES, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -73,6 +75,9 @@ static const struct option options[] = {
 	{ "signup-max", required_argument, NULL, OPT_SIGNUP_MAX },
 	{ "grant-create-max", required_argument, NULL, OPT_GRANT_CREATE_MAX },
 	{ "grant-max", required_argument, NULL, OPT_GRANT_MAX },
+	{ "grant-token-max", required_argument, NULL, OPT_GRANT_TOKEN_MAX },
+	{ "refresh-families-max", required_argument, NULL,
+	    OPT_REFRESH_FAMILIES },
 	{ "refresh-reuse-window", required_argument, NULL, OPT_REFRESH_REUSE },
 	{ "kdf-memory", required_argument, NULL, OPT_KDF_MEM },
 	{ "kdf-time", required_argument, NULL, OPT_KDF_TIME },
@@ -189,6 +194,12 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_GRANT_MAX:
 			if (parse_num(optarg, 1, 100000, &v)) goto bad;
 			cfg->grant_max = (unsigned)v; break;
+		case OPT_GRANT_TOKEN_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->grant_token_max = (unsigned)v; break;
+		case OPT_REFRESH_FAMILIES:
+			if (parse_num(optarg, 1, 1000, &v)) goto bad;
+			cfg->refresh_families_max = (unsigned)v; break;
 		case OPT_REFRESH_REUSE:
 			if (parse_num(optarg, 60, 366ull * 86400, &v)) goto bad;
 			cfg->refresh_reuse_window = (unsigned)v; break;

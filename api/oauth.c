@@ -165,6 +165,28 @@ out:
 	return rc;
 }
 
+/*
+ * Counts one issuance against its grant: each makes records (a refresh
+ * token, an audit record in the customer's trail) that a company looping
+ * on the token endpoint would otherwise pile up without end.
+ */
+static int
+issue_admit(struct api_request *r, const char *grant)
+{
+	char key[8 + BROKER_ID_LEN];
+	unsigned wait;
+
+	if (snprintf(key, sizeof(key), "x:%s", grant) < 0)
+		return API_E_INTERNAL;
+	wait = api_throttle_take(r->srv->throttle, key,
+	    r->srv->cfg.grant_token_max, api_wall_now());
+	if (wait == 0)
+		return 0;
+	r->retry_after = wait;
+	return api_fail(r, API_E_THROTTLED,
+	    "too many tokens issued for this grant lately; try again later");
+}
+
 /* grant_type=urn:ccx:params:oauth:grant-type:grant */
 static int
 token_from_grant(struct api_request *r, struct tok_state *s)
@@ -192,13 +214,15 @@ token_from_grant(struct api_request *r, struct tok_state *s)
 	if (rc != 0)
 		return rc;
 	if ((rc = narrow_scope(r, s->grant.scopes, s->scopes_text,
-		 sizeof(s->scopes_text))) != 0)
+		 sizeof(s->scopes_text))) != 0 ||
+	    (rc = issue_admit(r, s->grant.id)) != 0)
 		return rc;
 	s->rn.grant = s->grant.id;
 	s->rn.company = s->grant.company;
 	s->rn.customer = s->grant.customer;
 	s->rn.scopes = s->scopes_text;
 	s->rn.now = now;
+	s->rn.max_families = r->srv->cfg.refresh_families_max;
 	s->step = 1;
 	return api_write(r, broker_refresh_issue, &s->rn);
 }
@@ -211,8 +235,9 @@ token_from_refresh(struct api_request *r, struct tok_state *s)
 	const char *rt = api_form_get(&r->form, "refresh_token", &len);
 	const char *want = api_form_get(&r->form, "scope", NULL);
 	struct policy_scopes *w = NULL;
-	char why[128] = "";
-	char *text;
+	struct broker_txn *t = NULL;
+	char why[128] = "", grant[BROKER_ID_LEN + 1], *text = NULL;
+	int rc;
 
 	if (s->step == 1) {
 		switch (s->ru.outcome) {
@@ -246,6 +271,20 @@ token_from_refresh(struct api_request *r, struct tok_state *s)
 		free(text);
 		s->ru.requested = s->scopes_text;
 	}
+	/*
+	 * The grant of a usable token is counted; a spent, dead or unknown
+	 * one goes straight to the commit, which decides (a replay still
+	 * kills its family, however busy the grant).
+	 */
+	if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
+		return rc;
+	rc = broker_refresh_lookup(t, rt, len, r->client_id, grant, &text);
+	broker_read_end(t);
+	free(text);
+	if (rc == 0 && (rc = issue_admit(r, grant)) != 0)
+		return rc;
+	if (rc != 0 && rc != BROKER_E_NOTFOUND)
+		return rc;
 	s->ru.presented = rt;
 	s->ru.len = len;
 	s->ru.company = r->client_id;

@@ -62,6 +62,8 @@ api_config_defaults(struct api_config *c)
 	c->signup_max = 20;
 	c->grant_create_max = 50;
 	c->grant_max = 100;
+	c->grant_token_max = 120;
+	c->refresh_families_max = 16;
 	c->refresh_reuse_window = 30 * 86400;
 	c->token_lifetime = 3600;
 	c->code_lifetime = 60;

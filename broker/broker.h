@@ -682,6 +682,11 @@ struct broker_refresh_new {
 	const char *scopes; /* canonical text the access tokens may carry */
 	const char *customer; /* for the audit trail */
 	int64_t now;
+	/*
+	 * Live families a grant may have, 0 for no cap: a new one beyond it
+	 * revokes the oldest (its holder's next refresh is invalid_grant).
+	 */
+	unsigned max_families;
 	char token[BROKER_TOKEN_LEN + 1]; /* out */
 };
 

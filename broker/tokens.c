@@ -2,8 +2,11 @@
  * tokens.c - refresh tokens and revoked access-token ids.
  *
  * REFRESH database: SHA-256(token) -> {grant, company, family, scopes,
- * spent}, and "f:<family>" -> {revoked}.  A refresh token is honoured once,
- * only for its own company, only while its family and its grant live.
+ * spent}, "f:<family>" -> {revoked}, and "r:<grant>:<family>" -> a
+ * serial, greater for each newer family of the grant (its families in
+ * the order they began, for their cap).  A refresh token
+ * is honoured once, only for its own company, only while its family and
+ * its grant live.
  * TOKENS database: revoked access-token jti -> {exp}, consulted on every
  * fetch.  CODES database: "c:" + hash(code) -> {grant, company,
  * redirect_uri, challenge, expires, used}; kept apart from TOKENS, whose
@@ -90,6 +93,117 @@ family_set(struct broker_txn *t, const char *family, int revoked)
 	return rc;
 }
 
+/* ---- a grant's families ------------------------------------------------ */
+
+#define RKEY_LEN (2 + BROKER_ID_LEN + 1 + BROKER_ID_LEN)
+
+static int
+index_key(char out[RKEY_LEN + 1], const char *grant, const char *family)
+{
+	int n = snprintf(out, RKEY_LEN + 1, "r:%s:%s", grant,
+	    family != NULL ? family : "");
+
+	return n > 0 && n <= RKEY_LEN ? n : BROKER_E_INVAL;
+}
+
+struct fam {
+	uint64_t serial;
+	char id[BROKER_ID_LEN + 1];
+};
+
+struct fams {
+	struct broker_txn *t;
+	const char *prefix;
+	uint64_t last; /* the greatest serial seen */
+	size_t plen, n, cap, ndead;
+	struct fam *live;
+	char (*dead)[RKEY_LEN + 1];
+};
+
+static int
+fams_one(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	struct fams *y = arg;
+	char fam[BROKER_ID_LEN + 1];
+	void *p;
+	int dead;
+
+	if (klen < y->plen || memcmp(key, y->prefix, y->plen) != 0)
+		return 1;
+	if (klen != RKEY_LEN || len != 8)
+		return 0;
+	if (broker_get64(val) > y->last)
+		y->last = broker_get64(val);
+	memcpy(fam, (const char *)key + y->plen, BROKER_ID_LEN);
+	fam[BROKER_ID_LEN] = '\0';
+	if ((dead = family_dead(y->t, fam)) < 0)
+		return dead;
+	if (y->n + y->ndead == y->cap) {
+		size_t cap = y->cap ? 2 * y->cap : 16;
+
+		if ((p = realloc(y->live, cap * sizeof(*y->live))) == NULL)
+			return BROKER_E_NOMEM;
+		y->live = p;
+		if ((p = realloc(y->dead, cap * sizeof(*y->dead))) == NULL)
+			return BROKER_E_NOMEM;
+		y->dead = p;
+		y->cap = cap;
+	}
+	if (dead) {
+		memcpy(y->dead[y->ndead], key, RKEY_LEN);
+		y->dead[y->ndead++][RKEY_LEN] = '\0';
+		return 0;
+	}
+	y->live[y->n].serial = broker_get64(val);
+	memcpy(y->live[y->n++].id, fam, sizeof(fam));
+	return 0;
+}
+
+static int
+by_serial(const void *a, const void *b)
+{
+	const struct fam *x = a, *y = b;
+
+	return x->serial < y->serial ? -1 : x->serial > y->serial;
+}
+
+/*
+ * Makes room for one more family of the grant: past the cap, the oldest
+ * live families are revoked; entries of dead ones are dropped on the way.
+ * *serial gets the new family's.
+ */
+static int
+cap_families(struct broker_txn *t, const struct broker_refresh_new *n,
+    uint64_t *serial)
+{
+	char prefix[RKEY_LEN + 1], key[RKEY_LEN + 1];
+	struct fams y = { .t = t, .prefix = prefix };
+	size_t i;
+	int rc;
+
+	if ((rc = index_key(prefix, n->grant, NULL)) < 0)
+		return rc;
+	y.plen = (size_t)rc;
+	rc = broker_txn_scan(t, BROKER_DB_REFRESH, prefix, y.plen, fams_one,
+	    &y);
+	rc = rc == 1 ? 0 : rc;
+	for (i = 0; i < y.ndead && rc == 0; i++)
+		rc = broker_txn_del(t, BROKER_DB_REFRESH, y.dead[i], RKEY_LEN);
+	if (rc == 0 && n->max_families != 0 && y.n >= n->max_families) {
+		qsort(y.live, y.n, sizeof(*y.live), by_serial);
+		for (i = 0; i + n->max_families <= y.n && rc == 0; i++)
+			if ((rc = family_set(t, y.live[i].id, 1)) == 0 &&
+			    (rc = index_key(key, n->grant, y.live[i].id)) > 0)
+				rc = broker_txn_del(t, BROKER_DB_REFRESH, key,
+				    RKEY_LEN);
+	}
+	free(y.live);
+	free(y.dead);
+	*serial = y.last + 1;
+	return rc;
+}
+
 /* Stores a fresh token of family; its plaintext goes to out. */
 static int
 put_token(struct broker_txn *t, const char *grant, const char *company,
@@ -118,13 +232,21 @@ int
 broker_refresh_issue(struct broker_txn *t, void *arg)
 {
 	struct broker_refresh_new *n = arg;
-	char family[BROKER_ID_LEN + 1];
+	char family[BROKER_ID_LEN + 1], key[RKEY_LEN + 1];
+	uint8_t val[8];
+	uint64_t serial = 0;
 	json_t *d;
 	int rc;
 
 	if (certs_random_token(family, sizeof(family), 16) != 0)
 		return BROKER_E_STORAGE;
-	if ((rc = family_set(t, family, 0)) != 0 ||
+	if ((rc = cap_families(t, n, &serial)) != 0)
+		return rc;
+	broker_put64(val, serial);
+	if ((rc = index_key(key, n->grant, family)) < 0 ||
+	    (rc = broker_txn_insert(t, BROKER_DB_REFRESH, key, RKEY_LEN, val,
+		 sizeof(val), 1)) != 0 ||
+	    (rc = family_set(t, family, 0)) != 0 ||
 	    (rc = put_token(t, n->grant, n->company, n->scopes, family, n->now,
 		 n->token)) != 0)
 		return rc;
@@ -491,6 +613,33 @@ expired(const struct tsweep *w, const void *val, size_t len)
 	return until != 0 && until + 60 < w->sw->now;
 }
 
+/* 1 when the grant is erased or ended (a minute's grace), 0, or < 0. */
+static int
+grant_over(const struct tsweep *w, const char *grant)
+{
+	struct broker_grant g;
+	int rc = broker_grant_get(w->t, grant, &g);
+
+	if (rc == 0)
+		rc = g.revoked_at != 0 || g.expires + 60 < w->sw->now;
+	broker_grant_clear(&g);
+	return rc == BROKER_E_NOTFOUND ? 1 : rc;
+}
+
+/* A grant's entry of a family goes with either. */
+static void
+index_doom(struct tsweep *w, const char *key)
+{
+	char grant[BROKER_ID_LEN + 1], family[BROKER_ID_LEN + 1];
+
+	memcpy(grant, key + 2, BROKER_ID_LEN);
+	grant[BROKER_ID_LEN] = '\0';
+	memcpy(family, key + 3 + BROKER_ID_LEN, BROKER_ID_LEN);
+	family[BROKER_ID_LEN] = '\0';
+	if (grant_over(w, grant) == 1 || family_dead(w->t, family) == 1)
+		doom(w, key, RKEY_LEN);
+}
+
 /*
  * A refresh token whose family or grant is dead can never be honoured
  * again, and its replay has nothing left to kill: it goes, with the
@@ -502,13 +651,16 @@ static void
 refresh_doom(struct tsweep *w, const void *key, size_t klen,
     const void *val, size_t len)
 {
-	struct broker_grant g;
 	const char *grant, *family;
 	char fkey[FKEY_MAX];
 	size_t fklen;
 	json_t *o = NULL;
-	int dead = 0, rc;
+	int over;
 
+	if (klen == RKEY_LEN && memcmp(key, "r:", 2) == 0) {
+		index_doom(w, key);
+		return;
+	}
 	if (broker_rec_load(val, len, &o) != 0)
 		return; /* left for a person to look at */
 	if (klen != CERTS_SHA256_LEN) {
@@ -524,20 +676,16 @@ refresh_doom(struct tsweep *w, const void *key, size_t klen,
 		json_decref(o);
 		return;
 	}
-	if ((rc = broker_grant_get(w->t, grant, &g)) == BROKER_E_NOTFOUND ||
-	    (rc == 0 && (g.revoked_at != 0 || g.expires + 60 < w->sw->now))) {
+	if ((over = grant_over(w, grant)) == 1) {
 		doom(w, key, klen);
 		doom(w, fkey, fklen);
-	} else if (rc == 0) {
-		dead = family_dead(w->t, family) == 1 ||
-		    (json_is_true(json_object_get(o, "spent")) &&
-			json_integer_value(json_object_get(o, "spent_at")) +
-				w->spent_keep <
-			    w->sw->now);
-		if (dead)
-			doom(w, key, klen);
-	}
-	broker_grant_clear(&g);
+	} else if (over == 0 &&
+	    (family_dead(w->t, family) == 1 ||
+		(json_is_true(json_object_get(o, "spent")) &&
+		    json_integer_value(json_object_get(o, "spent_at")) +
+			    w->spent_keep <
+			w->sw->now)))
+		doom(w, key, klen);
 	json_decref(o);
 }
 

@@ -1809,17 +1809,24 @@ count_call(void *arg)
 }
 
 static int
-refresh_known(struct fixture *f, const char *tok)
+refresh_known_by(struct fixture *f, const char *company, const char *tok)
 {
 	char grant[BROKER_ID_LEN + 1], *scopes = NULL;
 	struct broker_txn *t;
 	int rc;
 
 	assert_int_equal(broker_read_begin(f->store, &t), 0);
-	rc = broker_refresh_lookup(t, tok, strlen(tok), "swp", grant, &scopes);
+	rc = broker_refresh_lookup(t, tok, strlen(tok), company, grant,
+	    &scopes);
 	broker_read_end(t);
 	free(scopes);
 	return rc == 0;
+}
+
+static int
+refresh_known(struct fixture *f, const char *tok)
+{
+	return refresh_known_by(f, "swp", tok);
 }
 
 /*
@@ -1877,10 +1884,11 @@ test_refresh_sweep(void **state)
 	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
 	e.id = b.id;
 	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
-	assert_int_equal(refresh_records(f), base + 7);
+	/* Four tokens, three families, each in its grant's index. */
+	assert_int_equal(refresh_records(f), base + 10);
 	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
-	assert_int_equal(n, 4);
-	assert_int_equal(refresh_records(f), base + 3);
+	assert_int_equal(n, 6);
+	assert_int_equal(refresh_records(f), base + 4);
 	assert_true(calls > 0);
 	assert_true(refresh_known(f, u.token));
 	/* Nothing more to do at the same time. */
@@ -1899,8 +1907,60 @@ test_refresh_sweep(void **state)
 	e.now = 10400;
 	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
 	assert_int_equal(broker_tokens_sweep(f->store, &sw, 10000, &n), 0);
-	assert_int_equal(n, 2);
+	assert_int_equal(n, 3);
 	assert_int_equal(refresh_records(f), base);
+}
+
+/* A grant keeps at most max_families live families: the oldest go. */
+static void
+test_refresh_family_cap(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1], t[4][BROKER_TOKEN_LEN + 1];
+	struct broker_grant_new a = { .company = "cap", .scopes =
+		"read:language", .purpose = "service", .now = 100,
+		.expires = 1000000 };
+	struct broker_grant_new b = a;
+	struct broker_refresh_new rn = { .company = "cap", .max_families = 2 };
+	int i;
+
+	add_company(f, "cap", secret);
+	new_session(f, "capped", 100, cid, tok);
+	a.customer = b.customer = rn.customer = cid;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &a), 0);
+	assert_int_equal(broker_write(f->store, broker_grant_create, &b), 0);
+	rn.scopes = a.scopes;
+	rn.grant = a.id;
+	for (i = 0; i < 3; i++) {
+		rn.now = 100 + i;
+		assert_int_equal(broker_write(f->store, broker_refresh_issue,
+		    &rn), 0);
+		memcpy(t[i], rn.token, sizeof(t[i]));
+	}
+	/* The third family ended the first; the second and third live. */
+	assert_false(refresh_known_by(f, "cap", t[0]));
+	assert_true(refresh_known_by(f, "cap", t[1]));
+	assert_true(refresh_known_by(f, "cap", t[2]));
+	/* Another grant's families are its own. */
+	rn.grant = b.id;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	memcpy(t[3], rn.token, sizeof(t[3]));
+	assert_true(refresh_known_by(f, "cap", t[1]));
+	assert_true(refresh_known_by(f, "cap", t[3]));
+	/* A family that died otherwise frees its place. */
+	{
+		struct broker_token_revoke rv = { .presented = t[1],
+			.len = strlen(t[1]), .company = "cap", .now = 200 };
+
+		assert_int_equal(broker_write(f->store, broker_token_revoke,
+		    &rv), 0);
+	}
+	rn.grant = a.id;
+	rn.now = 300;
+	assert_int_equal(broker_write(f->store, broker_refresh_issue, &rn), 0);
+	assert_true(refresh_known_by(f, "cap", t[2]));
+	assert_true(refresh_known_by(f, "cap", rn.token));
 }
 
 static void
@@ -2491,6 +2551,7 @@ main(void)
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),
 		cmocka_unit_test(test_refresh_sweep),
+		cmocka_unit_test(test_refresh_family_cap),
 		cmocka_unit_test(test_record_formats),
 		cmocka_unit_test(test_added_databases),
 		cmocka_unit_test(test_audit_trail),

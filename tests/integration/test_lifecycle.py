@@ -194,6 +194,9 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--audit-queue", "1048577"), ("--grant-max", "0"),
                  ("--grant-max", "100001"), ("--grant-create-max", "0"),
                  ("--refresh-reuse-window", "59"),
+                 ("--grant-token-max", "0"),
+                 ("--refresh-families-max", "0"),
+                 ("--refresh-families-max", "1001"),
                  ("--refresh-reuse-window", "31622401")]
         for flag, value in cases:
             with self.subTest(flag=flag, value=value):
@@ -253,7 +256,9 @@ class SignalTests(BrokerTestCase):
         import http.client
         from harness import Connection
         from test_oauth_common import World
-        b = self.new(["--shutdown-timeout", DRAIN] + KDF_FAST)
+        # Exchanges of one grant, as fast as they go: not throttled here.
+        b = self.new(["--shutdown-timeout", DRAIN,
+                      "--grant-token-max", "1000000"] + KDF_FAST)
         w = World(b)
         co = w.company("stopco")
         g = w.customer("stopper").grant(co, ["read:language"])

@@ -566,6 +566,64 @@ class IssuerTests(OAuthTestCase):
             self.b.restart(flags=self.broker_flags)
 
 
+class GrantIssuanceTests(OAuthTestCase):
+    """What a company can make the store hold for one grant: at most
+    --grant-token-max tokens issued within the throttle window (exchanges
+    and refreshes together), and --refresh-families-max live families."""
+
+    broker_flags = BASE_FLAGS + ["--grant-token-max", "6",
+                                 "--refresh-families-max", "2"]
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.acme = cls.w.company("acme")
+
+    def setUp(self):
+        self.cust = self.w.customer("issued")
+        self.grant = self.cust.grant(self.acme, ["read:language"])
+
+    def assertSlowedDown(self, resp):
+        doc = self.assertOAuthError(resp, 429, "temporarily_unavailable")
+        self.assertIn("this grant", doc["error_description"])
+        self.assertGreater(int(resp[1].get("Retry-After")), 0)
+
+    def test_issuance_per_grant(self):
+        gid = self.grant["id"]
+        rt = [self.acme.tokens(gid)["refresh_token"]]
+        for _ in range(2):
+            rt.append(self.assertTokenResponse(
+                self.acme.refresh(rt[-1]))[0]["refresh_token"])
+        self.acme.tokens(gid)
+        for _ in range(2):
+            rt.append(self.assertTokenResponse(
+                self.acme.refresh(rt[-1]))[0]["refresh_token"])
+        # Six issued: the seventh waits, exchange or refresh alike, and
+        # the refresh token held back is not spent.
+        self.assertSlowedDown(self.acme.token(gid))
+        self.assertSlowedDown(self.acme.refresh(rt[-1]))
+        self.assertIs(self.acme.introspect(rt[-1])["active"], True)
+        # A replay is still judged, and still kills its family.
+        self.assertOAuthError(self.acme.refresh(rt[0]), 400,
+                              "invalid_grant")
+        self.assertEqual(self.acme.introspect(rt[-1]), {"active": False})
+        # Another grant of the same customer and company is not held up.
+        other = self.cust.grant(self.acme, ["read:language"])
+        self.assertTokenResponse(self.acme.token(other["id"]))
+
+    def test_families_per_grant(self):
+        gid = self.grant["id"]
+        first, second, third = (self.acme.tokens(gid) for _ in range(3))
+        # The third family ended the first, whose access token lives on.
+        self.assertOAuthError(self.acme.refresh(first["refresh_token"]),
+                              400, "invalid_grant")
+        self.assertEqual(self.acme.introspect(first["refresh_token"]),
+                         {"active": False})
+        self.assertEqual(fetch(self.b, first["access_token"])[0], 200)
+        for t in (second, third):
+            self.assertTokenResponse(self.acme.refresh(t["refresh_token"]))
+
+
 class ThrottleTests(BrokerTestCase):
     """Failed client authentications are counted per client id and per
     address within --throttle-window; past the limit: 429, Retry-After."""

@@ -409,7 +409,12 @@ struct api_server {
 	char *admin_token;
 	size_t admin_token_len;
 	struct broker_kdf *kdf;
-	struct api_throttle *throttle;
+	struct api_throttle *throttle; /* failures and sign-ups */
+	/*
+	 * Rates of making records (grants, tokens): apart, so that busy
+	 * legitimate traffic never pushes a failure count out of its slot.
+	 */
+	struct api_throttle *quota;
 	struct broker_audit *audit;
 	_Atomic(struct api_keyring *) keys;
 	pthread_mutex_t keys_lock; /* serialises rebuilds, not readers */

@@ -190,7 +190,7 @@ api_grant_admit(struct api_request *r, struct broker_grant_new *gn)
 
 	if (snprintf(key, sizeof(key), "g:%s", r->customer_id) < 0)
 		return API_E_INTERNAL;
-	wait = api_throttle_take(r->srv->throttle, key,
+	wait = api_throttle_take(r->srv->quota, key,
 	    r->srv->cfg.grant_create_max, api_wall_now());
 	if (wait > 0) {
 		r->retry_after = wait;

@@ -178,7 +178,7 @@ issue_admit(struct api_request *r, const char *grant)
 
 	if (snprintf(key, sizeof(key), "x:%s", grant) < 0)
 		return API_E_INTERNAL;
-	wait = api_throttle_take(r->srv->throttle, key,
+	wait = api_throttle_take(r->srv->quota, key,
 	    r->srv->cfg.grant_token_max, api_wall_now());
 	if (wait == 0)
 		return 0;

@@ -666,6 +666,7 @@ server_free(struct api_server *srv)
 	broker_audit_close(srv->audit);
 	broker_store_close(srv->store);
 	api_throttle_free(srv->throttle);
+	api_throttle_free(srv->quota);
 	api_cache_free(srv->tokens);
 	api_cache_free(srv->projections);
 	api_keyring_free(atomic_load(&srv->keys));
@@ -715,7 +716,9 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 		goto fail;
 	}
 	if ((rc = api_throttle_new(65536, cfg->throttle_window,
-		 &srv->throttle)) != 0) {
+		 &srv->throttle)) != 0 ||
+	    (rc = api_throttle_new(65536, cfg->throttle_window,
+		 &srv->quota)) != 0) {
 		errmsg(errbuf, errcap, "throttle", api_strerror(rc));
 		goto fail;
 	}

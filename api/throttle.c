@@ -1,11 +1,15 @@
 /*
- * throttle.c - slowing down password guessing and sign-up floods.
+ * throttle.c - slowing down password guessing and sign-up floods, and
+ * bounding how fast grants and tokens are made.
  *
  * A fixed, direct-mapped table of counters keyed by a seeded hash of the
  * key ("l:<login>", "i:<address>", ...): memory is bounded whatever a
  * client sends, and the random seed keeps an attacker from aiming
- * collisions at someone else's counter.  Locks are sharded; nothing on a
- * company's fetch path ever comes here.
+ * collisions at someone else's counter.  A key that lands on a slot
+ * another holds takes it over and starts from zero, so with more busy
+ * keys than slots a limit is approximate; the server keeps the failure
+ * counts and the record-making rates in tables of their own.  Locks are
+ * sharded; nothing on a company's fetch path ever comes here.
  */
 #include <pthread.h>
 #include <stdlib.h>

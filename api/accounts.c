@@ -266,6 +266,18 @@ api_h_login(struct api_request *r)
 			return a->job.rc;
 		tkey(lkey, sizeof(lkey), "l:", a->login);
 		api_throttle_clear(r->srv->throttle, lkey);
+		/*
+		 * Each session is a record, and so is its audit entry: even
+		 * with the password, an account makes only so many.
+		 */
+		tkey(lkey, sizeof(lkey), "n:", a->customer_id);
+		wait = api_throttle_take(r->srv->quota, lkey,
+		    r->srv->cfg.session_create_max, now);
+		if (wait > 0) {
+			r->retry_after = wait;
+			return api_fail(r, API_E_THROTTLED, "too many log-ins "
+			    "to this account lately; try again later");
+		}
 		a->sn.customer_id = a->customer_id;
 		a->sn.epoch = a->epoch;
 		a->sn.now = now;

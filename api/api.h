@@ -72,6 +72,7 @@ struct api_config {
 	unsigned ip_max_failures;    /* per address within the window */
 	unsigned signup_max;	     /* sign-ups per address within the window */
 	unsigned grant_create_max;   /* grants a customer makes within it */
+	unsigned session_create_max; /* log-ins to one account within it */
 	unsigned grant_max;	     /* live grants per customer (and ended kept) */
 	unsigned grant_token_max;    /* tokens issued per grant within the window */
 	unsigned refresh_families_max; /* live refresh-token families per grant */

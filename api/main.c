@@ -27,6 +27,7 @@ static const char usage[] =
     "                  [--session-idle SECONDS] [--session-lifetime SECONDS]\n"
     "                  [--throttle-window SECONDS] [--login-max-failures N]\n"
     "                  [--ip-max-failures N] [--signup-max N]\n"
+    "                  [--session-create-max N]\n"
     "                  [--grant-create-max N] [--grant-max N]\n"
     "                  [--grant-token-max N] [--refresh-families-max N]\n"
     "                  [--refresh-reuse-window SECONDS]\n"
@@ -48,7 +49,7 @@ enum {
 	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
 	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_GRANT_CREATE_MAX,
 	OPT_GRANT_MAX, OPT_REFRESH_REUSE, OPT_GRANT_TOKEN_MAX,
-	OPT_REFRESH_FAMILIES, OPT_HELP,
+	OPT_REFRESH_FAMILIES, OPT_SESSION_CREATE_MAX, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -74,6 +75,8 @@ static const struct option options[] = {
 	{ "ip-max-failures", required_argument, NULL, OPT_IP_MAX },
 	{ "signup-max", required_argument, NULL, OPT_SIGNUP_MAX },
 	{ "grant-create-max", required_argument, NULL, OPT_GRANT_CREATE_MAX },
+	{ "session-create-max", required_argument, NULL,
+	    OPT_SESSION_CREATE_MAX },
 	{ "grant-max", required_argument, NULL, OPT_GRANT_MAX },
 	{ "grant-token-max", required_argument, NULL, OPT_GRANT_TOKEN_MAX },
 	{ "refresh-families-max", required_argument, NULL,
@@ -188,6 +191,9 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_SIGNUP_MAX:
 			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
 			cfg->signup_max = (unsigned)v; break;
+		case OPT_SESSION_CREATE_MAX:
+			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
+			cfg->session_create_max = (unsigned)v; break;
 		case OPT_GRANT_CREATE_MAX:
 			if (parse_num(optarg, 1, 1000000, &v)) goto bad;
 			cfg->grant_create_max = (unsigned)v; break;

@@ -61,6 +61,7 @@ api_config_defaults(struct api_config *c)
 	c->ip_max_failures = 50;
 	c->signup_max = 20;
 	c->grant_create_max = 50;
+	c->session_create_max = 30;
 	c->grant_max = 100;
 	c->grant_token_max = 120;
 	c->refresh_families_max = 16;

@@ -277,6 +277,32 @@ class ThrottleTests(unittest.TestCase):
         self.assertGreater(int(h.get("Retry-After")), 0)
         self.assertEqual(c.login("third-one")[0], 401)
 
+    def test_logins_per_account(self):
+        # Each log-in makes a session and an audit record: even with the
+        # right password, an account makes only so many per window.
+        self.broker = Broker(flags=FAST + ["--session-create-max", "3"])
+        c = Customer(self.broker)
+        for login in ("busy-one", "calm-one"):
+            self.assertEqual(c.register(login)[0], 201)
+        tokens = [c.token("busy-one") for _ in range(3)]
+        st, h, data = c.login("busy-one")
+        self.assertEqual(st, 429, data)
+        p = problem(data)
+        self.assertTrue(p["type"].endswith("/problems/too-many-requests"), p)
+        self.assertIn("this account", p["detail"])
+        self.assertGreater(int(h.get("Retry-After")), 0)
+        # A wrong password is still just wrong, and says nothing more.
+        self.assertEqual(c.login("busy-one", "not the password")[0], 401)
+        # No session was made; those made before still work.
+        st, _, data = self.broker.request(
+            "GET", "/v1/me/audit", headers={
+                "Authorization": "Bearer " + tokens[0]})
+        self.assertEqual(st, 200, data)
+        kinds = [i["kind"] for i in json.loads(data)["items"]]
+        self.assertEqual(kinds.count("session.created"), 3)
+        # Another account is not held back.
+        self.assertEqual(c.login("calm-one")[0], 201)
+
     def test_concurrent_signups_per_address(self):
         # Sent all at once: each sign-up is counted as it is checked, so
         # no more than the limit pass.

@@ -195,6 +195,7 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--grant-max", "100001"), ("--grant-create-max", "0"),
                  ("--refresh-reuse-window", "59"),
                  ("--grant-token-max", "0"),
+                 ("--session-create-max", "0"),
                  ("--refresh-families-max", "0"),
                  ("--refresh-families-max", "1001"),
                  ("--refresh-reuse-window", "31622401")]

@@ -82,6 +82,7 @@ struct api_config {
 	unsigned jwks_max_age;	     /* Cache-Control max-age of the JWKS */
 	unsigned token_cache;	     /* verified tokens remembered */
 	unsigned projection_cache;   /* computed fetch answers remembered */
+	size_t projection_cache_bytes; /* and the bytes they may hold */
 	unsigned audit_flush_ms;     /* read records reach the disk within */
 	unsigned audit_fold_ms;      /* and the customer's trail within */
 	unsigned audit_wait_ms;      /* a fetch waits for its record's room */

@@ -219,13 +219,18 @@ int api_pairwise_sub(const struct api_server *srv, const char *customer,
 /* The head every cached entry starts with. */
 struct api_cached {
 	_Atomic int refs;
+	size_t cost; /* bytes it holds, for a cache with a byte budget */
 	uint8_t key[API_CACHE_KEY];
 	void (*destroy)(struct api_cached *e);
 	struct api_cached *hnext, *prev, *next; /* the cache's links */
 };
 
+/*
+ * A cache of at most entries entries and, when max_bytes is not 0, of
+ * entries whose costs add up to at most max_bytes.
+ */
 struct api_cache;
-int api_cache_new(size_t entries, struct api_cache **out);
+int api_cache_new(size_t entries, size_t max_bytes, struct api_cache **out);
 void api_cache_free(struct api_cache *c);
 
 /* The entry stored under key, with a reference for the caller, or NULL. */
@@ -234,8 +239,10 @@ struct api_cached *api_cache_get(struct api_cache *c,
 
 /*
  * Stores e (refs already counting the caller's), evicting the least
- * recently used entry of its shard when that is full - if its key was
- * offered once before recently; a first offer is only remembered.
+ * recently used entries of its shard while that is over either cap - if
+ * its key was offered once before recently; a first offer is only
+ * remembered.  An entry that alone costs more than a shard's share of the
+ * byte budget is not stored.
  */
 void api_cache_insert(struct api_cache *c, struct api_cached *e);
 

@@ -3,8 +3,8 @@
  * computed projections), keyed by a 32-byte digest.
  *
  * Least recently used, per shard: a key's first bytes pick one of SHARDS
- * shards, each a hash table with its own lock, its own LRU list and a
- * cap of entries/SHARDS.  No lock is shared by all threads, and unlike a
+ * shards, each a hash table with its own lock, its own LRU list, a cap
+ * of entries/SHARDS and, for entries of varying size, of bytes/SHARDS.  No lock is shared by all threads, and unlike a
  * set-associative table, any working set that fits (give or take the
  * spread between shards) stays whole: 10,000 live tokens in a cache of
  * 12,288 entries all hit.
@@ -34,6 +34,7 @@ struct shard {
 	struct api_cached **bucket; /* chains through hnext */
 	size_t mask;		    /* buckets - 1, a power of two less one */
 	size_t n, max;
+	size_t bytes, max_bytes;    /* max_bytes 0: no byte budget */
 	struct api_cached lru;	    /* list head: lru.next the most recent */
 	uint32_t door[DOOR];	    /* fingerprints of keys seen once */
 };
@@ -59,7 +60,7 @@ lru_front(struct shard *s, struct api_cached *e)
 }
 
 int
-api_cache_new(size_t entries, struct api_cache **out)
+api_cache_new(size_t entries, size_t max_bytes, struct api_cache **out)
 {
 	struct api_cache *c;
 	size_t per, nb = 1;
@@ -87,6 +88,7 @@ api_cache_new(size_t entries, struct api_cache **out)
 		}
 		s->mask = nb - 1;
 		s->max = per;
+		s->max_bytes = max_bytes / SHARDS;
 		s->lru.next = s->lru.prev = &s->lru;
 		pthread_mutex_init(&s->lock, NULL);
 	}
@@ -198,8 +200,10 @@ void
 api_cache_insert(struct api_cache *c, struct api_cached *e)
 {
 	struct shard *s = shard_of(c, e->key);
-	struct api_cached **p, *old = NULL, *evicted = NULL;
+	struct api_cached **p, *old = NULL, *evicted = NULL, *v;
 
+	if (s->max_bytes != 0 && e->cost > s->max_bytes)
+		return;
 	pthread_mutex_lock(&s->lock);
 	/* The same key (two threads computed it at once) is replaced;
 	 * a new key must pass the doorkeeper. */
@@ -213,18 +217,29 @@ api_cache_insert(struct api_cache *c, struct api_cached *e)
 		*p = old->hnext;
 		lru_unlink(old);
 		s->n--;
+		s->bytes -= old->cost;
 	}
 	p = chain_of(s, e->key);
 	e->hnext = *p;
 	*p = e;
 	lru_front(s, e);
-	if (++s->n > s->max) {
-		evicted = s->lru.prev;
-		*find(s, evicted->key) = evicted->hnext;
-		lru_unlink(evicted);
+	s->n++;
+	s->bytes += e->cost;
+	/* The new entry, at the front, fits alone: it is never evicted. */
+	while (s->n > s->max ||
+	    (s->max_bytes != 0 && s->bytes > s->max_bytes)) {
+		v = s->lru.prev;
+		*find(s, v->key) = v->hnext;
+		lru_unlink(v);
 		s->n--;
+		s->bytes -= v->cost;
+		v->hnext = evicted; /* released below, outside the lock */
+		evicted = v;
 	}
 	pthread_mutex_unlock(&s->lock);
 	api_cached_release(old);
-	api_cached_release(evicted);
+	while ((v = evicted) != NULL) {
+		evicted = v->hnext;
+		api_cached_release(v);
+	}
 }

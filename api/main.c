@@ -35,6 +35,7 @@ static const char usage[] =
     "                  [--token-lifetime SECONDS] [--code-lifetime SECONDS]\n"
     "                  [--jwks-max-age SECONDS]\n"
     "                  [--token-cache N] [--projection-cache N]\n"
+    "                  [--projection-cache-bytes BYTES]\n"
     "                  [--audit-flush-ms MS] [--audit-fold-ms MS]\n"
     "                  [--audit-wait-ms MS] [--audit-queue N]\n"
     "                  [--audit-retention-days DAYS]\n";
@@ -47,7 +48,7 @@ enum {
 	OPT_LOGIN_MAX, OPT_IP_MAX, OPT_SIGNUP_MAX, OPT_KDF_MEM, OPT_KDF_TIME,
 	OPT_KDF_THREADS, OPT_TOKEN_LIFE, OPT_CODE_LIFE, OPT_JWKS_AGE, OPT_TOKEN_CACHE,
 	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
-	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_GRANT_CREATE_MAX,
+	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_PROJ_BYTES, OPT_GRANT_CREATE_MAX,
 	OPT_GRANT_MAX, OPT_REFRESH_REUSE, OPT_GRANT_TOKEN_MAX,
 	OPT_REFRESH_FAMILIES, OPT_SESSION_CREATE_MAX, OPT_HELP,
 };
@@ -90,6 +91,7 @@ static const struct option options[] = {
 	{ "jwks-max-age", required_argument, NULL, OPT_JWKS_AGE },
 	{ "token-cache", required_argument, NULL, OPT_TOKEN_CACHE },
 	{ "projection-cache", required_argument, NULL, OPT_PROJ_CACHE },
+	{ "projection-cache-bytes", required_argument, NULL, OPT_PROJ_BYTES },
 	{ "audit-flush-ms", required_argument, NULL, OPT_AUDIT_FLUSH },
 	{ "audit-fold-ms", required_argument, NULL, OPT_AUDIT_FOLD },
 	{ "audit-wait-ms", required_argument, NULL, OPT_AUDIT_WAIT },
@@ -231,6 +233,9 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_TOKEN_CACHE:
 			if (parse_num(optarg, 64, 16u << 20, &v)) goto bad;
 			cfg->token_cache = (unsigned)v; break;
+		case OPT_PROJ_BYTES:
+			if (parse_num(optarg, 1u << 20, 64ull << 30, &v)) goto bad;
+			cfg->projection_cache_bytes = (size_t)v; break;
 		case OPT_PROJ_CACHE:
 			if (parse_num(optarg, 64, 16u << 20, &v)) goto bad;
 			cfg->projection_cache = (unsigned)v; break;

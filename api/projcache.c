@@ -15,6 +15,9 @@
 #include "api/api_int.h"
 #include "certs/certs.h"
 
+/* A response's headers and bookkeeping, roughly, beyond its body. */
+#define PROJ_OVERHEAD 512
+
 static void
 proj_destroy(struct api_cached *e)
 {
@@ -128,6 +131,8 @@ compute(const char *json, size_t len, const char *gscopes,
 	if ((rc = api_response_new("application/json", body, p->len,
 		 p->etag, &p->resp)) != 0)
 		goto out;
+	/* What it holds: the answer, the fields, the response's own. */
+	p->base.cost = sizeof(*p) + p->len + flen + PROJ_OVERHEAD;
 	*out = p;
 	p = NULL;
 	rc = 0;

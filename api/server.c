@@ -71,6 +71,7 @@ api_config_defaults(struct api_config *c)
 	c->jwks_max_age = 300;
 	c->token_cache = 12288;
 	c->projection_cache = 11264;
+	c->projection_cache_bytes = (size_t)32 << 20;
 	c->audit_flush_ms = 200;
 	c->audit_fold_ms = 5000;
 	c->audit_wait_ms = 2000;
@@ -752,9 +753,9 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	if (
 	    (rc = api_pairwise_load(srv, errbuf, errcap)) != 0 ||
-	    (rc = api_cache_new(cfg->token_cache, &srv->tokens)) != 0 ||
+	    (rc = api_cache_new(cfg->token_cache, 0, &srv->tokens)) != 0 ||
 	    (rc = api_cache_new(cfg->projection_cache,
-		 &srv->projections)) != 0)
+		 cfg->projection_cache_bytes, &srv->projections)) != 0)
 		goto fail;
 	if ((rc = bind_listener(cfg->listen, &srv->listen_fd, &srv->port,
 		 errbuf, errcap)) != 0 ||

@@ -958,7 +958,7 @@ test_cache_lru(void **state)
 
 	(void)state;
 	atomic_store(&destroyed, 0);
-	assert_int_equal(api_cache_new(12288, &c), 0);
+	assert_int_equal(api_cache_new(12288, 0, &c), 0);
 	/* A first offer is only remembered: nothing is cached yet. */
 	for (unsigned n = 0; n < 10000; n++) {
 		e = entry(n);
@@ -1028,6 +1028,57 @@ test_cache_lru(void **state)
 	api_cache_free(c);
 }
 
+/*
+ * With a byte budget, entries of varying size are evicted by bytes too:
+ * the shards together never hold more than the budget, the newest entry
+ * stays, and one larger than a shard's share is never stored.
+ */
+static void
+test_cache_bytes(void **state)
+{
+	struct api_cache *c;
+	struct api_cached *e;
+	uint8_t k[API_CACHE_KEY];
+	size_t held = 0;
+
+	(void)state;
+	atomic_store(&destroyed, 0);
+	/* 64 shards of 16 KiB; room for far more entries than bytes. */
+	assert_int_equal(api_cache_new(100000, 64 * 16384, &c), 0);
+	for (unsigned n = 0; n < 4000; n++)
+		for (int offer = 0; offer < 2; offer++) {
+			e = entry(n);
+			e->cost = 1000 + (n % 7) * 1000; /* 1 to 7 KB */
+			memcpy(k, e->key, sizeof(k));
+			api_cache_insert(c, e);
+			api_cached_release(e);
+		}
+	/* The last one is in; the bytes held stay within the budget. */
+	e = api_cache_get(c, k);
+	assert_non_null(e);
+	api_cached_release(e);
+	for (unsigned n = 0; n < 4000; n++) {
+		e = entry(n);
+		memcpy(k, e->key, sizeof(k));
+		count_destroy(e);
+		if ((e = api_cache_get(c, k)) != NULL) {
+			held += e->cost;
+			api_cached_release(e);
+		}
+	}
+	assert_true(held > 0 && held <= 64 * 16384);
+	/* Too big for a shard: not stored, whatever the offers. */
+	for (int offer = 0; offer < 3; offer++) {
+		e = entry(999999);
+		e->cost = 16385;
+		memcpy(k, e->key, sizeof(k));
+		api_cache_insert(c, e);
+		api_cached_release(e);
+	}
+	assert_null(api_cache_get(c, k));
+	api_cache_free(c);
+}
+
 int
 main(void)
 {
@@ -1053,6 +1104,7 @@ main(void)
 		cmocka_unit_test(test_route_table_integrity),
 		cmocka_unit_test(test_pattern_match),
 		cmocka_unit_test(test_cache_lru),
+		cmocka_unit_test(test_cache_bytes),
 		/* Last: when it fails, it may do so by corrupting the heap. */
 		cmocka_unit_test_setup_teardown(test_body_unbounded_limit,
 		    body_setup, body_teardown),

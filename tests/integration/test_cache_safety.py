@@ -261,3 +261,42 @@ class CachedTokenLivenessTests(OAuthTestCase):
         self.assertEqual(st, 200, data)
         st, _, data = self.assertCacheHit(lambda: fetch(self.b, at))
         self.assertEqual(st, 200, data)
+
+
+PHIT = 'ccx_cache_lookups_total{cache="projection",result="hit"}'
+PMISS = 'ccx_cache_lookups_total{cache="projection",result="miss"}'
+
+
+class ProjectionBudgetTests(OAuthTestCase):
+    """--projection-cache-bytes bounds the cache of ready answers in bytes:
+    an answer larger than a shard's share (1/64 of the budget) is never
+    kept, and is computed afresh, correctly, every time."""
+
+    broker_flags = BASE_FLAGS + ["--projection-cache-bytes", "1048576"]
+
+    def test_large_answers_are_not_kept(self):
+        co = self.w.company("budget")
+        big = {"k%02d" % i: chr(ord("a") + i % 26) * 1000
+               for i in range(24)}
+        cust = self.w.customer("budget", profile=dict(PROFILE, notes=big))
+        g = cust.grant(co, ["read:notes", "read:language"])
+        large = co.tokens(g["id"], "read:notes")["access_token"]
+        small = co.tokens(g["id"], "read:language")["access_token"]
+
+        def lookups(token, n):
+            m0 = self.b.metrics()
+            for _ in range(n):
+                st, _, data = fetch(self.b, token)
+                self.assertEqual(st, 200, data)
+            m1 = self.b.metrics()
+            return (m1.get(PHIT, 0) - m0.get(PHIT, 0),
+                    m1.get(PMISS, 0) - m0.get(PMISS, 0), json.loads(data))
+
+        # 24 KB: more than 16 KiB, never kept, always right.
+        hits, misses, doc = lookups(large, 4)
+        self.assertEqual((hits, misses), (0, 4))
+        self.assertEqual(doc, {"notes": big})
+        # A small answer is kept from its second fetch on.
+        hits, misses, doc = lookups(small, 4)
+        self.assertEqual((hits, misses), (2, 2))
+        self.assertEqual(doc, {"language": PROFILE["language"]})

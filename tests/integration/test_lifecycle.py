@@ -196,6 +196,7 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--refresh-reuse-window", "59"),
                  ("--grant-token-max", "0"),
                  ("--session-create-max", "0"),
+                 ("--projection-cache-bytes", "1048575"),
                  ("--refresh-families-max", "0"),
                  ("--refresh-families-max", "1001"),
                  ("--refresh-reuse-window", "31622401")]

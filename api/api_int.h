@@ -488,6 +488,15 @@ uint64_t api_now_usec(void);
 /* Sets r's response to JSON (takes ownership of body). */
 int api_respond_json(struct api_request *r, unsigned status, json_t *body);
 
+/*
+ * Sets r's response to a stream of unknown length (sent chunked): fn
+ * fills buffers as the client takes them; free_fn(cls) runs once the
+ * response is done with, or at once if this fails.
+ */
+int api_respond_stream(struct api_request *r, unsigned status,
+    const char *ctype, MHD_ContentReaderCallback fn, void *cls,
+    MHD_ContentReaderFreeCallback free_fn);
+
 /* Sets r's response to raw bytes of a content type (copied). */
 int api_respond_bytes(struct api_request *r, unsigned status,
     const char *ctype, const void *data, size_t len);

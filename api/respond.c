@@ -29,6 +29,24 @@ api_now_usec(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* Adds the headers every answer carries; destroys resp on failure. */
+static struct MHD_Response *
+dress(struct MHD_Response *resp, const char *ctype)
+{
+	if ((ctype != NULL && MHD_add_response_header(resp,
+				  MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) ||
+	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+		"no-store") != MHD_YES ||
+	    MHD_add_response_header(resp, "X-Content-Type-Options",
+		"nosniff") != MHD_YES ||
+	    MHD_add_response_header(resp, "Strict-Transport-Security",
+		"max-age=31536000") != MHD_YES) {
+		MHD_destroy_response(resp);
+		return NULL;
+	}
+	return resp;
+}
+
 /* A response with the headers every answer carries; NULL on failure. */
 static struct MHD_Response *
 build(const char *ctype, void *data, size_t len,
@@ -42,18 +60,7 @@ build(const char *ctype, void *data, size_t len,
 			free(data);
 		return NULL;
 	}
-	if ((ctype != NULL && MHD_add_response_header(resp,
-				  MHD_HTTP_HEADER_CONTENT_TYPE, ctype) != MHD_YES) ||
-	    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-		"no-store") != MHD_YES ||
-	    MHD_add_response_header(resp, "X-Content-Type-Options",
-		"nosniff") != MHD_YES ||
-	    MHD_add_response_header(resp, "Strict-Transport-Security",
-		"max-age=31536000") != MHD_YES) {
-		MHD_destroy_response(resp);
-		return NULL;
-	}
-	return resp;
+	return dress(resp, ctype);
 }
 
 static void
@@ -138,6 +145,28 @@ api_respond_json(struct api_request *r, unsigned status, json_t *body)
 	rc = set_response(r, status, "application/json", text, strlen(text),
 	    MHD_RESPMEM_MUST_FREE);
 	return rc;
+}
+
+int
+api_respond_stream(struct api_request *r, unsigned status, const char *ctype,
+    MHD_ContentReaderCallback fn, void *cls,
+    MHD_ContentReaderFreeCallback free_fn)
+{
+	struct MHD_Response *resp;
+
+	api_release_response(r);
+	resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN,
+	    (size_t)32 * 1024, fn, cls, free_fn);
+	if (resp == NULL) {
+		free_fn(cls);
+		return API_E_NOMEM;
+	}
+	if ((resp = dress(resp, ctype)) == NULL)
+		return API_E_NOMEM; /* destroying it freed cls */
+	r->resp = resp;
+	r->status = status;
+	r->resp_bytes = 0; /* counted as the reader hands bytes out */
+	return 0;
 }
 
 int

@@ -6,12 +6,14 @@ deletion of an account with everything it had granted.
 """
 
 import json
+import re
 import time
+import urllib.parse
 
-from harness import wait_until
+from harness import Connection, wait_until
 from test_customer_accounts import PASSWORD
-from test_oauth_common import (BASE_FLAGS, PROFILE, PURPOSES, OAuthTestCase,
-                               fetch, pairwise_sub)
+from test_oauth_common import (BASE_FLAGS, GRANT_TYPE, PROFILE, PURPOSES,
+                               OAuthTestCase, fetch, pairwise_sub)
 from test_web_common import CodeFlow, WebWorld, qs
 
 REDIRECT = "https://acme.example/cb"
@@ -449,7 +451,8 @@ class GrantQuotaTests(OAuthTestCase):
 class AuditTests(OAuthTestCase):
     """The audit trail, the export and account deletion."""
 
-    broker_flags = BASE_FLAGS
+    # A long trail comes from many token exchanges of one grant.
+    broker_flags = BASE_FLAGS + ["--grant-token-max", "100000"]
 
     @classmethod
     def setUpClass(cls):
@@ -610,6 +613,38 @@ class AuditTests(OAuthTestCase):
         for secret in (PASSWORD, cust.session, self.acme.secret):
             self.assertNotIn(secret, data.decode())
         self.assertNotIn("hash", json.dumps(doc["customer"]))
+
+    def test_long_trail_is_streamed(self):
+        # More than two pages of trail: the export streams them, chunked,
+        # and the document is the trail exactly, in order.
+        cust = self.w.customer("chatty", profile=PROFILE)
+        g = cust.grant(self.acme, ["read:language"])
+        with Connection(self.b) as c:
+            for _ in range(450):
+                st, _, data = c.request("POST", "/oauth/token", headers={
+                    "Authorization": self.acme.authz,
+                    "Content-Type": "application/x-www-form-urlencoded"},
+                    body="grant_type=" + urllib.parse.quote(GRANT_TYPE) +
+                    "&grant_id=" + g["id"])
+                self.assertEqual(st, 200, data)
+        trail = cust.audit_all()
+        self.assertGreater(len(trail), 450)
+        pat = re.compile(r'"GET /v1/me/export" 200 (\d+) ')
+        logged = len(pat.findall(self.b.read_access_log()))
+        st, h, data = cust.call("GET", "/v1/me/export")
+        self.assertEqual(st, 200, data)
+        self.assertEqual(h.get("Transfer-Encoding"), "chunked")
+        self.assertIsNone(h.get("Content-Length"))
+        doc = json.loads(data)
+        self.assertEqual(doc["audit"], trail)
+        self.assertEqual(doc["grants"], [cust.get_json(
+            "/v1/me/grants/" + g["id"])])
+        self.assertEqual(list(doc), ["customer", "profile", "grants",
+                                     "audit", "exported_at"])
+        # The access log counts the bytes as the stream hands them out.
+        sent = wait_until(lambda: pat.findall(self.b.read_access_log())
+                          [logged:], timeout=2.0)
+        self.assertEqual([int(n) for n in sent or []], [len(data)])
 
     def test_delete_account(self):
         cust = self.w.customer("leaving", profile=PROFILE)

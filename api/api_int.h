@@ -431,6 +431,8 @@ struct api_server {
 	unsigned char pairwise[32];
 	_Atomic int stopping;
 	_Atomic long inflight; /* requests let in before the stop */
+	_Atomic int closing;   /* the drain is over: the store goes next */
+	_Atomic long late;     /* streams' reads under way (api_late_enter) */
 };
 
 struct api_request {
@@ -491,11 +493,15 @@ int api_respond_json(struct api_request *r, unsigned status, json_t *body);
 /*
  * Sets r's response to a stream of unknown length (sent chunked): fn
  * fills buffers as the client takes them; free_fn(cls) runs once the
- * response is done with, or at once if this fails.
+ * response is done with, or at once if this fails.  fn may run after the
+ * shutdown timeout: it reads the store only between api_late_enter (0)
+ * and api_late_leave.
  */
 int api_respond_stream(struct api_request *r, unsigned status,
     const char *ctype, MHD_ContentReaderCallback fn, void *cls,
     MHD_ContentReaderFreeCallback free_fn);
+int api_late_enter(struct api_server *srv);
+void api_late_leave(struct api_server *srv);
 
 /* Sets r's response to raw bytes of a content type (copied). */
 int api_respond_bytes(struct api_request *r, unsigned status,

@@ -54,7 +54,7 @@ api_h_audit(struct api_request *r)
  * in it; memory stays one page, however long the trail.
  */
 struct export {
-	struct broker_store *store;
+	struct api_server *srv;
 	struct api_request *r; /* for the bytes sent; outlives every read */
 	char cid[BROKER_ID_LEN + 1];
 	char cursor[CURSOR_LEN + 1]; /* "" once the trail is read */
@@ -139,11 +139,15 @@ export_more(struct export *x)
 		x->done = 1;
 		return put(x, tail, (size_t)n);
 	}
-	if ((rc = broker_read_begin(x->store, &t)) != 0)
-		return rc;
-	rc = broker_audit_list(t, x->cid, x->cursor, AUDIT_PAGE_MAX, &items,
-	    next, sizeof(next));
-	broker_read_end(t);
+	/* The store may be closing: a slow client outlives the drain. */
+	if (api_late_enter(x->srv) != 0)
+		return BROKER_E_STOPPED;
+	if ((rc = broker_read_begin(x->srv->store, &t)) == 0) {
+		rc = broker_audit_list(t, x->cid, x->cursor, AUDIT_PAGE_MAX,
+		    &items, next, sizeof(next));
+		broker_read_end(t);
+	}
+	api_late_leave(x->srv);
 	return rc != 0 ? rc : put_page(x, items, next);
 }
 
@@ -235,7 +239,7 @@ api_h_export(struct api_request *r)
 
 	if (x == NULL)
 		return API_E_NOMEM;
-	x->store = r->srv->store;
+	x->srv = r->srv;
 	x->r = r;
 	x->at = api_wall_now();
 	memcpy(x->cid, r->customer_id, sizeof(x->cid));

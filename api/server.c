@@ -836,6 +836,30 @@ drain_requests(struct api_server *srv, uint64_t deadline)
 		usleep(10000);
 }
 
+/*
+ * A stream's response outlives its handler: a slow client may still be
+ * taking an export at the shutdown timeout.  Its reads count themselves
+ * in, then look at the closing flag (both sequentially consistent, as
+ * for requests); once the drain is over, the stop waits for those under
+ * way before it closes the store, and every later one is refused.
+ */
+int
+api_late_enter(struct api_server *srv)
+{
+	atomic_fetch_add(&srv->late, 1);
+	if (atomic_load(&srv->closing)) {
+		atomic_fetch_sub(&srv->late, 1);
+		return -1;
+	}
+	return 0;
+}
+
+void
+api_late_leave(struct api_server *srv)
+{
+	atomic_fetch_sub(&srv->late, 1);
+}
+
 void
 api_server_stop(struct api_server *srv)
 {
@@ -868,6 +892,10 @@ api_server_stop(struct api_server *srv)
 	if (atomic_load(&srv->inflight) > 0)
 		fprintf(stderr, "ccx-broker: %ld request(s) still in progress "
 		    "at the shutdown timeout\n", atomic_load(&srv->inflight));
+	/* A page's read is short; none starts from now on. */
+	atomic_store(&srv->closing, 1);
+	while (atomic_load(&srv->late) > 0)
+		usleep(1000);
 	/* Hashes still queued finish and hand their requests back. */
 	broker_kdf_close(srv->kdf);
 	srv->kdf = NULL;

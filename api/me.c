@@ -127,6 +127,7 @@ put_page(struct export *x, json_t *items, const char *next)
 static int
 export_more(struct export *x)
 {
+	struct broker_customer c;
 	struct broker_txn *t = NULL;
 	json_t *items = NULL;
 	char next[CURSOR_LEN + 1], tail[64];
@@ -143,8 +144,12 @@ export_more(struct export *x)
 	if (api_late_enter(x->srv) != 0)
 		return BROKER_E_STOPPED;
 	if ((rc = broker_read_begin(x->srv->store, &t)) == 0) {
-		rc = broker_audit_list(t, x->cid, x->cursor, AUDIT_PAGE_MAX,
-		    &items, next, sizeof(next));
+		/* An account erased meanwhile has no trail left to read:
+		 * the rest must not pass for its end. */
+		if ((rc = broker_customer_get(t, x->cid, &c)) == 0)
+			rc = broker_audit_list(t, x->cid, x->cursor,
+			    AUDIT_PAGE_MAX, &items, next, sizeof(next));
+		certs_wipe(&c, sizeof(c));
 		broker_read_end(t);
 	}
 	api_late_leave(x->srv);

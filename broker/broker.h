@@ -261,6 +261,14 @@ int broker_txn_del(struct broker_txn *txn, enum broker_db db, const void *key,
     size_t klen);
 
 /*
+ * The same, for a record that already grants nothing (an ended grant and
+ * its index entries): the access generation does not move, so the
+ * checks of live tokens stand.
+ */
+int broker_txn_del_spent(struct broker_txn *txn, enum broker_db db,
+    const void *key, size_t klen);
+
+/*
  * A counter that moves, in the same transaction, with every write that
  * may take a company's access away: any change or deletion of a grant, a
  * company or a signing key, and any write to the table of revoked tokens

@@ -409,25 +409,36 @@ by_end(const void *a, const void *b)
 	return strcmp(x->id, y->id);
 }
 
-/* A grant and both its index entries; tokens of it find nothing after. */
+/*
+ * An ended grant and both its index entries; tokens of it find nothing
+ * after.  It took its access away when it ended: live tokens' checks
+ * stand.
+ */
+static int
+forget(struct broker_txn *t, const char *key, int n)
+{
+	int rc;
+
+	if (n < 0)
+		return n;
+	rc = broker_txn_del_spent(t, BROKER_DB_GRANTS, key, (size_t)n);
+	return rc == BROKER_E_NOTFOUND ? 0 : rc;
+}
+
 static int
 erase(struct broker_txn *t, const char *customer, const struct ended *e)
 {
 	char key[KEY_MAX], idx[KEY_MAX];
-	int n, rc;
+	int rc;
 
-	if ((n = key_of(key, sizeof(key), "g:", e->id, "")) < 0 ||
-	    (rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n)) != 0)
-		return n < 0 ? n : rc;
-	if ((n = key_of(key, sizeof(key), "c:", customer, e->id)) < 0 ||
-	    ((rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n)) != 0 &&
-		rc != BROKER_E_NOTFOUND))
-		return n < 0 ? n : rc;
-	if (key_of(idx, sizeof(idx), e->company, ":", e->id) < 0 ||
-	    (n = key_of(key, sizeof(key), "o:", idx, "")) < 0)
+	if ((rc = forget(t, key, key_of(key, sizeof(key), "g:", e->id,
+		 ""))) != 0 ||
+	    (rc = forget(t, key, key_of(key, sizeof(key), "c:", customer,
+		 e->id))) != 0)
+		return rc;
+	if (key_of(idx, sizeof(idx), e->company, ":", e->id) < 0)
 		return BROKER_E_INVAL;
-	rc = broker_txn_del(t, BROKER_DB_GRANTS, key, (size_t)n);
-	return rc == BROKER_E_NOTFOUND ? 0 : rc;
+	return forget(t, key, key_of(key, sizeof(key), "o:", idx, ""));
 }
 
 /*

@@ -685,16 +685,31 @@ broker_txn_del_prefix(struct broker_txn *t, enum broker_db db,
 	    BROKER_DB_COUNT);
 }
 
-int
-broker_txn_del(struct broker_txn *t, enum broker_db db, const void *key,
-    size_t klen)
+static int
+del_key(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen, int takes_access)
 {
 	MDB_val k = { klen, (void *)(uintptr_t)key };
 
 	if (!t->write || (unsigned)db >= BROKER_DB_COUNT || klen == 0)
 		return BROKER_E_INVAL;
-	note_access(t, db, 0);
+	if (takes_access)
+		note_access(t, db, 0);
 	return broker_mdb_err(mdb_del(t->txn, t->store->dbi[db], &k, NULL));
+}
+
+int
+broker_txn_del(struct broker_txn *t, enum broker_db db, const void *key,
+    size_t klen)
+{
+	return del_key(t, db, key, klen, 1);
+}
+
+int
+broker_txn_del_spent(struct broker_txn *t, enum broker_db db,
+    const void *key, size_t klen)
+{
+	return del_key(t, db, key, klen, 0);
 }
 
 int

@@ -550,8 +550,12 @@ broker_code_redeem(struct broker_txn *t, void *arg)
 	json_object_set_new(o, "used", json_true());
 	if ((rc = broker_rec_put(t, BROKER_DB_CODES, key, CKEY_LEN, o, 0)) != 0)
 		goto out;
-	if ((rc = broker_grant_get(t, grant, &u->grant)) != 0)
+	if ((rc = broker_grant_get(t, grant, &u->grant)) != 0) {
+		/* Erased since: it ended, then went past the quota. */
+		if (rc == BROKER_E_NOTFOUND)
+			rc = 0;
 		goto out;
+	}
 	if (broker_grant_live(t, &u->grant, u->now) != 0)
 		goto out;
 	rn.grant = u->grant.id;

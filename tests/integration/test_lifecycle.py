@@ -307,69 +307,19 @@ class SignalTests(BrokerTestCase):
         # shutdown timeout: the broker stops anyway, exit 0, and the
         # stream's later reads are refused rather than touch the store
         # being closed.  The client gets a cut transfer, never a whole one.
-        from test_oauth_common import GRANT_TYPE, World
+        from test_oauth_common import Sip, World, long_trail
         b = self.new(["--shutdown-timeout", "1",
                       "--grant-token-max", "100000"] + KDF_FAST)
         w = World(b)
-        co = w.company("slowco")
         cust = w.customer("slowreader")
-        # Long scopes make long records: the export outgrows every buffer
-        # between the broker and the client.
-        g = cust.grant(co, ["read:x%d_%s.%s" % (i, "a" * 58, "b" * 60)
-                            for i in range(10)])
-        form = "grant_type=%s&grant_id=%s" % (
-            GRANT_TYPE.replace(":", "%3A"), g["id"])
-        statuses = []
-
-        def exchange(n):
-            with b.connection() as c:
-                for _ in range(n):
-                    statuses.append(c.request("POST", "/oauth/token",
-                                              headers={
-                        "Authorization": co.authz, "Content-Type":
-                        "application/x-www-form-urlencoded"},
-                        body=form)[0])
-
-        # About 5 MB of trail: more than the socket buffers on loopback.
-        makers = [threading.Thread(target=exchange, args=(750,))
-                  for _ in range(4)]
-        for th in makers:
-            th.start()
-        for th in makers:
-            th.join()
-        self.assertEqual(set(statuses), {200})
-        raw = socket.socket()
-        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        raw.settimeout(t(10))
-        raw.connect((HOST, b.port))
-        conn = b.ssl_context().wrap_socket(raw, server_hostname="localhost")
-        self.addCleanup(conn.close)
-        conn.sendall(b"GET /v1/me/export HTTP/1.1\r\nHost: localhost\r\n"
-                     b"Authorization: Bearer " + cust.session.encode() +
-                     b"\r\n\r\n")
-        got, started = [], threading.Event()
-
-        def sip():
-            try:
-                while True:
-                    chunk = conn.recv(16384)
-                    if not chunk:
-                        return
-                    got.append(chunk)
-                    started.set()
-                    time.sleep(0.01)
-            except (OSError, ValueError):
-                return
-
-        reader = threading.Thread(target=sip)
-        reader.start()
-        self.assertTrue(started.wait(t(5)))
+        long_trail(b, w.company("slowco"), cust, 3000)
+        sip = Sip(b, "/v1/me/export", cust.session)
+        self.assertTrue(sip.started.wait(t(5)))
         rc, err = b.stop()
-        reader.join(t(20))
+        body = sip.body()
         self.assertEqual(rc, 0, err)
         self.assertIn("ccx-broker: stopped", err)
         self.assertIn("still in progress", err)
-        body = b"".join(got)
         self.assertIn(b"200 OK", body[:64])
         self.assertNotIn(b"\r\n0\r\n\r\n", body)  # no last chunk
 

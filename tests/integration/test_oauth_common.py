@@ -16,13 +16,15 @@ import itertools
 import json
 import os
 import re
+import socket
+import threading
 import time
 import urllib.parse
 
 import jwt
 from jwt.algorithms import OKPAlgorithm
 
-from harness import BrokerTestCase, wait_until
+from harness import HOST, BrokerTestCase, t, wait_until
 from test_customer_accounts import FAST, Customer
 
 FORM = "application/x-www-form-urlencoded"
@@ -285,6 +287,73 @@ class World:
         if profile is not None:
             a.set_profile(profile)
         return a
+
+
+def long_trail(broker, company, customer, n, threads=4):
+    """Gives customer a trail of about n records of 1.7 KB each (n grant
+    exchanges by company, on keep-alive connections in parallel): 3,000
+    make 5 MB, more than the socket buffers between broker and client on
+    loopback."""
+    # Long scopes make long records.
+    g = customer.grant(company, ["read:x%d_%s.%s" % (i, "a" * 58, "b" * 60)
+                                 for i in range(10)])
+    form = "grant_type=%s&grant_id=%s" % (urllib.parse.quote(GRANT_TYPE),
+                                          g["id"])
+    headers = {"Authorization": company.authz,
+               "Content-Type": "application/x-www-form-urlencoded"}
+    statuses = []
+
+    def exchange(k):
+        with broker.connection() as c:
+            for _ in range(k):
+                statuses.append(c.request("POST", "/oauth/token",
+                                          headers=headers, body=form)[0])
+
+    makers = [threading.Thread(target=exchange, args=(n // threads,))
+              for _ in range(threads)]
+    for th in makers:
+        th.start()
+    for th in makers:
+        th.join()
+    assert set(statuses) == {200}, set(statuses)
+
+
+class Sip:
+    """A GET whose answer a thread takes slowly, 16 KB per 10 ms, through
+    a small receive window: the broker's stream stays open for seconds.
+    `started` is set once bytes arrive; body() joins and returns them."""
+
+    def __init__(self, broker, path, session):
+        raw = socket.socket()
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(t(10))
+        raw.connect((HOST, broker.port))
+        self.conn = broker.ssl_context().wrap_socket(
+            raw, server_hostname="localhost")
+        self.conn.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\n"
+                           "Authorization: Bearer %s\r\n\r\n"
+                           % (path, session)).encode())
+        self.got, self.started = [], threading.Event()
+        self.thread = threading.Thread(target=self._run)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while True:
+                chunk = self.conn.recv(16384)
+                if not chunk:
+                    return
+                self.got.append(chunk)
+                self.started.set()
+                time.sleep(0.01)
+        except (OSError, ValueError):
+            return
+        finally:
+            self.conn.close()
+
+    def body(self, timeout=20):
+        self.thread.join(t(timeout))
+        return b"".join(self.got)
 
 
 def pairwise_sub(broker, customer_id, company_id):

@@ -13,7 +13,8 @@ import urllib.parse
 from harness import Connection, wait_until
 from test_customer_accounts import PASSWORD
 from test_oauth_common import (BASE_FLAGS, GRANT_TYPE, PROFILE, PURPOSES,
-                               OAuthTestCase, fetch, pairwise_sub)
+                               OAuthTestCase, Sip, fetch, long_trail,
+                               pairwise_sub)
 from test_web_common import CodeFlow, WebWorld, qs
 
 REDIRECT = "https://acme.example/cb"
@@ -645,6 +646,22 @@ class AuditTests(OAuthTestCase):
         sent = wait_until(lambda: pat.findall(self.b.read_access_log())
                           [logged:], timeout=2.0)
         self.assertEqual([int(n) for n in sent or []], [len(data)])
+
+    def test_export_cut_when_the_account_is_erased(self):
+        # Deleting the account while its export is on its way: the rest of
+        # the trail is gone, and the transfer must not end as if whole.
+        cust = self.w.customer("vanishing")
+        long_trail(self.b, self.acme, cust, 3000)
+        sip = Sip(self.b, "/v1/me/export", cust.session)
+        self.assertTrue(sip.started.wait(5))
+        other = self.w.c.token(cust.login)  # the export's session goes too
+        st, _, data = self.b.request("DELETE", "/v1/me", headers={
+            "Authorization": "Bearer " + other})
+        self.assertEqual(st, 204, data)
+        body = sip.body()
+        self.assertIn(b"200 OK", body[:64])
+        self.assertGreater(len(body), 100000)
+        self.assertNotIn(b"\r\n0\r\n\r\n", body)  # no last chunk
 
     def test_delete_account(self):
         cust = self.w.customer("leaving", profile=PROFILE)

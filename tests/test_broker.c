@@ -1994,6 +1994,42 @@ access_gen(struct fixture *f)
 	return gen;
 }
 
+/*
+ * Erasing ended grants past the quota takes no access away: the access
+ * generation stands.  A code whose grant was erased is merely invalid.
+ */
+static void
+test_grant_erasure(void **state)
+{
+	struct fixture *f = *state;
+	char secret[BROKER_SECRET_LEN + 1], cid[BROKER_ID_LEN + 1];
+	char tok[BROKER_TOKEN_LEN + 1];
+	struct broker_code_new cn;
+	struct broker_grant_new n = { .company = "era", .scopes =
+		"read:language", .purpose = "service", .now = 1020,
+		.expires = 100000, .max_live = 1 };
+	struct broker_grant_end e = { .now = 1010 };
+	uint64_t gen;
+
+	add_company(f, "era", secret);
+	new_session(f, "erased", 1000, cid, tok);
+	n.customer = e.customer = cid;
+	issue_code(f, "era", cid, 1000, &cn);
+	e.id = cn.grant.id;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	e.id = n.id;
+	e.now = 1030;
+	assert_int_equal(broker_write(f->store, broker_grant_revoke, &e), 0);
+	gen = access_gen(f);
+	/* Two ended, one kept: the code's grant, ended first, goes. */
+	n.now = 1040;
+	assert_int_equal(broker_write(f->store, broker_grant_create, &n), 0);
+	assert_int_equal(access_gen(f), gen);
+	assert_int_equal(redeem_code(f, "era", cn.code, 1041),
+	    BROKER_CODE_INVALID);
+}
+
 /* Changes a grant record, then fails: nothing of it may remain. */
 static int
 spoil_grant(struct broker_txn *t, void *arg)
@@ -2547,6 +2583,7 @@ main(void)
 		cmocka_unit_test(test_company_credentials),
 		cmocka_unit_test(test_grants),
 		cmocka_unit_test(test_grant_quota),
+		cmocka_unit_test(test_grant_erasure),
 		cmocka_unit_test(test_refresh_rotation),
 		cmocka_unit_test(test_jti_revocation),
 		cmocka_unit_test(test_tokens_sweep),

@@ -58,6 +58,7 @@ struct api_config {
 	const char *tls_priorities;  /* GnuTLS priority string */
 	const char *access_log;	     /* file path, or "-" for stdout */
 	unsigned threads;	     /* worker threads; 0: one per core */
+	int worker_affinity;	     /* pin each worker to a core of its own */
 	unsigned max_conns;	     /* connections in total */
 	unsigned max_conns_per_ip;   /* connections from one address */
 	size_t conn_memory;	     /* bytes per connection (headers, buffers) */

@@ -400,6 +400,21 @@ struct api_endpoint {
 	int mtls;
 };
 
+/* ---- server threads on cores (affinity.c) ---------------------------- */
+
+struct api_affinity {
+	int cpus[1024]; /* the cores the process may run on (CPU_SETSIZE) */
+	unsigned n;	/* 0: nothing is pinned */
+	_Atomic unsigned next;
+};
+
+/* Notes the cores; pins nothing when !enabled or threads outnumber them. */
+void api_affinity_init(struct api_affinity *a, unsigned threads,
+    int enabled);
+
+/* Pins the calling worker to a core of its own, once. */
+void api_affinity_pin(struct api_affinity *a);
+
 struct api_server {
 	struct api_config cfg;
 	struct MHD_Daemon *mhd;
@@ -432,6 +447,7 @@ struct api_server {
 	_Atomic int stopping;
 	_Atomic long inflight; /* requests let in before the stop */
 	_Atomic int closing;   /* the drain is over: the store goes next */
+	struct api_affinity affinity;
 	_Atomic long late;     /* streams' reads under way (api_late_enter) */
 };
 

@@ -18,7 +18,8 @@
 static const char usage[] =
     "usage: ccx-broker [--data DIR] [--listen HOST:PORT] [--issuer URL]\n"
     "                  [--mtls-listen HOST:PORT]\n"
-    "                  [--threads N] [--max-connections N]\n"
+    "                  [--threads N] [--worker-affinity on|off]\n"
+    "                  [--max-connections N]\n"
     "                  [--max-connections-per-ip N] [--connection-memory BYTES]\n"
     "                  [--connection-timeout SECONDS] [--max-body BYTES]\n"
     "                  [--shutdown-timeout SECONDS] [--access-log FILE|-]\n"
@@ -50,7 +51,7 @@ enum {
 	OPT_AUDIT_FLUSH, OPT_AUDIT_FOLD, OPT_AUDIT_WAIT, OPT_AUDIT_QUEUE,
 	OPT_AUDIT_RETENTION, OPT_PROJ_CACHE, OPT_PROJ_BYTES, OPT_GRANT_CREATE_MAX,
 	OPT_GRANT_MAX, OPT_REFRESH_REUSE, OPT_GRANT_TOKEN_MAX,
-	OPT_REFRESH_FAMILIES, OPT_SESSION_CREATE_MAX, OPT_HELP,
+	OPT_REFRESH_FAMILIES, OPT_SESSION_CREATE_MAX, OPT_AFFINITY, OPT_HELP,
 };
 
 static const struct option options[] = {
@@ -59,6 +60,7 @@ static const struct option options[] = {
 	{ "mtls-listen", required_argument, NULL, OPT_MTLS_LISTEN },
 	{ "issuer", required_argument, NULL, OPT_ISSUER },
 	{ "threads", required_argument, NULL, OPT_THREADS },
+	{ "worker-affinity", required_argument, NULL, OPT_AFFINITY },
 	{ "max-connections", required_argument, NULL, OPT_MAXCONN },
 	{ "max-connections-per-ip", required_argument, NULL, OPT_MAXCONN_IP },
 	{ "connection-memory", required_argument, NULL, OPT_CONNMEM },
@@ -143,6 +145,12 @@ parse_args(int argc, char **argv, struct api_config *cfg)
 		case OPT_ACCESSLOG: cfg->access_log = optarg; continue;
 		case OPT_TLSPRIO: cfg->tls_priorities = optarg; continue;
 		case OPT_HELP: fputs(usage, stdout); exit(0);
+		case OPT_AFFINITY:
+			if (strcmp(optarg, "on") != 0 &&
+			    strcmp(optarg, "off") != 0)
+				goto bad;
+			cfg->worker_affinity = strcmp(optarg, "on") == 0;
+			continue;
 		case '?': return -1;
 		default: break;
 		}

@@ -47,6 +47,7 @@ api_config_defaults(struct api_config *c)
 	c->tls_priorities = DEFAULT_TLS_PRIORITIES;
 	c->access_log = "-";
 	c->threads = 0;
+	c->worker_affinity = 1;
 	c->max_conns = 1024;
 	c->max_conns_per_ip = 256;
 	c->conn_memory = (size_t)32 * 1024;
@@ -491,10 +492,13 @@ static void
 on_connection(void *cls, struct MHD_Connection *conn, void **socket_ctx,
     enum MHD_ConnectionNotificationCode toe)
 {
-	(void)cls;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+	struct api_server *srv = cls;
+
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* Runs on the worker that will serve the connection. */
+		api_affinity_pin(&srv->affinity);
 		api_tlsio_attach(conn, socket_ctx);
-	else
+	} else
 		api_tlsio_detach(socket_ctx);
 	api_metrics_connection(toe == MHD_CONNECTION_NOTIFY_STARTED);
 }
@@ -780,6 +784,9 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
+	api_affinity_init(&srv->affinity, srv->mtls_fd >= 0 ? 2 * threads
+							    : threads,
+	    cfg->worker_affinity);
 	srv->ep_main = (struct api_endpoint){ srv, 0 };
 	srv->ep_mtls = (struct api_endpoint){ srv, 1 };
 	srv->mhd = start_daemon(srv, &srv->ep_main, srv->listen_fd, threads);

@@ -197,6 +197,7 @@ class StartupRefusalTests(BrokerTestCase):
                  ("--grant-token-max", "0"),
                  ("--session-create-max", "0"),
                  ("--projection-cache-bytes", "1048575"),
+                 ("--worker-affinity", "yes"),
                  ("--refresh-families-max", "0"),
                  ("--refresh-families-max", "1001"),
                  ("--refresh-reuse-window", "31622401")]
@@ -447,6 +448,71 @@ class SignalTests(BrokerTestCase):
         self.assertIn(second.returncode, (0, 1), err)
         rc, err = b.stop()
         self.assertEqual(rc, 0, err)
+
+
+class WorkerAffinityTests(BrokerTestCase):
+    """Each server thread pins itself, at its first connection, to a core
+    of its own (--worker-affinity, on by default); off, or with more
+    threads than cores, nothing is pinned."""
+
+    def workers(self, b):
+        """{thread id: the CPUs it may run on} of the server's workers."""
+        out = {}
+        for tid in os.listdir("/proc/%d/task" % b.proc.pid):
+            base = "/proc/%d/task/%s/" % (b.proc.pid, tid)
+            with open(base + "comm") as f:
+                # libmicrohttpd's names: a pool's workers, or its only one.
+                if f.read().strip() not in ("MHD-worker", "MHD-single"):
+                    continue
+            with open(base + "status") as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        out[tid] = line.split(":", 1)[1].strip()
+        return out
+
+    def serve(self, flags):
+        b = Broker(flags=flags)
+        self.addCleanup(b.cleanup)
+        allowed = sorted(os.sched_getaffinity(b.proc.pid))
+        # Connections go to whichever worker takes them: enough that
+        # every one of them sees some.
+        for _ in range(40):
+            self.assertEqual(b.request("GET", "/healthz")[0], 200)
+        return allowed, self.workers(b)
+
+    def test_each_worker_on_a_core_of_its_own(self):
+        allowed, workers = self.serve(["--threads", "1"])
+        self.assertEqual(list(workers.values()), [str(allowed[0])])
+        if len(allowed) < 2:
+            self.skipTest("one core: nothing more to see")
+        allowed, workers = self.serve(["--threads", "2"])
+        pinned = [w for w in workers.values() if "-" not in w and
+                  "," not in w]
+        self.assertEqual(len(workers), 2, workers)
+        self.assertEqual(len(set(pinned)), len(pinned), workers)
+        self.assertTrue(pinned, workers)
+
+    def test_off_or_too_many_threads(self):
+        allowed, _ = self.serve(["--worker-affinity", "off"])
+        full = self.workers_full(allowed)
+        for flags in (["--worker-affinity", "off"],
+                      ["--threads", str(len(allowed) + 1)]):
+            with self.subTest(flags=flags):
+                _, workers = self.serve(flags)
+                self.assertEqual(set(workers.values()), {full}, workers)
+
+    @staticmethod
+    def workers_full(allowed):
+        """The kernel's list form of a set of CPUs, e.g. '0-1' or '0'."""
+        runs, start = [], None
+        for i, cpu in enumerate(allowed):
+            if start is None:
+                start = cpu
+            if i + 1 == len(allowed) or allowed[i + 1] != cpu + 1:
+                runs.append(str(start) if start == cpu else
+                            "%d-%d" % (start, cpu))
+                start = None
+        return ",".join(runs)
 
 
 class DurabilityTests(BrokerTestCase):

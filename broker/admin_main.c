@@ -536,8 +536,14 @@ cmd_keys(struct args *a)
 	 * long its tokens live. */
 	(void)broker_meta_lifetimes(s, &l.jwks_max_age, &l.token_lifetime);
 	if (strcmp(sub, "rotate") == 0) {
-		rc = broker_key_rotate(a->data, s, l.now,
-		    now_flag ? 0 : l.jwks_max_age, kid);
+		/*
+		 * Times are whole seconds: a JWKS fetched just before the
+		 * rotation is cached until up to a second past now plus its
+		 * lifetime, so the key signs one second later than that.
+		 */
+		int64_t delay = now_flag ? 0 : l.jwks_max_age + 1;
+
+		rc = broker_key_rotate(a->data, s, l.now, delay, kid);
 		if (rc != 0) {
 			fail("keys rotate", rc);
 			goto out;
@@ -549,9 +555,8 @@ cmd_keys(struct args *a)
 			json_decref(d);
 		}
 		ret = print_json(json_pack("{s:s, s:I, s:b}", "kid", kid,
-		    "activates", (json_int_t)l.now +
-			(now_flag ? 0 : (json_int_t)l.jwks_max_age),
-		    "now", now_flag));
+		    "activates", (json_int_t)(l.now + delay), "now",
+		    now_flag));
 		goto out;
 	}
 	if (strcmp(sub, "retire") == 0) {

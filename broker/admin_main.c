@@ -555,7 +555,7 @@ cmd_keys(struct args *a)
 			json_decref(d);
 		}
 		ret = print_json(json_pack("{s:s, s:I, s:b}", "kid", kid,
-		    "activates", (json_int_t)(l.now + delay), "now",
+		    "activates", (json_int_t)l.now + (json_int_t)delay, "now",
 		    now_flag));
 		goto out;
 	}

@@ -111,7 +111,7 @@ tkey(char *out, size_t cap, const char *prefix, const char *value)
 static void
 give_back(struct api_request *r, const struct acct *a, int addr)
 {
-	char key[80]; /* as the keys taken: the same truncation */
+	char key[API_THROTTLE_KEY]; /* as the keys taken: the same cut */
 
 	tkey(key, sizeof(key), "l:", a->login);
 	api_throttle_give_back(r->srv->throttle, key);
@@ -148,8 +148,6 @@ api_h_register(struct api_request *r)
 	struct acct *a = acct_get(r);
 	struct broker_customer c;
 	struct broker_txn *t = NULL;
-	char key[80];
-	unsigned wait;
 	int rc;
 
 	if (a == NULL)
@@ -159,14 +157,10 @@ api_h_register(struct api_request *r)
 		if ((rc = check_login_and_password(r, a, "password")) != 0)
 			return rc;
 		/* Sign-up reveals whether a login exists: rate-limit it. */
-		tkey(key, sizeof(key), "s:", r->ip);
-		wait = api_throttle_take(r->srv->throttle, key,
-		    r->srv->cfg.signup_max, api_wall_now());
-		if (wait > 0) {
-			r->retry_after = wait;
-			return api_fail(r, API_E_THROTTLED,
-			    "too many sign-ups from this address");
-		}
+		if ((rc = api_throttle_admit(r, r->srv->throttle, "s:", r->ip,
+			 r->srv->cfg.signup_max,
+			 "too many sign-ups from this address")) != 0)
+			return rc;
 		/* Spare the hash when the login is visibly taken. */
 		if ((rc = broker_read_begin(r->srv->store, &t)) != 0)
 			return rc;
@@ -201,7 +195,7 @@ api_h_login(struct api_request *r)
 	struct acct *a = acct_get(r);
 	struct broker_customer c;
 	struct broker_txn *t = NULL;
-	char lkey[80], ikey[80];
+	char lkey[API_THROTTLE_KEY], ikey[API_THROTTLE_KEY];
 	const char *login;
 	size_t llen;
 	unsigned wait;
@@ -270,14 +264,11 @@ api_h_login(struct api_request *r)
 		 * Each session is a record, and so is its audit entry: even
 		 * with the password, an account makes only so many.
 		 */
-		tkey(lkey, sizeof(lkey), "n:", a->customer_id);
-		wait = api_throttle_take(r->srv->quota, lkey,
-		    r->srv->cfg.session_create_max, now);
-		if (wait > 0) {
-			r->retry_after = wait;
-			return api_fail(r, API_E_THROTTLED, "too many log-ins "
-			    "to this account lately; try again later");
-		}
+		if ((rc = api_throttle_admit(r, r->srv->quota, "n:",
+			 a->customer_id, r->srv->cfg.session_create_max,
+			 "too many log-ins to this account lately; try again "
+			 "later")) != 0)
+			return rc;
 		a->sn.customer_id = a->customer_id;
 		a->sn.epoch = a->epoch;
 		a->sn.now = now;
@@ -344,9 +335,7 @@ api_h_password(struct api_request *r)
 	struct broker_customer c;
 	struct broker_txn *t = NULL;
 	const char *pw, *why;
-	char lkey[80];
 	size_t plen;
-	unsigned wait;
 	int64_t now = api_wall_now();
 	int rc;
 
@@ -370,15 +359,11 @@ api_h_password(struct api_request *r)
 		pw = api_json_str(r, "new", &plen);
 		if ((rc = policy_password_check(pw, plen, a->login, &why)) != 0)
 			return api_fail(r, rc, "%s", why);
-		tkey(lkey, sizeof(lkey), "l:", a->login);
 		/* Counted as a failure now, given back if it is not one. */
-		wait = api_throttle_take(r->srv->throttle, lkey,
-		    r->srv->cfg.login_max_failures, now);
-		if (wait > 0) {
-			r->retry_after = wait;
-			return api_fail(r, API_E_THROTTLED,
-			    "too many failed attempts; try again later");
-		}
+		if ((rc = api_throttle_admit(r, r->srv->throttle, "l:",
+			 a->login, r->srv->cfg.login_max_failures,
+			 "too many failed attempts; try again later")) != 0)
+			return rc;
 		rc = kdf_member(r, a, BROKER_KDF_VERIFY, "current", 1);
 		if (rc != API_SUSPENDED)
 			give_back(r, a, 0);

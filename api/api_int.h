@@ -638,6 +638,15 @@ unsigned api_throttle_take(struct api_throttle *t, const char *key,
     unsigned max, int64_t now);
 unsigned api_throttle_take_pair(struct api_throttle *t, const char *key,
     unsigned max, const char *addr_key, unsigned addr_max, int64_t now);
+/*
+ * Takes one event of the key "<prefix><id>" (cut to API_THROTTLE_KEY - 1
+ * bytes) from t: 0, or API_E_THROTTLED with r's Retry-After set and why
+ * as the detail.
+ */
+#define API_THROTTLE_KEY 80
+int api_throttle_admit(struct api_request *r, struct api_throttle *t,
+    const char *prefix, const char *id, unsigned max, const char *why);
+
 /* Uncounts one taken attempt that turned out not to be a failure. */
 void api_throttle_give_back(struct api_throttle *t, const char *key);
 

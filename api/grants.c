@@ -185,18 +185,12 @@ respond_grant(struct api_request *r, const char *id, unsigned status)
 int
 api_grant_admit(struct api_request *r, struct broker_grant_new *gn)
 {
-	char key[8 + BROKER_ID_LEN];
-	unsigned wait;
+	int rc = api_throttle_admit(r, r->srv->quota, "g:", r->customer_id,
+	    r->srv->cfg.grant_create_max,
+	    "too many grants made lately; try again later");
 
-	if (snprintf(key, sizeof(key), "g:%s", r->customer_id) < 0)
-		return API_E_INTERNAL;
-	wait = api_throttle_take(r->srv->quota, key,
-	    r->srv->cfg.grant_create_max, api_wall_now());
-	if (wait > 0) {
-		r->retry_after = wait;
-		return api_fail(r, API_E_THROTTLED,
-		    "too many grants made lately; try again later");
-	}
+	if (rc != 0)
+		return rc;
 	gn->max_live = r->srv->cfg.grant_max;
 	r->write_limit = "you hold as many live grants as an account may; "
 			 "revoke one first";

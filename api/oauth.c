@@ -173,17 +173,8 @@ out:
 static int
 issue_admit(struct api_request *r, const char *grant)
 {
-	char key[8 + BROKER_ID_LEN];
-	unsigned wait;
-
-	if (snprintf(key, sizeof(key), "x:%s", grant) < 0)
-		return API_E_INTERNAL;
-	wait = api_throttle_take(r->srv->quota, key,
-	    r->srv->cfg.grant_token_max, api_wall_now());
-	if (wait == 0)
-		return 0;
-	r->retry_after = wait;
-	return api_fail(r, API_E_THROTTLED,
+	return api_throttle_admit(r, r->srv->quota, "x:", grant,
+	    r->srv->cfg.grant_token_max,
 	    "too many tokens issued for this grant lately; try again later");
 }
 

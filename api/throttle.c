@@ -12,6 +12,7 @@
  * sharded; nothing on a company's fetch path ever comes here.
  */
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,4 +182,20 @@ api_throttle_check_pair(struct api_throttle *t, const char *key, unsigned max,
 	unsigned wait = api_throttle_check(t, key, max, now);
 
 	return wait != 0 ? wait : api_throttle_check(t, addr_key, addr_max, now);
+}
+
+int
+api_throttle_admit(struct api_request *r, struct api_throttle *t,
+    const char *prefix, const char *id, unsigned max, const char *why)
+{
+	char key[API_THROTTLE_KEY];
+	unsigned wait;
+
+	/* Truncated alike wherever the key is made again (give-backs). */
+	if (snprintf(key, sizeof(key), "%s%s", prefix, id) < 0)
+		return API_E_INTERNAL;
+	if ((wait = api_throttle_take(t, key, max, api_wall_now())) == 0)
+		return 0;
+	r->retry_after = wait;
+	return api_fail(r, API_E_THROTTLED, "%s", why);
 }

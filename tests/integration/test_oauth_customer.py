@@ -327,10 +327,15 @@ class GrantTests(OAuthTestCase):
                     "GET", "/v1/company/grants" + q,
                     headers={"Authorization": co.authz}), 400,
                     "bad-request")
-        # Paging does not reach another company's grants.
+        # Paging does not reach another company's grants, not even with
+        # one of their ids as the cursor: it is only a position.
         other = self.w.company("pager-other")
-        self.alice.grant(other, ["read:language"])
+        theirs = self.alice.grant(other, ["read:language"])["id"]
         self.assertEqual(sorted(g["id"] for g in co.grants()), ids)
+        page = co.grants_page("?cursor=" + theirs)
+        self.assertEqual([g["id"] for g in page["grants"]],
+                         [i for i in ids if i > theirs])
+        self.assertNotIn(theirs.encode(), json.dumps(page).encode())
 
 
 class GrantQuotaTests(OAuthTestCase):

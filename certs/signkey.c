@@ -19,6 +19,9 @@
 
 struct certs_signkey {
 	EVP_PKEY *pkey;
+	/* Initialised once and copied per signature: EVP_DigestVerifyInit
+	 * fetches the algorithm from the provider store on every call. */
+	EVP_MD_CTX *verifier;
 	int has_private;
 	uint8_t pub[CERTS_ED25519_PUB_LEN];
 	char kid[CERTS_KID_LEN + 1];
@@ -71,6 +74,13 @@ signkey_wrap(EVP_PKEY *pkey, int has_private, struct certs_signkey **out)
 	rc = compute_kid(k->pub, k->kid);
 	if (rc != 0)
 		goto out;
+	rc = CERTS_E_NOMEM;
+	if ((k->verifier = EVP_MD_CTX_new()) == NULL)
+		goto out;
+	rc = CERTS_E_CRYPTO;
+	if (EVP_DigestVerifyInit(k->verifier, NULL, NULL, NULL, pkey) != 1)
+		goto out;
+	rc = CERTS_OK;
 	k->pkey = pkey;
 	k->has_private = has_private;
 	pkey = NULL;
@@ -78,6 +88,8 @@ signkey_wrap(EVP_PKEY *pkey, int has_private, struct certs_signkey **out)
 	k = NULL;
 out:
 	EVP_PKEY_free(pkey);
+	if (k != NULL)
+		EVP_MD_CTX_free(k->verifier);
 	certs_free_secret(k, sizeof(*k));
 	if (rc != 0)
 		ERR_clear_error();
@@ -232,8 +244,9 @@ certs_verify(const struct certs_signkey *key, const void *msg, size_t len,
 	ctx = EVP_MD_CTX_new();
 	if (ctx == NULL)
 		goto out;
+	/* The copy only reads the template: any thread may make one. */
 	rc = CERTS_E_CRYPTO;
-	if (EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, key->pkey) != 1)
+	if (EVP_MD_CTX_copy_ex(ctx, key->verifier) != 1)
 		goto out;
 	/* 0 is a bad signature, < 0 a malformed one: both mean "reject". */
 	rc = CERTS_E_BADSIG;
@@ -252,7 +265,9 @@ certs_signkey_free(struct certs_signkey *key)
 {
 	if (key == NULL)
 		return;
-	/* EVP_PKEY_free clears Ed25519 private bytes itself (secure heap). */
+	/* The template holds the key too: it goes first.  EVP_PKEY_free
+	 * clears Ed25519 private bytes itself (secure heap). */
+	EVP_MD_CTX_free(key->verifier);
 	EVP_PKEY_free(key->pkey);
 	certs_free_secret(key, sizeof(*key));
 }

@@ -529,6 +529,39 @@ test_b64url_rejects(void **state)
 	}
 }
 
+/* Every byte value: in the url alphabet it decodes to its index, outside
+ * it the whole input is refused. */
+static void
+test_b64url_every_byte(void **state)
+{
+	static const char alpha[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				    "abcdefghijklmnopqrstuvwxyz0123456789-_";
+	uint8_t out[3];
+	size_t outlen;
+
+	(void)state;
+	for (int c = 0; c < 256; c++) {
+		const char *at = c == 0 ? NULL : strchr(alpha, c);
+		char in[4] = { 'A', 'A', 'A', (char)c };
+
+		outlen = 77;
+		if (at == NULL) {
+			assert_int_equal(certs_b64url_decode(in, 4, out,
+					     sizeof(out), &outlen),
+			    CERTS_E_FORMAT);
+			assert_int_equal(outlen, 0);
+			continue;
+		}
+		assert_int_equal(certs_b64url_decode(in, 4, out, sizeof(out),
+				     &outlen),
+		    CERTS_OK);
+		assert_int_equal(outlen, 3);
+		assert_int_equal(out[0], 0);
+		assert_int_equal(out[1], 0);
+		assert_int_equal(out[2], at - alpha);
+	}
+}
+
 static void
 test_b64url_capacity(void **state)
 {
@@ -1529,6 +1562,7 @@ main(void)
 	    cmocka_unit_test(test_b64url_len),
 	    cmocka_unit_test(test_b64url_vectors),
 	    cmocka_unit_test(test_b64url_rejects),
+	    cmocka_unit_test(test_b64url_every_byte),
 	    cmocka_unit_test(test_b64url_capacity),
 	    cmocka_unit_test(test_file_private_roundtrip),
 	    cmocka_unit_test(test_file_private_modes),

@@ -540,6 +540,24 @@ static const struct row rows[] = {
 	.payload = PL(ISSAUD ",\"exp\":99999999999999999999"),
 	.rc = CERTS_E_JWT_FORMAT},
 
+    /* The broker's own header bytes are not parsed; the same two ends
+     * around anything but a kid must be. */
+    {.name = "own header, member smuggled in the kid",
+	.header = "{\"alg\":\"EdDSA\",\"kid\":\"$K\",\"alg\":\"none\","
+		  "\"typ\":\"at+jwt\"}",
+	.rc = CERTS_E_JWT_FORMAT},
+    {.name = "own header, crit smuggled in the kid",
+	.header = "{\"alg\":\"EdDSA\",\"kid\":\"$K\",\"crit\":[\"b64\"],"
+		  "\"x\":\"\",\"typ\":\"at+jwt\"}",
+	.rc = CERTS_E_JWT_ALG},
+    {.name = "own header, empty kid",
+	.header = "{\"alg\":\"EdDSA\",\"kid\":\"\",\"typ\":\"at+jwt\"}",
+	.rc = CERTS_E_JWT_KID},
+    {.name = "own header, kid of 65 characters",
+	.header = "{\"alg\":\"EdDSA\",\"kid\":\"$K"
+		  "0123456789012345678901\",\"typ\":\"at+jwt\"}",
+	.rc = CERTS_E_JWT_KID},
+
     /* alg, crit, typ */
     {.name = "alg none", .header = HDR("\"alg\":\"none\",\"typ\":\"at+jwt\""),
 	.rc = CERTS_E_JWT_ALG},

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -888,6 +889,58 @@ test_signkey_sign_verify(void **state)
 	certs_signkey_free(k);
 }
 
+/* Threads verifying with one key at once, good and bad signatures
+ * interleaved: each copies the key's verifier, none disturbs another. */
+struct verify_job {
+	const struct certs_signkey *key;
+	const char *msg;
+	const uint8_t *sig;
+	int good, bad; /* results as expected */
+};
+
+static void *
+verify_many(void *arg)
+{
+	struct verify_job *j = arg;
+	uint8_t wrong[CERTS_ED25519_SIG_LEN];
+
+	memcpy(wrong, j->sig, sizeof(wrong));
+	wrong[9] ^= 0x20;
+	for (int i = 0; i < 100; i++) {
+		j->good += certs_verify(j->key, j->msg, strlen(j->msg),
+		    j->sig) == CERTS_OK;
+		j->bad += certs_verify(j->key, j->msg, strlen(j->msg),
+		    wrong) == CERTS_E_BADSIG;
+	}
+	return NULL;
+}
+
+static void
+test_signkey_verify_threads(void **state)
+{
+	struct certs_signkey *k = NULL;
+	uint8_t sig[CERTS_ED25519_SIG_LEN];
+	struct verify_job jobs[4];
+	pthread_t th[4];
+	const char *msg = "eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJ4In0";
+
+	(void)state;
+	assert_int_equal(certs_signkey_generate(&k), 0);
+	assert_int_equal(certs_sign(k, msg, strlen(msg), sig), 0);
+	for (int i = 0; i < 4; i++) {
+		jobs[i] = (struct verify_job){ k, msg, sig, 0, 0 };
+		assert_int_equal(pthread_create(&th[i], NULL, verify_many,
+				     &jobs[i]),
+		    0);
+	}
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(pthread_join(th[i], NULL), 0);
+		assert_int_equal(jobs[i].good, 100);
+		assert_int_equal(jobs[i].bad, 100);
+	}
+	certs_signkey_free(k);
+}
+
 static void
 test_signkey_load_rejects(void **state)
 {
@@ -1572,6 +1625,7 @@ main(void)
 	    cmocka_unit_test(test_file_edge_cases),
 	    cmocka_unit_test(test_signkey_roundtrip),
 	    cmocka_unit_test(test_signkey_sign_verify),
+	    cmocka_unit_test(test_signkey_verify_threads),
 	    cmocka_unit_test(test_signkey_load_rejects),
 	    cmocka_unit_test(test_signkey_rfc8037),
 	    cmocka_unit_test(test_ca_and_server),

@@ -76,6 +76,9 @@ mkdir -p build/bench bench/results
 # shellcheck disable=SC2046,SC2086 # pkg-config flags, a list of names
 ${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -I. -O2 bench/load.c build/libccx.a \
     $(pkg-config --cflags --libs $PKGS) -lpthread -o build/bench/load
+# shellcheck disable=SC2046,SC2086 # pkg-config flags, a list of names
+${CC:-cc} -std=c11 -D_DEFAULT_SOURCE -I. -O2 bench/tokencheck.c build/libccx.a \
+    $(pkg-config --cflags --libs $PKGS) -lpthread -o build/bench/tokencheck
 
 # ---- data ------------------------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/ccx-bench.XXXXXX")
@@ -224,13 +227,19 @@ kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true
 # What Ed25519 verification alone allows: openssl's single-core rate.
 verify_per_core=$(openssl speed -seconds 2 ed25519 2>/dev/null |
     awk '/Ed25519/ {print $NF}' | tail -n 1)
+# And what the broker's whole token check costs beyond the signature, on
+# this run's cold tokens (one thread, with the broker stopped).
+build/bench/tokencheck "$data" "$kid" "$issuer" "$work/cold.tokens" \
+    >"$work/tokencheck.out"
+check_us=$(sed -n 's/.*check_us=\([0-9.]*\).*/\1/p' "$work/tokencheck.out")
+sig_us=$(sed -n 's/.*signature_us=\([0-9.]*\).*/\1/p' "$work/tokencheck.out")
 
 # ---- report --------------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 out="bench/results/$stamp-$n.json"
 BENCH_N=$n BENCH_DUR=$dur BENCH_WARMUP=$warm_s BENCH_T=$threads BENCH_C=$conns BENCH_BYTES=$body_bytes \
 BENCH_LOAD_S=$load_s BENCH_COLD=$cold BENCH_WARM=$warm BENCH_OUT=$out BENCH_STAMP=$stamp \
-BENCH_SAMPLES="$work/samples.txt" BENCH_HZ=$hz BENCH_VERIFY=${verify_per_core:-0} BENCH_FLAGS="${BENCH_BROKER_FLAGS:-}" \
+BENCH_SAMPLES="$work/samples.txt" BENCH_HZ=$hz BENCH_VERIFY=${verify_per_core:-0} BENCH_CHECK_US=${check_us:-0} BENCH_SIG_US=${sig_us:-0} BENCH_FLAGS="${BENCH_BROKER_FLAGS:-}" \
 BENCH_NGINX_V="$("$NGINX" -v 2>&1 | sed 's/.*: //')" \
 BENCH_WRK_V="$(wrk -v 2>&1 | head -n 1 | awk '{print $2}')" \
 BENCH_GIT="$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD 2>/dev/null || echo +dirty)" \

@@ -671,17 +671,64 @@ fold(struct broker_audit *a)
 	a->unfinished = fold_log(a, closed, 1) != 0;
 }
 
+static int
+any_record(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	(void)arg;
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)len;
+	return 1;
+}
+
+/* Whether a log holds anything (entries or a fold's mark); 1 if unsure. */
+static int
+log_holds(struct broker_audit *a, enum broker_db log)
+{
+	struct broker_txn *t;
+	int rc;
+
+	if (broker_read_begin(a->store, &t) != 0)
+		return 1;
+	rc = broker_txn_scan(t, log, NULL, 0, any_record, NULL);
+	broker_read_end(t);
+	return rc != 0;
+}
+
+/* Folds a log until it is filed, retrying like a failed flush. */
+static void
+fold_until_done(struct broker_audit *a, enum broker_db log, int drain)
+{
+	while (fold_log(a, log, drain) != 0 && !a->stop)
+		usleep(100000);
+}
+
 /*
- * What an earlier run logged but did not file (a crash), before any new
- * read goes to a log.  Retried like a failed flush.
+ * What an earlier run logged but did not file (a crash).  New reads may
+ * only go to an empty log (a fold's mark in a log would hide reads added
+ * after it).  With one log holding leftovers, new reads go to the other,
+ * drained between the fold's steps, so fetches need not wait for room
+ * however long the crashed run's log was.  With both, reads wait in the
+ * queue while the first is filed, and go to it while the second is.
  */
 static void
 fold_leftovers(struct broker_audit *a)
 {
-	while (fold_log(a, BROKER_DB_READLOG0, 0) != 0 && !a->stop)
-		usleep(100000);
-	while (fold_log(a, BROKER_DB_READLOG1, 0) != 0 && !a->stop)
-		usleep(100000);
+	int held0 = log_holds(a, BROKER_DB_READLOG0);
+	int held1 = log_holds(a, BROKER_DB_READLOG1);
+	enum broker_db full;
+
+	if (held0 && held1) {
+		fold_until_done(a, BROKER_DB_READLOG0, 0);
+		held0 = 0;
+	}
+	if (!held0 && !held1)
+		return;
+	full = held0 ? BROKER_DB_READLOG0 : BROKER_DB_READLOG1;
+	a->log = other(full);
+	fold_until_done(a, full, 1);
 }
 
 /* For the hourly jobs, between their commits: see purge(). */

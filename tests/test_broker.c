@@ -1192,6 +1192,7 @@ count_grant(void *arg, const struct broker_grant *g)
 struct raw_reads {
 	const char *cid;
 	int n;
+	int second; /* into the second log of reads */
 };
 
 /* Logs n reads of distinct fields, and the first one once more. */
@@ -1205,14 +1206,15 @@ log_raw_reads(struct broker_txn *t, void *arg)
 
 	for (int i = 0; i <= w->n && rc == 0; i++) {
 		snprintf(fields, sizeof(fields), "[\"f%d\"]", i < w->n ? i : 0);
-		broker_put64(key, (uint64_t)(1000 + i));
+		/* Each log its own times: the same read twice is one. */
+		broker_put64(key, (uint64_t)(1000 + i + 100000 * w->second));
 		broker_put32(key + 8, (uint32_t)i);
 		rc = broker_audit_log_value(val, sizeof(val), w->cid,
 		    "HHHHHHHHHHHHHHHHHHHHHH", "acme", fields, strlen(fields));
 		if (rc == 0)
-			rc = broker_txn_put(t, BROKER_DB_READLOG0, key,
-			    sizeof(key), val, broker_audit_log_size("acme",
-			    strlen(fields)), 1);
+			rc = broker_txn_put(t, w->second ? BROKER_DB_READLOG1
+			    : BROKER_DB_READLOG0, key, sizeof(key), val,
+			    broker_audit_log_size("acme", strlen(fields)), 1);
 	}
 	return rc;
 }
@@ -1291,7 +1293,7 @@ fold_case(struct fixture *f, const char *login, size_t max, int crash,
     json_int_t want_twice)
 {
 	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
-	struct raw_reads w = { cid, 2100 };
+	struct raw_reads w = { cid, 2100, 0 };
 	struct broker_audit_fold *fo;
 	struct broker_audit *a;
 	json_int_t twice;
@@ -1340,6 +1342,54 @@ test_audit_fold_chunk_resumes(void **state)
 	fold_case(*state, "chunkresume", 500, 1, 0);
 }
 
+/*
+ * A crashed run's reads in the second log (with both: in both), and new
+ * reads queued while the next start files them, through a queue of 8 per
+ * thread.  Whichever log the new reads go to, every read is in the trail
+ * once and both logs end empty.
+ */
+static void
+leftovers_case(struct fixture *f, const char *login, int both)
+{
+	struct broker_audit_opts o = { .flush_ms = 10, .queue = 8,
+		.wait_ms = 60000 };
+	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
+	struct raw_reads w0 = { cid, 2100, 0 }, w1 = { cid, 2100, 1 };
+	struct broker_audit_fields *fl;
+	struct broker_audit *a;
+	json_int_t twice;
+
+	new_session(f, login, 100, cid, tok);
+	assert_int_equal(broker_write(f->store, log_raw_reads, &w1), 0);
+	if (both)
+		assert_int_equal(broker_write(f->store, log_raw_reads, &w0),
+		    0);
+	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);
+	assert_non_null(fl = broker_audit_fields_new("[\"new\"]", 7));
+	for (int i = 0; i < 300; i++)
+		assert_int_equal(broker_audit_read(a, cid, "acme",
+				     "HHHHHHHHHHHHHHHHHHHHHH", fl),
+		    0);
+	broker_audit_fields_put(fl);
+	broker_audit_close(a);
+	assert_int_equal(db_entries(f, BROKER_DB_READLOG0), 0);
+	assert_int_equal(db_entries(f, BROKER_DB_READLOG1), 0);
+	assert_int_equal(trail_reads(f, cid, &twice),
+	    2101 * (both ? 2 : 1) + 300);
+}
+
+static void
+test_audit_leftovers_one_log(void **state)
+{
+	leftovers_case(*state, "leftone", 0);
+}
+
+static void
+test_audit_leftovers_both_logs(void **state)
+{
+	leftovers_case(*state, "leftboth", 1);
+}
+
 /* A mark as an older fold wrote it: the last group filed, its bytes
  * alone (the reads of fields ["f0"], the first in key order). */
 static int
@@ -1365,7 +1415,7 @@ test_audit_fold_old_mark(void **state)
 {
 	struct fixture *f = *state;
 	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
-	struct raw_reads w = { cid, 2100 };
+	struct raw_reads w = { cid, 2100, 0 };
 	json_int_t twice;
 
 	new_session(f, "oldmark", 100, cid, tok);
@@ -2595,6 +2645,8 @@ main(void)
 		cmocka_unit_test(test_audit_fold_resumes),
 		cmocka_unit_test(test_audit_fold_chunks),
 		cmocka_unit_test(test_audit_fold_chunk_resumes),
+		cmocka_unit_test(test_audit_leftovers_one_log),
+		cmocka_unit_test(test_audit_leftovers_both_logs),
 		cmocka_unit_test(test_audit_fold_old_mark),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};

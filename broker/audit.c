@@ -671,64 +671,58 @@ fold(struct broker_audit *a)
 	a->unfinished = fold_log(a, closed, 1) != 0;
 }
 
+/* What a log holds (broker_audit_log_state); MARKED if unsure. */
 static int
-any_record(void *arg, const void *key, size_t klen, const void *val,
-    size_t len)
-{
-	(void)arg;
-	(void)key;
-	(void)klen;
-	(void)val;
-	(void)len;
-	return 1;
-}
-
-/* Whether a log holds anything (entries or a fold's mark); 1 if unsure. */
-static int
-log_holds(struct broker_audit *a, enum broker_db log)
+log_state(struct broker_audit *a, enum broker_db log)
 {
 	struct broker_txn *t;
-	int rc;
+	int st;
 
 	if (broker_read_begin(a->store, &t) != 0)
-		return 1;
-	rc = broker_txn_scan(t, log, NULL, 0, any_record, NULL);
+		return BROKER_AUDIT_LOG_MARKED;
+	st = broker_audit_log_state(t, log);
 	broker_read_end(t);
-	return rc != 0;
-}
-
-/* Folds a log until it is filed, retrying like a failed flush. */
-static void
-fold_until_done(struct broker_audit *a, enum broker_db log, int drain)
-{
-	while (fold_log(a, log, drain) != 0 && !a->stop)
-		usleep(100000);
+	return st < 0 ? BROKER_AUDIT_LOG_MARKED : st;
 }
 
 /*
- * What an earlier run logged but did not file (a crash).  New reads may
- * only go to an empty log (a fold's mark in a log would hide reads added
- * after it).  With one log holding leftovers, new reads go to the other,
+ * What an earlier run logged but did not file (a crash), filed the way
+ * fold() files a closed log: new reads go to the other log meanwhile,
  * drained between the fold's steps, so fetches need not wait for room
- * however long the crashed run's log was.  With both, reads wait in the
- * queue while the first is filed, and go to it while the second is.
+ * however long the crashed run's log was.  New reads may go to a log
+ * holding reads, but never behind a fold's mark, which would hide them;
+ * and only the log being folded can hold a mark (fold() finishes an
+ * unfinished log before it switches), so the marked log, if any, is the
+ * one filed now.  The other log's leftovers are filed by the first
+ * fold() with the reads added to them.  A fold that fails (the store
+ * refusing commits at shutdown) is left unfinished, as in fold().
  */
 static void
 fold_leftovers(struct broker_audit *a)
 {
-	int held0 = log_holds(a, BROKER_DB_READLOG0);
-	int held1 = log_holds(a, BROKER_DB_READLOG1);
+	int s0 = log_state(a, BROKER_DB_READLOG0);
+	int s1 = log_state(a, BROKER_DB_READLOG1);
 	enum broker_db full;
 
-	if (held0 && held1) {
-		fold_until_done(a, BROKER_DB_READLOG0, 0);
-		held0 = 0;
-	}
-	if (!held0 && !held1)
+	if (s0 == BROKER_AUDIT_LOG_EMPTY && s1 == BROKER_AUDIT_LOG_EMPTY)
 		return;
-	full = held0 ? BROKER_DB_READLOG0 : BROKER_DB_READLOG1;
+	/* Both marked cannot happen; should it, the first is filed with
+	 * reads waiting in the queue. */
+	if (s0 == BROKER_AUDIT_LOG_MARKED && s1 == BROKER_AUDIT_LOG_MARKED) {
+		while (fold_log(a, BROKER_DB_READLOG0, 0) != 0 && !a->stop)
+			usleep(100000);
+		s0 = log_state(a, BROKER_DB_READLOG0);
+	}
+	full = s0 == BROKER_AUDIT_LOG_MARKED || s1 == BROKER_AUDIT_LOG_EMPTY
+	    ? BROKER_DB_READLOG0
+	    : BROKER_DB_READLOG1;
 	a->log = other(full);
-	fold_until_done(a, full, 1);
+	for (;;) {
+		a->unfinished = fold_log(a, full, 1) != 0;
+		if (!a->unfinished || a->stop)
+			break;
+		usleep(100000);
+	}
 }
 
 /* For the hourly jobs, between their commits: see purge(). */

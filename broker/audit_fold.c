@@ -539,6 +539,36 @@ broker_audit_fold_advance(struct broker_audit_fold *f)
 	return 0;
 }
 
+static int
+any_entry(void *arg, const void *key, size_t klen, const void *val,
+    size_t len)
+{
+	(void)arg;
+	(void)key;
+	(void)klen;
+	(void)val;
+	(void)len;
+	return 1;
+}
+
+int
+broker_audit_log_state(struct broker_txn *t, enum broker_db log)
+{
+	const void *val;
+	size_t len;
+	int rc = broker_txn_get(t, log, mark_key, sizeof(mark_key), &val,
+	    &len, NULL);
+
+	if (rc == 0)
+		return BROKER_AUDIT_LOG_MARKED;
+	if (rc != BROKER_E_NOTFOUND)
+		return rc;
+	rc = broker_txn_scan(t, log, NULL, 0, any_entry, NULL);
+	if (rc < 0)
+		return rc;
+	return rc == 0 ? BROKER_AUDIT_LOG_EMPTY : BROKER_AUDIT_LOG_READS;
+}
+
 void
 broker_audit_fold_stats(const struct broker_audit_fold *f,
     struct broker_audit_fold_stats *out)

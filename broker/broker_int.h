@@ -127,6 +127,14 @@ int broker_audit_fold_advance(struct broker_audit_fold *fold);
 void broker_audit_fold_stats(const struct broker_audit_fold *fold,
     struct broker_audit_fold_stats *out);
 void broker_audit_fold_free(struct broker_audit_fold *fold);
+/* What a log holds: BROKER_AUDIT_LOG_EMPTY, _READS (entries only) or
+ * _MARKED (a fold stopped part way); < 0 on a storage error. */
+enum {
+	BROKER_AUDIT_LOG_EMPTY,
+	BROKER_AUDIT_LOG_READS,
+	BROKER_AUDIT_LOG_MARKED
+};
+int broker_audit_log_state(struct broker_txn *txn, enum broker_db log);
 
 /* Empties a named database (store.c). */
 int broker_txn_drop_all(struct broker_txn *txn, enum broker_db db);

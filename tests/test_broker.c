@@ -1343,29 +1343,43 @@ test_audit_fold_chunk_resumes(void **state)
 }
 
 /*
- * A crashed run's reads in the second log (with both: in both), and new
- * reads queued while the next start files them, through a queue of 8 per
- * thread.  Whichever log the new reads go to, every read is in the trail
- * once and both logs end empty.
+ * A crashed run's reads: in0/in1 say which logs hold some, and mark which
+ * of them (0, 1; -1 neither) a fold had begun to file, leaving its mark.
+ * New reads are queued while the next start files them, through a queue
+ * of 8 per thread; their fields sort before every logged group, so a
+ * read put behind the mark would be hidden by it.  Every read must be in
+ * the trail once, and both logs end empty.
  */
 static void
-leftovers_case(struct fixture *f, const char *login, int both)
+leftovers_case(struct fixture *f, const char *login, int in0, int in1,
+    int mark)
 {
 	struct broker_audit_opts o = { .flush_ms = 10, .queue = 8,
 		.wait_ms = 60000 };
 	char cid[BROKER_ID_LEN + 1], tok[BROKER_TOKEN_LEN + 1];
 	struct raw_reads w0 = { cid, 2100, 0 }, w1 = { cid, 2100, 1 };
 	struct broker_audit_fields *fl;
+	struct broker_audit_fold *fo;
 	struct broker_audit *a;
 	json_int_t twice;
 
 	new_session(f, login, 100, cid, tok);
-	assert_int_equal(broker_write(f->store, log_raw_reads, &w1), 0);
-	if (both)
+	if (in0)
 		assert_int_equal(broker_write(f->store, log_raw_reads, &w0),
 		    0);
+	if (in1)
+		assert_int_equal(broker_write(f->store, log_raw_reads, &w1),
+		    0);
+	if (mark >= 0) {
+		assert_int_equal(broker_audit_fold_new(mark ? BROKER_DB_READLOG1
+		    : BROKER_DB_READLOG0, 0, &fo), 0);
+		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
+		    fo), 0);
+		assert_int_equal(broker_audit_fold_advance(fo), 0);
+		broker_audit_fold_free(fo);
+	}
 	assert_int_equal(broker_audit_open(f->store, &o, &a), 0);
-	assert_non_null(fl = broker_audit_fields_new("[\"new\"]", 7));
+	assert_non_null(fl = broker_audit_fields_new("[\"a\"]", 5));
 	for (int i = 0; i < 300; i++)
 		assert_int_equal(broker_audit_read(a, cid, "acme",
 				     "HHHHHHHHHHHHHHHHHHHHHH", fl),
@@ -1375,19 +1389,27 @@ leftovers_case(struct fixture *f, const char *login, int both)
 	assert_int_equal(db_entries(f, BROKER_DB_READLOG0), 0);
 	assert_int_equal(db_entries(f, BROKER_DB_READLOG1), 0);
 	assert_int_equal(trail_reads(f, cid, &twice),
-	    2101 * (both ? 2 : 1) + 300);
+	    2101 * (in0 + in1) + 300);
 }
 
 static void
 test_audit_leftovers_one_log(void **state)
 {
-	leftovers_case(*state, "leftone", 0);
+	leftovers_case(*state, "leftone", 0, 1, -1);
 }
 
 static void
 test_audit_leftovers_both_logs(void **state)
 {
-	leftovers_case(*state, "leftboth", 1);
+	leftovers_case(*state, "leftboth", 1, 1, -1);
+}
+
+/* A fold stopped part way, in either log, with reads in the other. */
+static void
+test_audit_leftovers_marked(void **state)
+{
+	leftovers_case(*state, "leftmark0", 1, 1, 0);
+	leftovers_case(*state, "leftmark1", 1, 1, 1);
 }
 
 /* A mark as an older fold wrote it: the last group filed, its bytes
@@ -2647,6 +2669,7 @@ main(void)
 		cmocka_unit_test(test_audit_fold_chunk_resumes),
 		cmocka_unit_test(test_audit_leftovers_one_log),
 		cmocka_unit_test(test_audit_leftovers_both_logs),
+		cmocka_unit_test(test_audit_leftovers_marked),
 		cmocka_unit_test(test_audit_fold_old_mark),
 		cmocka_unit_test(test_customer_delete_and_sweep),
 	};

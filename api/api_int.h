@@ -249,6 +249,9 @@ void api_cache_insert(struct api_cache *c, struct api_cached *e);
 /* Drops a reference; the last one destroys the entry.  NULL ok. */
 void api_cached_release(struct api_cached *e);
 
+/* What the cache holds now: entries, and the sum of their costs. */
+void api_cache_size(struct api_cache *c, size_t *entries, size_t *bytes);
+
 /* ---- verified access tokens (tokcache.c) ----------------------------- */
 
 #define API_CLOCK_LEEWAY 5 /* seconds of clock skew tolerated */

@@ -4,10 +4,10 @@
  *
  * Least recently used, per shard: a key's first bytes pick one of SHARDS
  * shards, each a hash table with its own lock, its own LRU list, a cap
- * of entries/SHARDS and, for entries of varying size, of bytes/SHARDS.  No lock is shared by all threads, and unlike a
- * set-associative table, any working set that fits (give or take the
- * spread between shards) stays whole: 10,000 live tokens in a cache of
- * 12,288 entries all hit.
+ * of entries/SHARDS and, for entries of varying size, of bytes/SHARDS.
+ * No lock is shared by all threads, and unlike a set-associative table,
+ * any working set that fits (give or take the spread between shards)
+ * stays whole: 10,000 live tokens in a cache of 12,288 entries all hit.
  *
  * A key is admitted on its second insert within a while, not its first:
  * each shard remembers the fingerprints of recent first inserts in a
@@ -120,6 +120,20 @@ api_cache_free(struct api_cache *c)
 		pthread_mutex_destroy(&s->lock);
 	}
 	free(c);
+}
+
+void
+api_cache_size(struct api_cache *c, size_t *entries, size_t *bytes)
+{
+	*entries = *bytes = 0;
+	for (int i = 0; i < SHARDS; i++) {
+		struct shard *s = &c->shard[i];
+
+		pthread_mutex_lock(&s->lock);
+		*entries += s->n;
+		*bytes += s->bytes;
+		pthread_mutex_unlock(&s->lock);
+	}
 }
 
 /* The key is a digest: any eight of its bytes are uniform. */

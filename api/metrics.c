@@ -353,6 +353,32 @@ api_metrics_render(const struct api_server *srv, size_t *len)
 			}
 	}
 	{
+		size_t tn, tb, pn, pb;
+
+		api_cache_size(srv->tokens, &tn, &tb);
+		api_cache_size(srv->projections, &pn, &pb);
+		fprintf(f, "# HELP ccx_cache_entries Entries the verified-token "
+		    "and projection caches hold.\n"
+		    "# TYPE ccx_cache_entries gauge\n"
+		    "ccx_cache_entries{cache=\"token\"} %zu\n"
+		    "ccx_cache_entries{cache=\"projection\"} %zu\n"
+		    "# HELP ccx_cache_max_entries The caches' caps "
+		    "(--token-cache, --projection-cache).\n"
+		    "# TYPE ccx_cache_max_entries gauge\n"
+		    "ccx_cache_max_entries{cache=\"token\"} %u\n"
+		    "ccx_cache_max_entries{cache=\"projection\"} %u\n"
+		    "# HELP ccx_cache_bytes What the projection cache's answers "
+		    "are counted as holding, against its byte cap.\n"
+		    "# TYPE ccx_cache_bytes gauge\n"
+		    "ccx_cache_bytes{cache=\"projection\"} %zu\n"
+		    "# HELP ccx_cache_max_bytes The projection cache's byte cap "
+		    "(--projection-cache-bytes).\n"
+		    "# TYPE ccx_cache_max_bytes gauge\n"
+		    "ccx_cache_max_bytes{cache=\"projection\"} %zu\n",
+		    tn, pn, srv->cfg.token_cache, srv->cfg.projection_cache, pb,
+		    srv->cfg.projection_cache_bytes);
+	}
+	{
 		static const char *const names[API_N_EVENTS][2] = {
 			[API_EV_TOKEN_ISSUED] = { "ccx_tokens_issued_total",
 				"Access tokens signed." },

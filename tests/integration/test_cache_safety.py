@@ -292,11 +292,28 @@ class ProjectionBudgetTests(OAuthTestCase):
             return (m1.get(PHIT, 0) - m0.get(PHIT, 0),
                     m1.get(PMISS, 0) - m0.get(PMISS, 0), json.loads(data))
 
+        entries = 'ccx_cache_entries{cache="projection"}'
+        held = 'ccx_cache_bytes{cache="projection"}'
+        m0 = self.b.metrics()
+        self.assertEqual(m0['ccx_cache_max_bytes{cache="projection"}'],
+                         1048576)
+        self.assertEqual(m0['ccx_cache_max_entries{cache="projection"}'],
+                         11264)
+        self.assertEqual(m0['ccx_cache_max_entries{cache="token"}'], 12288)
         # 24 KB: more than 16 KiB, never kept, always right.
         hits, misses, doc = lookups(large, 4)
         self.assertEqual((hits, misses), (0, 4))
         self.assertEqual(doc, {"notes": big})
-        # A small answer is kept from its second fetch on.
+        m1 = self.b.metrics()
+        self.assertEqual(m1[entries], m0[entries])
+        self.assertEqual(m1[held], m0[held])
+        # A small answer is kept from its second fetch on, and counted
+        # as at least its own bytes.
         hits, misses, doc = lookups(small, 4)
         self.assertEqual((hits, misses), (2, 2))
         self.assertEqual(doc, {"language": PROFILE["language"]})
+        m2 = self.b.metrics()
+        self.assertEqual(m2[entries], m1[entries] + 1)
+        self.assertGreater(m2[held] - m1[held], len(json.dumps(doc)))
+        self.assertLess(m2[held] - m1[held], 16384)
+        self.assertGreaterEqual(m2['ccx_cache_entries{cache="token"}'], 2)

@@ -96,14 +96,6 @@ kdf_member(struct api_request *r, struct acct *a, enum broker_kdf_op op,
 	return api_kdf(r, &a->job);
 }
 
-/* Builds "<prefix><value>" throttle keys. */
-static void
-tkey(char *out, size_t cap, const char *prefix, const char *value)
-{
-	if (snprintf(out, cap, "%s%s", prefix, value) < 0)
-		out[0] = '\0';
-}
-
 /*
  * Uncounts an attempt taken from the throttle that was not a failure: the
  * login's, and with addr the address's too.
@@ -111,12 +103,12 @@ tkey(char *out, size_t cap, const char *prefix, const char *value)
 static void
 give_back(struct api_request *r, const struct acct *a, int addr)
 {
-	char key[API_THROTTLE_KEY]; /* as the keys taken: the same cut */
+	char key[API_THROTTLE_KEY];
 
-	tkey(key, sizeof(key), "l:", a->login);
+	api_throttle_key(key, "l:", a->login);
 	api_throttle_give_back(r->srv->throttle, key);
 	if (addr) {
-		tkey(key, sizeof(key), "i:", r->ip);
+		api_throttle_key(key, "i:", r->ip);
 		api_throttle_give_back(r->srv->throttle, key);
 	}
 }
@@ -222,8 +214,8 @@ api_h_login(struct api_request *r)
 		/* A malformed login cannot exist; it still costs a hash. */
 		if (policy_login_normalize(login, llen, a->login) != 0)
 			a->login[0] = '\0';
-		tkey(lkey, sizeof(lkey), "l:", a->login);
-		tkey(ikey, sizeof(ikey), "i:", r->ip);
+		api_throttle_key(lkey, "l:", a->login);
+		api_throttle_key(ikey, "i:", r->ip);
 		/* Counted as a failure now, given back if it is not one. */
 		wait = api_throttle_take_pair(r->srv->throttle, lkey,
 		    r->srv->cfg.login_max_failures, ikey,
@@ -258,7 +250,7 @@ api_h_login(struct api_request *r)
 		give_back(r, a, 1);
 		if (a->job.rc != 0)
 			return a->job.rc;
-		tkey(lkey, sizeof(lkey), "l:", a->login);
+		api_throttle_key(lkey, "l:", a->login);
 		api_throttle_clear(r->srv->throttle, lkey);
 		/*
 		 * Each session is a record, and so is its audit entry: even

@@ -642,11 +642,17 @@ unsigned api_throttle_take(struct api_throttle *t, const char *key,
 unsigned api_throttle_take_pair(struct api_throttle *t, const char *key,
     unsigned max, const char *addr_key, unsigned addr_max, int64_t now);
 /*
- * Takes one event of the key "<prefix><id>" (cut to API_THROTTLE_KEY - 1
- * bytes) from t: 0, or API_E_THROTTLED with r's Retry-After set and why
- * as the detail.
+ * The key "<prefix><id>", cut to API_THROTTLE_KEY - 1 bytes: every taker,
+ * checker and give-back of one limit builds its key here, so that all
+ * cut it alike.
  */
 #define API_THROTTLE_KEY 80
+void api_throttle_key(char out[API_THROTTLE_KEY], const char *prefix,
+    const char *id);
+/*
+ * Takes one event of api_throttle_key(prefix, id) from t: 0, or
+ * API_E_THROTTLED with r's Retry-After set and why as the detail.
+ */
 int api_throttle_admit(struct api_request *r, struct api_throttle *t,
     const char *prefix, const char *id, unsigned max, const char *why);
 

@@ -10,7 +10,6 @@
  * refusing them would only let anyone who knows a client id (they are
  * public) lock that company out with a few wrong attempts.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -79,7 +78,7 @@ urldecode(char *s)
 static int
 outcome(struct api_request *r, int rc, const char *id, int64_t now)
 {
-	char ckey[96], ikey[80];
+	char ckey[API_THROTTLE_KEY], ikey[API_THROTTLE_KEY];
 	unsigned wait;
 
 	if (rc == 0) {
@@ -88,9 +87,9 @@ outcome(struct api_request *r, int rc, const char *id, int64_t now)
 	}
 	if (rc != BROKER_E_BADPASS && rc != BROKER_E_DISABLED)
 		return rc;
-	/* id passed broker_client_id_check: at most 64 bytes. */
-	snprintf(ckey, sizeof(ckey), "k:%.64s", id);
-	snprintf(ikey, sizeof(ikey), "i:%.47s", r->ip);
+	/* id passed broker_client_id_check: at most 64 bytes, not cut. */
+	api_throttle_key(ckey, "k:", id);
+	api_throttle_key(ikey, "i:", r->ip);
 	/* A wrong credential is counted; a disabled company's is not. */
 	wait = (rc == BROKER_E_BADPASS ? api_throttle_take_pair
 				       : api_throttle_check_pair)(

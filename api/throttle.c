@@ -184,6 +184,14 @@ api_throttle_check_pair(struct api_throttle *t, const char *key, unsigned max,
 	return wait != 0 ? wait : api_throttle_check(t, addr_key, addr_max, now);
 }
 
+void
+api_throttle_key(char out[API_THROTTLE_KEY], const char *prefix,
+    const char *id)
+{
+	if (snprintf(out, API_THROTTLE_KEY, "%s%s", prefix, id) < 0)
+		out[0] = '\0';
+}
+
 int
 api_throttle_admit(struct api_request *r, struct api_throttle *t,
     const char *prefix, const char *id, unsigned max, const char *why)
@@ -191,9 +199,7 @@ api_throttle_admit(struct api_request *r, struct api_throttle *t,
 	char key[API_THROTTLE_KEY];
 	unsigned wait;
 
-	/* Truncated alike wherever the key is made again (give-backs). */
-	if (snprintf(key, sizeof(key), "%s%s", prefix, id) < 0)
-		return API_E_INTERNAL;
+	api_throttle_key(key, prefix, id);
 	if ((wait = api_throttle_take(t, key, max, api_wall_now())) == 0)
 		return 0;
 	r->retry_after = wait;

@@ -713,6 +713,8 @@ fold_leftovers(struct broker_audit *a)
 			usleep(100000);
 		s0 = log_state(a, BROKER_DB_READLOG0);
 	}
+	/* The marked log; else the one holding reads (the second if both
+	 * do, the first being then the one new reads join). */
 	full = s0 == BROKER_AUDIT_LOG_MARKED || s1 == BROKER_AUDIT_LOG_EMPTY
 	    ? BROKER_DB_READLOG0
 	    : BROKER_DB_READLOG1;

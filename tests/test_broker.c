@@ -1344,7 +1344,8 @@ test_audit_fold_chunk_resumes(void **state)
 
 /*
  * A crashed run's reads: in0/in1 say which logs hold some, and mark which
- * of them (0, 1; -1 neither) a fold had begun to file, leaving its mark.
+ * of them (0, 1; 2 both, which no run leaves but a damaged store could;
+ * -1 neither) a fold had begun to file, leaving its mark.
  * New reads are queued while the next start files them, through a queue
  * of 8 per thread; their fields sort before every logged group, so a
  * read put behind the mark would be hidden by it.  Every read must be in
@@ -1370,8 +1371,10 @@ leftovers_case(struct fixture *f, const char *login, int in0, int in1,
 	if (in1)
 		assert_int_equal(broker_write(f->store, log_raw_reads, &w1),
 		    0);
-	if (mark >= 0) {
-		assert_int_equal(broker_audit_fold_new(mark ? BROKER_DB_READLOG1
+	for (int log = 0; log < 2; log++) {
+		if (mark != log && mark != 2)
+			continue;
+		assert_int_equal(broker_audit_fold_new(log ? BROKER_DB_READLOG1
 		    : BROKER_DB_READLOG0, 0, &fo), 0);
 		assert_int_equal(broker_write(f->store, broker_audit_fold_step,
 		    fo), 0);
@@ -1404,12 +1407,14 @@ test_audit_leftovers_both_logs(void **state)
 	leftovers_case(*state, "leftboth", 1, 1, -1);
 }
 
-/* A fold stopped part way, in either log, with reads in the other. */
+/* A fold stopped part way, in either log with reads in the other, or
+ * in both. */
 static void
 test_audit_leftovers_marked(void **state)
 {
 	leftovers_case(*state, "leftmark0", 1, 1, 0);
 	leftovers_case(*state, "leftmark1", 1, 1, 1);
+	leftovers_case(*state, "leftmark2", 1, 1, 2);
 }
 
 /* A mark as an older fold wrote it: the last group filed, its bytes

@@ -403,6 +403,18 @@ struct api_endpoint {
 	int mtls;
 };
 
+/* ---- listening sockets (listener.c) ---------------------------------- */
+
+/* Binds and listens on HOST:PORT ("[::1]:0" too); reports the port. */
+int api_listener_bind(const char *listen_spec, int *out_fd,
+    unsigned *out_port, char *errbuf, size_t errcap);
+
+/*
+ * Closes a listening socket a running daemon was given, leaving the
+ * daemon a harmless descriptor of the same number to close at its stop.
+ */
+void api_listener_close(int fd);
+
 /* ---- server threads on cores (affinity.c) ---------------------------- */
 
 struct api_affinity {
@@ -423,12 +435,12 @@ struct api_server {
 	struct MHD_Daemon *mhd;
 	struct MHD_Daemon *mtls;
 	struct api_endpoint ep_main, ep_mtls;
-	int mtls_fd;
+	int mtls_fd; /* until the daemon takes it */
 	unsigned mtls_port;
 	char *ca_pem; /* trust anchor of client certificates */
 	size_t ca_len;
 	struct broker_store *store;
-	int listen_fd;
+	int listen_fd; /* until the daemon takes it */
 	unsigned port;
 	char issuer[512];
 	char *admin_token;

@@ -1,5 +1,5 @@
 /*
- * server.c - the libmicrohttpd daemon: listener, TLS, limits, the request
+ * server.c - the libmicrohttpd daemons: TLS, limits, the request
  * life cycle and graceful shutdown.
  *
  * A request goes: first callback (state allocated, route, framing, auth
@@ -11,7 +11,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,7 +32,6 @@
 	"+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1:+COMP-NULL:"        \
 	"+CTYPE-X509:%SERVER_PRECEDENCE"
 
-#define LISTEN_BACKLOG 1024
 #define ADMIN_TOKEN_MAX 256
 #define CONN_SLACK 64 /* MHD's own limit sits above ours, see on_accept */
 #define DISCARD_FACTOR 16 /* body bytes read past the cap before hanging up */
@@ -475,15 +473,19 @@ on_completed(void *cls, struct MHD_Connection *conn, void **req_cls,
 
 /*
  * The total limit is enforced here rather than by MHD's own, which leaves
- * connections over it waiting unanswered in the listen backlog.
+ * connections over it waiting unanswered in the listen backlog.  Once the
+ * broker stops, a connection accepted before its listener closed is
+ * turned away too.
  */
 static enum MHD_Result
 on_accept(void *cls, const struct sockaddr *addr, socklen_t addrlen)
 {
-	const struct api_server *srv = cls;
+	struct api_server *srv = cls;
 
 	(void)addr;
 	(void)addrlen;
+	if (atomic_load(&srv->stopping))
+		return MHD_NO;
 	return api_metrics_open_connections() < srv->cfg.max_conns ? MHD_YES
 								   : MHD_NO;
 }
@@ -520,70 +522,22 @@ maintain(void *arg, void (*drain)(void *), void *drain_arg)
 	    srv->cfg.refresh_reuse_window, &n);
 }
 
-static int
-bind_listener(const char *listen_spec, int *out_fd, unsigned *out_port,
-    char *errbuf, size_t errcap)
-{
-	char host[256], port[16];
-	const char *spec = listen_spec, *colon;
-	struct addrinfo hints = { 0 }, *ai = NULL;
-	struct sockaddr_storage ss;
-	socklen_t sl = sizeof(ss);
-	size_t hl;
-	int fd = -1, one = 1, rc;
-
-	colon = strrchr(spec, ':');
-	if (colon == NULL || colon == spec || strlen(colon + 1) == 0 ||
-	    strlen(colon + 1) >= sizeof(port)) {
-		errmsg(errbuf, errcap, spec, "expected HOST:PORT");
-		return API_E_CONFIG;
-	}
-	if (spec[0] == '[' && colon[-1] == ']') {
-		spec++;
-		hl = (size_t)(colon - spec) - 1;
-	} else
-		hl = (size_t)(colon - spec);
-	if (hl == 0 || hl >= sizeof(host)) {
-		errmsg(errbuf, errcap, listen_spec, "bad host");
-		return API_E_CONFIG;
-	}
-	memcpy(host, spec, hl);
-	host[hl] = '\0';
-	memcpy(port, colon + 1, strlen(colon + 1) + 1);
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	if ((rc = getaddrinfo(host, port, &hints, &ai)) != 0) {
-		errmsg(errbuf, errcap, listen_spec, gai_strerror(rc));
-		return API_E_CONFIG;
-	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
-	    bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 ||
-	    listen(fd, LISTEN_BACKLOG) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&ss, &sl) != 0) {
-		errmsg(errbuf, errcap, listen_spec, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return API_E_CONFIG;
-	}
-	freeaddrinfo(ai);
-	*out_fd = fd;
-	*out_port = ntohs(ss.ss_family == AF_INET6
-		? ((struct sockaddr_in6 *)&ss)->sin6_port
-		: ((struct sockaddr_in *)&ss)->sin_port);
-	return 0;
-}
-
 /*
- * Starts one libmicrohttpd daemon on an endpoint.  The mutual-TLS one is
- * given the CA as trust anchor, which makes GnuTLS ask for a client
- * certificate; libmicrohttpd never checks it, so client.c does.
+ * Starts one libmicrohttpd daemon on an endpoint, handing it the listening
+ * socket *fd, which is the daemon's from then on whatever the outcome: it
+ * closes it at its stop, and on most failed starts.  A failed start ends
+ * the process, so the other failures leak one descriptor rather than risk
+ * closing it twice.
+ *
+ * The mutual-TLS daemon is given the CA as trust anchor, which makes
+ * GnuTLS ask for a client certificate; libmicrohttpd never checks it, so
+ * client.c does.  MHD splits its connection limit between its workers, and
+ * a worker at its share takes the listening socket out of its epoll set,
+ * which must not happen once api_listener_close() has closed it: so each
+ * worker's share is the whole limit on_accept() enforces, plus slack.
  */
 static struct MHD_Daemon *
-start_daemon(struct api_server *srv, struct api_endpoint *ep, int fd,
+start_daemon(struct api_server *srv, struct api_endpoint *ep, int *fd,
     unsigned threads)
 {
 	const struct api_config *cfg = &srv->cfg;
@@ -591,16 +545,19 @@ start_daemon(struct api_server *srv, struct api_endpoint *ep, int fd,
 		{ MHD_OPTION_HTTPS_MEM_TRUST, 0, srv->ca_pem },
 		{ MHD_OPTION_END, 0, NULL },
 	};
+	int sock = *fd;
 
+	*fd = -1;
 	return MHD_start_daemon(MHD_USE_TLS | MHD_USE_EPOLL_INTERNAL_THREAD |
 		MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC,
 	    0, on_accept, srv, on_request, ep,
-	    MHD_OPTION_LISTEN_SOCKET, fd,
+	    MHD_OPTION_LISTEN_SOCKET, sock,
 	    MHD_OPTION_THREAD_POOL_SIZE, threads,
 	    MHD_OPTION_HTTPS_CERT_CALLBACK, &api_tls_retrieve,
 	    MHD_OPTION_HTTPS_PRIORITIES, cfg->tls_priorities,
 	    MHD_OPTION_ARRAY, ep->mtls ? trust : trust + 1,
-	    MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + CONN_SLACK,
+	    MHD_OPTION_CONNECTION_LIMIT,
+	    threads * (cfg->max_conns + CONN_SLACK),
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
 	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->conn_memory,
 	    MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
@@ -761,7 +718,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	    (rc = api_cache_new(cfg->projection_cache,
 		 cfg->projection_cache_bytes, &srv->projections)) != 0)
 		goto fail;
-	if ((rc = bind_listener(cfg->listen, &srv->listen_fd, &srv->port,
+	if ((rc = api_listener_bind(cfg->listen, &srv->listen_fd, &srv->port,
 		 errbuf, errcap)) != 0 ||
 	    (rc = set_issuer(srv, errbuf, errcap)) != 0)
 		goto fail;
@@ -774,7 +731,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 			rc = API_E_CONFIG;
 			goto fail;
 		}
-		if ((rc = bind_listener(cfg->mtls_listen, &srv->mtls_fd,
+		if ((rc = api_listener_bind(cfg->mtls_listen, &srv->mtls_fd,
 			 &srv->mtls_port, errbuf, errcap)) != 0)
 			goto fail;
 	}
@@ -789,9 +746,9 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	    cfg->worker_affinity);
 	srv->ep_main = (struct api_endpoint){ srv, 0 };
 	srv->ep_mtls = (struct api_endpoint){ srv, 1 };
-	srv->mhd = start_daemon(srv, &srv->ep_main, srv->listen_fd, threads);
-	if (srv->mhd != NULL && srv->mtls_fd >= 0 &&
-	    (srv->mtls = start_daemon(srv, &srv->ep_mtls, srv->mtls_fd,
+	srv->mhd = start_daemon(srv, &srv->ep_main, &srv->listen_fd, threads);
+	if (srv->mhd != NULL && cfg->mtls_listen != NULL &&
+	    (srv->mtls = start_daemon(srv, &srv->ep_mtls, &srv->mtls_fd,
 		 threads)) == NULL) {
 		errmsg(errbuf, errcap, "mutual TLS", "libmicrohttpd refused to "
 		    "start");
@@ -867,34 +824,35 @@ api_late_leave(struct api_server *srv)
 	atomic_fetch_sub(&srv->late, 1);
 }
 
+static void
+close_listener(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info;
+
+	if (d != NULL &&
+	    (info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD)) != NULL)
+		api_listener_close(info->listen_fd);
+}
+
 void
 api_server_stop(struct api_server *srv)
 {
 	uint64_t deadline;
-	MHD_socket fd;
 
 	if (srv == NULL)
 		return;
 	deadline = api_now_usec() +
 	    (uint64_t)srv->cfg.shutdown_timeout * 1000000u;
-	/* Stop accepting; connections already open may finish. */
-	fd = MHD_quiesce_daemon(srv->mhd);
-	if (fd != MHD_INVALID_SOCKET && fd == srv->listen_fd) {
-		close(srv->listen_fd);
-		srv->listen_fd = -1;
-	}
-	if (srv->mtls != NULL &&
-	    (fd = MHD_quiesce_daemon(srv->mtls)) != MHD_INVALID_SOCKET &&
-	    fd == srv->mtls_fd) {
-		close(srv->mtls_fd);
-		srv->mtls_fd = -1;
-	}
 	/*
 	 * Requests arriving on open connections from now on get 503 before
-	 * they touch the store; those already let in finish first, or the
-	 * store, the audit trail and the hash pool would close under them.
+	 * they touch the store, and new connections are turned away; those
+	 * already let in finish first, or the store, the audit trail and the
+	 * hash pool would close under them.  The listeners close at once, so
+	 * that clients are refused rather than accepted and dropped.
 	 */
 	atomic_store(&srv->stopping, 1);
+	close_listener(srv->mhd);
+	close_listener(srv->mtls);
 	drain_requests(srv, deadline);
 	if (atomic_load(&srv->inflight) > 0)
 		fprintf(stderr, "ccx-broker: %ld request(s) still in progress "

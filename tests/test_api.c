@@ -1,15 +1,19 @@
 /*
- * test_api.c - unit tests of the api/ pieces that need no network: the
+ * test_api.c - unit tests of the api/ pieces that need no daemon: the
  * capped body buffer (body.c), parsing untrusted JSON bodies under the
  * policy limits (json.c), the error-to-HTTP table and every module's
- * strerror (errors.c), and the route table with its matcher (routes.c).
+ * strerror (errors.c), the route table with its matcher (routes.c), and
+ * the listening sockets, on loopback only (listener.c).
  *
  * routes.c is included to reach its static pattern_match(): no row of the
  * table has a {param} yet, and captures must work before one does.  Every
  * body buffer lives in the test's state and is freed by its teardown, so
  * a failing assertion leaks nothing under valgrind or ASan.
  */
+#include <arpa/inet.h>
+#include <errno.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -1079,6 +1086,90 @@ test_cache_bytes(void **state)
 	api_cache_free(c);
 }
 
+/* Bad listen specifications are refused with the reason, nothing bound. */
+static void
+test_listener_bind_errors(void **state)
+{
+	static const struct {
+		const char *spec, *why;
+	} rows[] = {
+		{ "127.0.0.1", "expected HOST:PORT" },
+		{ ":8443", "expected HOST:PORT" },
+		{ "127.0.0.1:", "expected HOST:PORT" },
+		{ "[]:8443", "bad host" },
+		{ "127.0.0.1:http", "0-65535" },
+		{ "127.0.0.1:99999", "0-65535" },
+		{ "127.0.0.1:-1", "0-65535" },
+		{ "127.0.0.1:000065536", "0-65535" },
+		{ "192.0.2.1:0", "" },	/* not an address of ours */
+	};
+	char err[256];
+	unsigned port = 7;
+	int fd = -1;
+
+	(void)state;
+	for (size_t i = 0; i < NELEM(rows); i++) {
+		err[0] = '\0';
+		assert_int_equal(api_listener_bind(rows[i].spec, &fd, &port,
+				     err, sizeof(err)),
+		    API_E_CONFIG);
+		assert_int_equal(fd, -1);
+		assert_int_equal(port, 7);
+		assert_non_null(strstr(err, rows[i].spec));
+		assert_non_null(strstr(err, rows[i].why));
+	}
+}
+
+/*
+ * A closed listener refuses connections at once, yet its descriptor stays
+ * one the daemon may poll, add to an epoll set, accept on and close: and
+ * the socket has left the epoll set it was in without waking it.
+ */
+static void
+test_listener_close(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	char err[256];
+	unsigned port = 0;
+	int fd = -1, ep, ep2, c;
+
+	(void)state;
+	assert_int_equal(api_listener_bind("127.0.0.1:0", &fd, &port, err,
+			     sizeof(err)),
+	    0);
+	assert_true(fd >= 0 && port > 0);
+	sa.sin_port = htons((uint16_t)port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_true((ep = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev), 0);
+	/* Listening: a connection is taken, and wakes the set. */
+	assert_true((c = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(epoll_wait(ep, &got, 1, 1000), 1);
+	close(c);
+
+	api_listener_close(fd);
+	assert_true((c = socket(AF_INET, SOCK_STREAM, 0)) >= 0);
+	assert_int_equal(connect(c, (struct sockaddr *)&sa, sizeof(sa)), -1);
+	assert_int_equal(errno, ECONNREFUSED);
+	close(c);
+	/* Gone from the set, which stays quiet: no hang-up to spin on. */
+	assert_int_equal(epoll_wait(ep, &got, 1, 50), 0);
+	assert_int_equal(epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL), -1);
+	assert_int_equal(errno, ENOENT);
+	/* What the daemon may still do with the descriptor. */
+	assert_true((ep2 = epoll_create1(EPOLL_CLOEXEC)) >= 0);
+	assert_int_equal(epoll_ctl(ep2, EPOLL_CTL_ADD, fd, &ev), 0);
+	assert_int_equal(epoll_wait(ep2, &got, 1, 50), 0);
+	assert_int_equal(accept(fd, NULL, NULL), -1);
+	assert_int_equal(errno, ENOTSOCK);
+	close(ep2);
+	close(ep);
+	assert_int_equal(close(fd), 0);
+	api_listener_close(-1);
+}
+
 int
 main(void)
 {
@@ -1105,6 +1196,8 @@ main(void)
 		cmocka_unit_test(test_pattern_match),
 		cmocka_unit_test(test_cache_lru),
 		cmocka_unit_test(test_cache_bytes),
+		cmocka_unit_test(test_listener_bind_errors),
+		cmocka_unit_test(test_listener_close),
 		/* Last: when it fails, it may do so by corrupting the heap. */
 		cmocka_unit_test_setup_teardown(test_body_unbounded_limit,
 		    body_setup, body_teardown),

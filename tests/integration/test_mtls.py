@@ -172,8 +172,10 @@ class MtlsTests(unittest.TestCase):
         # Self-signed, with acme's name in every place the broker reads it:
         # only the chain to the broker's CA can tell it apart.
         import os
+        import shutil
         import tempfile
         d = tempfile.mkdtemp(prefix="ccx-forged-")
+        self.addCleanup(shutil.rmtree, d, True)
         key, crt = os.path.join(d, "k.pem"), os.path.join(d, "c.pem")
         subprocess.run(["openssl", "req", "-x509", "-newkey", "ec",
                         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -352,8 +354,10 @@ class MtlsTests(unittest.TestCase):
 
     def test_company_cert_from_a_csr(self):
         import os
+        import shutil
         import tempfile
         d = tempfile.mkdtemp(prefix="ccx-csr-")
+        self.addCleanup(shutil.rmtree, d, True)
         key, csr = os.path.join(d, "k.pem"), os.path.join(d, "r.csr")
         subprocess.run(["openssl", "req", "-new", "-newkey", "ec",
                         "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",

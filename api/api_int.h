@@ -410,10 +410,20 @@ int api_listener_bind(const char *listen_spec, int *out_fd,
     unsigned *out_port, char *errbuf, size_t errcap);
 
 /*
- * Closes a listening socket a running daemon was given, leaving the
- * daemon a harmless descriptor of the same number to close at its stop.
+ * Raises the open-files limit for max_conns connections and workers
+ * server threads, or lowers *max_conns to fit (with a warning).
  */
-void api_listener_close(int fd);
+int api_listener_fd_budget(unsigned *max_conns, unsigned workers);
+
+/* A descriptor for api_listener_close(): an eventfd, or -1. */
+int api_listener_inert(void);
+
+/*
+ * Closes a listening socket a running daemon was given, leaving the
+ * daemon a harmless descriptor of the same number (inert's) to close at
+ * its stop.
+ */
+void api_listener_close(int fd, int inert);
 
 /* ---- server threads on cores (affinity.c) ---------------------------- */
 
@@ -441,6 +451,7 @@ struct api_server {
 	size_t ca_len;
 	struct broker_store *store;
 	int listen_fd; /* until the daemon takes it */
+	int inert_fd;  /* put in the listeners' place at the stop */
 	unsigned port;
 	char issuer[512];
 	char *admin_token;

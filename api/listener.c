@@ -14,12 +14,14 @@
  * it instead.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -92,28 +94,73 @@ api_listener_bind(const char *listen_spec, int *out_fd, unsigned *out_port,
 }
 
 /*
- * The socket's descriptor number is made to refer to an eventfd that is
- * never written, so never readable.  That closes the socket (the kernel
- * refuses new connections and drops it from every epoll set by itself),
- * and leaves the daemon a descriptor it may still add to its epoll sets,
- * accept on (ENOTSOCK, ignored) and close at its own stop.  It would take
- * the descriptor out of a set, where it is no longer registered, only
- * when quiesced (never) or when a worker fills its connection limit,
- * which start_daemon() sets beyond what on_accept() lets in.
- *
- * If no eventfd can be had, the socket stays open until the daemon
- * stops; on_accept() turns every new connection away meanwhile.
+ * The descriptors the broker may need: one per connection, one a worker
+ * may hold before on_accept() turns a connection away, each worker's
+ * epoll and wake-up descriptors, and the store's, logs' and threads'.
+ */
+#define FD_PER_WORKER 4
+#define FD_RESERVE 128
+
+/*
+ * An accept() that fails for want of descriptors sets libmicrohttpd's
+ * "at limit" state, in which a worker takes the listening socket out of
+ * its epoll set at its next turn; once api_listener_close() has run, the
+ * socket is no longer there and that aborts the process.  (And a client
+ * turned away for want of descriptors gets no answer at all.)  So the
+ * soft limit on open files is raised as far as the connection limit
+ * needs and the hard limit allows, and if that is not far enough, the
+ * connection limit comes down to what the descriptors allow.
+ */
+int
+api_listener_fd_budget(unsigned *max_conns, unsigned workers)
+{
+	struct rlimit rl;
+	rlim_t fixed = (rlim_t)workers * FD_PER_WORKER + FD_RESERVE;
+	rlim_t need = fixed + *max_conns;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+		return API_E_CONFIG;
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+		rl.rlim_cur = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need
+			? rl.rlim_max : need;
+		if (setrlimit(RLIMIT_NOFILE, &rl) != 0 ||
+		    getrlimit(RLIMIT_NOFILE, &rl) != 0)
+			return API_E_CONFIG;
+	}
+	if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+		return 0;
+	if (rl.rlim_cur <= fixed)
+		return API_E_CONFIG;
+	fprintf(stderr, "ccx-broker: warning: --max-connections %u lowered "
+	    "to %llu: the open-files limit is %llu (ulimit -n)\n", *max_conns,
+	    (unsigned long long)(rl.rlim_cur - fixed),
+	    (unsigned long long)rl.rlim_cur);
+	*max_conns = (unsigned)(rl.rlim_cur - fixed);
+	return 0;
+}
+
+int
+api_listener_inert(void)
+{
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/*
+ * fd's number is made to refer to inert, an eventfd never written, so
+ * never readable.  That closes the socket (the kernel refuses new
+ * connections and drops it from every epoll set by itself), and leaves
+ * the daemon a descriptor it may still add to its epoll sets, accept on
+ * (ENOTSOCK, ignored) and close at its own stop.  It would take the
+ * descriptor out of a set, where it is no longer registered, only when
+ * quiesced (never), when a worker fills its connection limit (which
+ * start_daemon() sets beyond what on_accept() lets in) or when accept()
+ * runs out of descriptors (which api_listener_fd_budget() provides for).
+ * The eventfd is made at start, so that no descriptor is needed now.
  */
 void
-api_listener_close(int fd)
+api_listener_close(int fd, int inert)
 {
-	int inert;
-
-	if (fd < 0)
-		return;
-	inert = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (inert < 0)
-		return;
-	(void)dup2(inert, fd);
-	close(inert);
+	/* dup2 clears close-on-exec on fd; nothing execs meanwhile. */
+	if (fd >= 0 && inert >= 0 && dup2(inert, fd) == fd)
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 }

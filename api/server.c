@@ -534,7 +534,8 @@ maintain(void *arg, void (*drain)(void *), void *drain_arg)
  * client.c does.  MHD splits its connection limit between its workers, and
  * a worker at its share takes the listening socket out of its epoll set,
  * which must not happen once api_listener_close() has closed it: so each
- * worker's share is the whole limit on_accept() enforces, plus slack.
+ * worker's share is the whole limit on_accept() enforces, plus slack
+ * (and api_listener_fd_budget() provides the descriptors for it).
  */
 static struct MHD_Daemon *
 start_daemon(struct api_server *srv, struct api_endpoint *ep, int *fd,
@@ -641,6 +642,8 @@ server_free(struct api_server *srv)
 		close(srv->listen_fd);
 	if (srv->mtls_fd >= 0)
 		close(srv->mtls_fd);
+	if (srv->inert_fd >= 0)
+		close(srv->inert_fd);
 	free(srv->ca_pem);
 	api_tls_free();
 	certs_free_secret(srv->admin_token, srv->admin_token_len);
@@ -652,7 +655,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
     char *errbuf, size_t errcap)
 {
 	struct api_server *srv;
-	unsigned threads;
+	unsigned threads, workers;
 	long ncpu;
 	int rc;
 
@@ -664,6 +667,7 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	srv->cfg = *cfg;
 	srv->listen_fd = -1;
 	srv->mtls_fd = -1;
+	srv->inert_fd = -1;
 	pthread_mutex_init(&srv->keys_lock, NULL);
 	if ((rc = load_secrets(srv, errbuf, errcap)) != 0)
 		goto fail;
@@ -741,9 +745,15 @@ api_server_start(const struct api_config *cfg, struct api_server **out,
 	}
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	threads = cfg->threads ? cfg->threads : (ncpu > 0 ? (unsigned)ncpu : 1);
-	api_affinity_init(&srv->affinity, srv->mtls_fd >= 0 ? 2 * threads
-							    : threads,
-	    cfg->worker_affinity);
+	workers = srv->mtls_fd >= 0 ? 2 * threads : threads;
+	api_affinity_init(&srv->affinity, workers, cfg->worker_affinity);
+	if (api_listener_fd_budget(&srv->cfg.max_conns, workers) != 0 ||
+	    (srv->inert_fd = api_listener_inert()) < 0) {
+		errmsg(errbuf, errcap, "open files", "too few allowed for the "
+		    "server threads (ulimit -n)");
+		rc = API_E_CONFIG;
+		goto fail;
+	}
 	srv->ep_main = (struct api_endpoint){ srv, 0 };
 	srv->ep_mtls = (struct api_endpoint){ srv, 1 };
 	srv->mhd = start_daemon(srv, &srv->ep_main, &srv->listen_fd, threads);
@@ -825,13 +835,13 @@ api_late_leave(struct api_server *srv)
 }
 
 static void
-close_listener(struct MHD_Daemon *d)
+close_listener(struct api_server *srv, struct MHD_Daemon *d)
 {
 	const union MHD_DaemonInfo *info;
 
 	if (d != NULL &&
 	    (info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_LISTEN_FD)) != NULL)
-		api_listener_close(info->listen_fd);
+		api_listener_close(info->listen_fd, srv->inert_fd);
 }
 
 void
@@ -851,8 +861,8 @@ api_server_stop(struct api_server *srv)
 	 * that clients are refused rather than accepted and dropped.
 	 */
 	atomic_store(&srv->stopping, 1);
-	close_listener(srv->mhd);
-	close_listener(srv->mtls);
+	close_listener(srv, srv->mhd);
+	close_listener(srv, srv->mtls);
 	drain_requests(srv, deadline);
 	if (atomic_load(&srv->inflight) > 0)
 		fprintf(stderr, "ccx-broker: %ld request(s) still in progress "

@@ -309,8 +309,10 @@ class Broker:
     """A data directory plus, while running, one ccx-broker process on it."""
 
     def __init__(self, flags=(), init_args=(), start=True, access_log=True,
-                 log_flush_ms=20, audit_fold_ms=1000):
+                 log_flush_ms=20, audit_fold_ms=1000, prefix=()):
         _all_brokers.append(self)
+        # A command the daemon runs under (prlimit, say): it must exec it.
+        self.prefix = list(prefix)
         self.root = tempfile.mkdtemp(prefix="ccx-it-")
         self.data = os.path.join(self.root, "data")
         self.access_log = os.path.join(self.root, "access.log") \
@@ -356,7 +358,7 @@ class Broker:
         if "--audit-fold-ms" not in flags and self.audit_fold_ms is not None:
             cmd += ["--audit-fold-ms", str(self.audit_fold_ms)]
         cmd += flags
-        return (VALGRIND_CMD + cmd) if VALGRIND else cmd
+        return self.prefix + ((VALGRIND_CMD + cmd) if VALGRIND else cmd)
 
     def start(self, flags=None, timeout=10.0):
         """Starts the daemon and waits for its "listening on" line."""

@@ -15,8 +15,8 @@ import subprocess
 import threading
 import time
 
-from harness import (ADMIN_BIN, Broker, BrokerTestCase, ClosedError, HOST,
-                     run_broker, t)
+from harness import (ADMIN_BIN, VALGRIND, Broker, BrokerTestCase, ClosedError,
+                     HOST, run_broker, t)
 
 KDF_FAST = ["--kdf-memory", "64", "--kdf-time", "1", "--signup-max", "1000"]
 # Long enough for the waits below even under valgrind.
@@ -383,21 +383,25 @@ class SignalTests(BrokerTestCase):
         # so 25 rounds catch that only now and then; the mechanism itself
         # is tested in tests/test_api.c, test_listener_close.)
         b = self.new(["--threads", "2", "--shutdown-timeout", DRAIN])
-        for i in range(25):
+        for i in range(5 if VALGRIND else 25):
             if i:
                 b.start()
             done = threading.Event()
 
-            def churn():
+            def churn(done=done):
                 while not done.is_set():
                     try:
                         c = b.tls(timeout=t(1))
+                    except OSError:
+                        continue
+                    try:
                         c.send(b"GET /healthz HTTP/1.1\r\n"
                                b"Host: localhost\r\n\r\n")
                         c.read_response()
-                        c.close()
                     except (OSError, ClosedError):
                         pass
+                    finally:
+                        c.close()
 
             threads = [threading.Thread(target=churn) for _ in range(4)]
             for th in threads:

@@ -7,10 +7,14 @@ broker never spends a request on it.
 
 import http.client
 import json
+import shutil
 import ssl
+import subprocess
 import time
+import unittest
 
-from harness import BrokerTestCase, ClosedError, t, wait_until
+from harness import (VALGRIND, Broker, BrokerTestCase, ClosedError, t,
+                     wait_until)
 
 GET_HEALTHZ = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n"
 KDF_FAST = ["--kdf-memory", "64", "--kdf-time", "1"]
@@ -106,6 +110,60 @@ class TotalLimitTests(ConnectionLimitMixin, BrokerTestCase):
                          "over-limit connection was left hanging instead of "
                          "being closed")
         self.assertSlotFreed(conns)
+
+
+@unittest.skipIf(VALGRIND, "valgrind keeps descriptors of its own")
+@unittest.skipUnless(shutil.which("prlimit"), "needs prlimit")
+class OpenFilesTests(unittest.TestCase):
+    # Every connection the limit lets in needs a descriptor: the broker
+    # raises its open-files limit for them, or lowers the connection
+    # limit to what the hard limit allows.  2 threads: 2 x 4 + 128 spare.
+
+    def start(self, nofile, maxconn):
+        b = Broker(flags=["--threads", "2", "--max-connections", maxconn],
+                   prefix=["prlimit", "--nofile=" + nofile, "--"])
+        self.addCleanup(b.cleanup)
+        return b
+
+    def open_files(self, b):
+        with open("/proc/%d/limits" % b.proc.pid) as f:
+            for line in f:
+                if line.startswith("Max open files"):
+                    return [int(v) for v in line.split()[3:5]]
+        self.fail("no open-files line")
+
+    def test_soft_limit_raised(self):
+        b = self.start("200:5000", "1000")
+        self.assertEqual(self.open_files(b), [1136, 5000])
+        self.assertNotIn("lowered", b.stderr())
+        self.assertEqual(b.request("GET", "/healthz")[0], 200)
+
+    def test_connection_limit_lowered_to_the_hard_limit(self):
+        b = self.start("200:200", "1000")
+        self.assertIn("warning: --max-connections 1000 lowered to 64: the "
+                      "open-files limit is 200", b.stderr())
+        conns = []
+        for i in range(64):
+            c = b.tls(timeout=5)
+            self.addCleanup(c.close)
+            c.send(GET_HEALTHZ)
+            self.assertEqual(c.read_response()[0], 200, "connection %d" % i)
+            conns.append(c)
+        self.b = b
+        self.assertEqual(ConnectionLimitMixin.over_limit_outcome(self, 2.0),
+                         "closed", "65th connection let in")
+        rc, err = b.stop()
+        self.assertEqual(rc, 0, err)
+
+    def test_too_few_for_the_threads(self):
+        b = Broker(start=False)
+        self.addCleanup(b.cleanup)
+        p = subprocess.run(["prlimit", "--nofile=100:100", "--"] +
+                           b.command(["--threads", "2"]),
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           text=True, timeout=t(30))
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("open files: too few allowed", p.stderr)
 
 
 class IdleTimeoutTests(BrokerTestCase):

@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "bench/clock.h"
 #include "broker/broker.h"
 #include "certs/certs.h"
 #include "policy/policy.h"
@@ -55,15 +56,6 @@ static char *scope_text;
 static const char *issuer;
 static struct certs_signkey *signer;
 static int64_t now;
-
-static double
-mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static void
 die(const char *what, int rc)
@@ -400,7 +392,7 @@ main(int argc, char **argv)
 		    strlen(sample));
 		free(sample);
 	}
-	t0 = mono();
+	t0 = bench_seconds();
 	for (i = 0; i < n; i += BATCH) {
 		struct batch b = { i, i + BATCH < n ? i + BATCH : n };
 
@@ -410,7 +402,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	t1 = mono();
+	t1 = bench_seconds();
 	broker_store_close(store);
 	printf("customers: %zu loaded in %.2f s (%.0f/s)\n", n, t1 - t0,
 	    (double)n / (t1 - t0));
@@ -418,11 +410,11 @@ main(int argc, char **argv)
 	for (i = 0; i < n; i++)
 		pairwise_sub(pkey, pklen, &custs[i]);
 	certs_free_secret(pkey, pklen);
-	t2 = mono();
+	t2 = bench_seconds();
 	mint_file(argv[5], warm, warm ? warm : 1);
 	grants_file(argv[5], warm);
 	mint_file(argv[7], cold, n);
-	t3 = mono();
+	t3 = bench_seconds();
 	printf("tokens: %zu warm + %zu cold minted in %.2f s\n", warm, cold,
 	    t3 - t2);
 	certs_signkey_free(signer);

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/clock.h"
 #include "broker/broker.h"
 #include "certs/certs.h"
 
@@ -27,15 +28,6 @@ find(void *arg, const char *kid)
 {
 	(void)arg;
 	return strcmp(kid, certs_signkey_kid(key)) == 0 ? key : NULL;
-}
-
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static int
@@ -84,7 +76,7 @@ main(int argc, char **argv)
 	ex = (struct certs_jwt_expect){ argv[3], argv[3], (int64_t)time(NULL),
 		60 };
 	for (int r = 0; r < ROUNDS; r++) {
-		double t0 = now();
+		double t0 = bench_seconds();
 
 		for (size_t i = 0; i < n; i++) {
 			json_t *claims = NULL;
@@ -97,8 +89,8 @@ main(int argc, char **argv)
 			}
 			json_decref(claims);
 		}
-		check[r] = (now() - t0) / (double)n * 1e6;
-		t0 = now();
+		check[r] = (bench_seconds() - t0) / (double)n * 1e6;
+		t0 = bench_seconds();
 		for (size_t i = 0; i < n; i++) {
 			const char *dot = strrchr(line[i], '.');
 			uint8_t s[CERTS_ED25519_SIG_LEN];
@@ -113,7 +105,7 @@ main(int argc, char **argv)
 				return 1;
 			}
 		}
-		sig[r] = (now() - t0) / (double)n * 1e6;
+		sig[r] = (bench_seconds() - t0) / (double)n * 1e6;
 	}
 	qsort(check, ROUNDS, sizeof(check[0]), cmp);
 	qsort(sig, ROUNDS, sizeof(sig[0]), cmp);

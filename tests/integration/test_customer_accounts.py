@@ -157,6 +157,30 @@ class AccountTests(unittest.TestCase):
         # Another account from the same address is not affected.
         self.assertEqual(self.c.login("bystander")[0], 201)
 
+    def test_password_guesses_at_the_change_are_throttled(self):
+        # A wrong current password is a failed log-in of that account: the
+        # same counter, the same 429, for the change and the log-in alike.
+        # A right one is not counted, and another account is unaffected.
+        self.c.register("pw-guessed")
+        self.c.register("pw-bystander")
+        tok = self.c.token("pw-guessed")
+        other = self.c.token("pw-bystander")
+
+        def change(token, cur, new="an entirely new passphrase"):
+            return self.c.as_(token, "PUT", "/v1/me/password", JSON,
+                              body({"current": cur, "new": new}))
+
+        self.assertEqual(change(tok, PASSWORD, PASSWORD + " 2")[0], 204)
+        for _ in range(3):
+            self.assertProblem(change(tok, "wrong current pw"), 403,
+                               "wrong-password")
+        st, h, data = change(tok, PASSWORD + " 2")  # even the right one
+        self.assertProblem((st, h, data), 429, "too-many-requests")
+        self.assertGreater(int(h.get("Retry-After")), 0)
+        self.assertProblem(self.c.login("pw-guessed", PASSWORD + " 2"), 429,
+                           "too-many-requests")
+        self.assertEqual(change(other, PASSWORD)[0], 204)
+
     def test_concurrent_failed_logins_are_throttled_too(self):
         # Wrong passwords sent all at once: each attempt is counted before
         # its password is checked, so no more than the limit get checked.
